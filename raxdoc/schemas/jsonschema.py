@@ -30,24 +30,25 @@ _JSON_TYPE = {
 }
 
 
-def _kind_schema(kind: FieldKind, descriptions: bool) -> dict:
+def _kind_schema(kind: FieldKind, descriptions: bool, nullable: bool) -> dict:
     if kind.kind == "object":
         assert kind.model is not None
-        out = _object_schema(kind.model, descriptions, required=())
+        out = _object_schema(kind.model, descriptions, nullable, required=())
     elif kind.kind == "list":
         assert kind.item is not None
-        out = {"type": "array", "items": _kind_schema(kind.item, descriptions)}
+        out = {"type": "array", "items": _kind_schema(kind.item, descriptions, nullable)}
     else:
         out = {"type": _JSON_TYPE[kind.kind]}
-    if kind.nullable:
+    if kind.nullable and nullable:
         out["type"] = [out["type"], "null"]
     if descriptions and kind.description:
         out["description"] = kind.description
     return out
 
 
-def _object_schema(model: type[BaseModel], descriptions: bool, required: tuple[str, ...]) -> dict:
-    props = {name: _kind_schema(kind, descriptions)
+def _object_schema(model: type[BaseModel], descriptions: bool, nullable: bool,
+                   required: tuple[str, ...]) -> dict:
+    props = {name: _kind_schema(kind, descriptions, nullable)
              for name, kind in model_fields_of(model).items() if not kind.internal}
     out: dict = {"type": "object", "properties": props}
     if required:
@@ -56,6 +57,9 @@ def _object_schema(model: type[BaseModel], descriptions: bool, required: tuple[s
     return out
 
 
-def page_json_schema(model: type[BaseModel], *, descriptions: bool = False) -> dict:
-    """The schema of one page's output: every header field optional, the item list required."""
-    return _object_schema(model, descriptions, required=(items_field(model),))
+def page_json_schema(model: type[BaseModel], *, descriptions: bool = False, nullable: bool = True) -> dict:
+    """The schema of one page's output: every header field optional, the item list required.
+
+    `nullable=False` leaves out the `"null"` alternatives (shorter, for the prompt).
+    """
+    return _object_schema(model, descriptions, nullable, required=(items_field(model),))
