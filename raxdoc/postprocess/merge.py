@@ -139,8 +139,8 @@ def merge_pages(page_results: Iterable[PageResult], *, schema: type[BaseModel] |
     try:
         record = schema.model_validate({**header, items_name: [i.model_dump() for i in items]})
     except ValidationError:  # a custom schema's required header field is on no parsed page
-        record = schema.model_construct(**{n: None for n in model_fields_of(schema)},
-                                        **{**header, items_name: items})
+        values = {**{n: None for n in model_fields_of(schema)}, **header, items_name: items}
+        record = schema.model_construct(**values)
     merged_items = list(getattr(record, items_name))
     checks = run_checks(record, merged_items, [k[0] for k in keys], len(ok_pages), len(pages), issues)
     usable = bool(merged_items) or bool(header)
