@@ -60,15 +60,33 @@ def _collect(value: object, kinds: dict[str, FieldKind], want: str, out: list[st
             out.append(v)
 
 
-def page_hints(value: object, model: type[BaseModel], *, locale: str | None = None) -> PageHints:
-    """Decimal separator and date order for one page's decoded value."""
-    kinds = model_fields_of(model)
-    numbers: list[str] = []
-    dates: list[str] = []
-    _collect(value, kinds, "decimal", numbers)
-    _collect(value, kinds, "date", dates)
-    return PageHints(infer_decimal_separator(numbers, locale=locale),
-                     infer_date_order(dates, locale=locale), locale)
+def _strings(value: object, model: type[BaseModel], want: str) -> list[str]:
+    out: list[str] = []
+    _collect(value, model_fields_of(model), want, out)
+    return out
+
+
+def page_hints(value: object, model: type[BaseModel], *, locale: str | None = None,
+               fallback: PageHints | None = None) -> PageHints:
+    """Decimal separator and date order for one page's decoded value.
+
+    Evidence on the page wins; then `fallback` (the whole document's evidence,
+    see `document_hints`); then the locale's conventions.
+    """
+    decimal_sep = infer_decimal_separator(_strings(value, model, "decimal"))
+    date_order = infer_date_order(_strings(value, model, "date"))
+    if fallback is not None:
+        decimal_sep = decimal_sep or fallback.decimal_sep
+        date_order = date_order or fallback.date_order
+    return PageHints(decimal_sep or infer_decimal_separator([], locale=locale),
+                     date_order or infer_date_order([], locale=locale), locale)
+
+
+def document_hints(values: list[object], model: type[BaseModel]) -> PageHints:
+    """Evidence pooled over every page of a document (no locale: that is the last resort)."""
+    numbers = [t for v in values for t in _strings(v, model, "decimal")]
+    dates = [t for v in values for t in _strings(v, model, "date")]
+    return PageHints(infer_decimal_separator(numbers), infer_date_order(dates))
 
 
 def _decimal(v: object, path: str, w: _Walk) -> Decimal | None:
@@ -130,6 +148,9 @@ def _scalar(kind: FieldKind, v: object, path: str, w: _Walk) -> object:
             return None
         text = str(v).strip()  # a number written for an id ("invoice_number": 12345) is kept as text
         return text or None
+    if kind.kind == "integer" and isinstance(v, int) and not isinstance(v, bool) and abs(v) >= 2**63:
+        w.note("field_dropped", path, f"{v} does not fit int64")
+        return None
     return v  # integer / number / boolean: pydantic validates
 
 

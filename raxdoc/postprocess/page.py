@@ -13,7 +13,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ValidationError
 
 from raxdoc.postprocess.extract import extract_json
-from raxdoc.postprocess.normalise import normalise_page, page_hints
+from raxdoc.postprocess.normalise import PageHints, normalise_page, page_hints
 from raxdoc.schemas.fields import items_field, model_fields_of
 from raxdoc.schemas.invoice import Invoice
 from raxdoc.schemas.records import SCHEMA_MISMATCH, Issue, PageResult, ParseFailure
@@ -62,8 +62,13 @@ def _fail(schema: type[BaseModel], message: str, text: str, page_index: int | No
 
 
 def parse_page_output(text: str, schema: type[BaseModel] = Invoice, *, constrained: bool,
-                      page_index: int | None = None, locale: str | None = None) -> PageResult:
-    """Parse one page's model output against `schema` (locale: a hint like "de_DE")."""
+                      page_index: int | None = None, locale: str | None = None,
+                      hints: PageHints | None = None) -> PageResult:
+    """Parse one page's model output against `schema`.
+
+    `locale` ("de_DE") and `hints` (the document's pooled evidence) settle
+    number and date shapes the page itself leaves ambiguous.
+    """
     text = text if isinstance(text, str) else str(text)
     got = extract_json(text, constrained=constrained)
     if isinstance(got, ParseFailure):
@@ -82,8 +87,8 @@ def parse_page_output(text: str, schema: type[BaseModel] = Invoice, *, constrain
     if value and not any(k in fields for k in value):
         return _fail(schema, f"no field of {schema.__name__} in keys {sorted(map(str, value))[:8]}",
                      text, page_index)
-    hints = page_hints(value, schema, locale=locale)
-    clean, found, currencies = normalise_page(value, schema, hints)
+    clean, found, currencies = normalise_page(
+        value, schema, page_hints(value, schema, locale=locale, fallback=hints))
     issues.extend(found)
     currency = fields.get("currency")
     if currency is not None and currency.kind == "currency" and clean.get("currency") is None \

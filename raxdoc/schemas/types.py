@@ -9,7 +9,6 @@ column is stored with. No parsing or normalisation lives here (that is
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Annotated
 
 # Money and quantities are stored as decimal128(18, 6): 12 integer digits cover
@@ -34,5 +33,3 @@ CURRENCY = Marker("currency")
 INTERNAL = Marker("internal")
 
 CurrencyCode = Annotated[str, CURRENCY]
-Internal = INTERNAL
-Money = Decimal  # alias for readability in schema definitions
