@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 
 from pydantic import BaseModel
 
@@ -36,7 +37,7 @@ def _noun(schema: type[BaseModel]) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", " ", schema.__name__).lower()
 
 
-def _names(kinds: dict[str, FieldKind]) -> str:
+def _names(kinds: Mapping[str, FieldKind]) -> str:
     parts = []
     for name, kind in kinds.items():
         if kind.internal:

@@ -21,6 +21,8 @@ import json_repair
 from raxdoc.schemas.records import EMPTY, INVALID_JSON, NO_JSON, TRUNCATED, ParseFailure
 
 _THINK = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
+_OPEN = re.compile(r"<think>", re.IGNORECASE)
+_CLOSE = re.compile(r"</think>", re.IGNORECASE)
 _FENCE = re.compile(r"```[A-Za-z0-9_-]*")
 _MAX_STARTS = 64  # decode attempts per text: bounds the cost of brace-heavy prose
 
@@ -42,10 +44,10 @@ class Extracted:
 def strip_reasoning(text: str) -> str:
     """Remove think blocks and fences, leaving the answer text."""
     text = _THINK.sub("", text)
-    lower = text.lower()
-    if "</think>" in lower:  # the template opened <think> in the prompt
-        text = text[lower.rindex("</think>") + len("</think>"):]
-    text = re.sub(r"<think>", "", text, flags=re.IGNORECASE)
+    closes = list(_CLOSE.finditer(text))
+    if closes:  # the chat template opened <think> in the prompt
+        text = text[closes[-1].end():]
+    text = _OPEN.sub("", text)
     return _FENCE.sub("", text)
 
 

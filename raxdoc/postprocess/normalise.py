@@ -11,6 +11,7 @@ done here (`checks.py`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -42,7 +43,7 @@ class _Walk:
         self.issues.append(Issue(kind, path, message))
 
 
-def _collect(value: object, kinds: dict[str, FieldKind], want: str, out: list[str]) -> None:
+def _collect(value: object, kinds: Mapping[str, FieldKind], want: str, out: list[str]) -> None:
     """All string values of fields of kind `want` (recursing into objects and lists)."""
     if not isinstance(value, dict):
         return
@@ -94,7 +95,7 @@ def _decimal(v: object, path: str, w: _Walk) -> Decimal | None:
         w.note("field_dropped", path, f"boolean {v!r} where a number was expected")
         return None
     if isinstance(v, int):
-        return Decimal(v)
+        v = Decimal(v)
     if isinstance(v, float):
         v = Decimal(repr(v))
     if isinstance(v, Decimal):
@@ -186,6 +187,9 @@ def _value(kind: FieldKind, v: object, path: str, w: _Walk) -> object:
             item = _value(kind.item, element, f"{path}[{i}]", w)
             if item is None and kind.item.kind == "object":
                 continue  # dropped element, already noted
+            if kind.item.kind == "object" and all(x is None or x == [] for x in item.values()):
+                w.note("empty_item", f"{path}[{i}]", "object with no values dropped")
+                continue
             out.append(item)
         return out
     return _scalar(kind, v, path, w)

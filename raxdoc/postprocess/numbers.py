@@ -104,6 +104,8 @@ def parse_number(text: str, *, decimal_sep: str | None = None) -> ParsedNumber:
         group_sep = "," if dec == "." else "."
         if not frac.isdigit() and frac != "" or dec in int_part:
             raise NumberError(f"decimal separator misplaced in {text!r}")
+        if any(c in _SPACE_GROUP for c in core.rpartition(dec)[2]):
+            raise NumberError(f"grouping inside the fraction in {text!r}")  # "1.5 250": two numbers
         int_groups = int_part.split(group_sep)
     else:
         int_part, frac = digits, ""

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from decimal import Decimal
 
 from pydantic import BaseModel
@@ -93,13 +96,14 @@ def kind_of(annotation: object, metadata: list | None = None, *, name: str = "",
     raise SchemaError(f"field {name!r}: unsupported type {core!r}")
 
 
-def model_fields_of(model: type[BaseModel]) -> dict[str, FieldKind]:
-    """Every field of `model` in declaration order, classified."""
+@functools.cache
+def model_fields_of(model: type[BaseModel]) -> Mapping[str, FieldKind]:
+    """Every field of `model` in declaration order, classified (cached; read-only)."""
     out: dict[str, FieldKind] = {}
     for name, info in model.model_fields.items():
         out[name] = kind_of(info.annotation, list(info.metadata), name=name,
                             description=info.description)
-    return out
+    return MappingProxyType(out)
 
 
 def items_field(model: type[BaseModel]) -> str:

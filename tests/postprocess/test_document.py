@@ -50,8 +50,14 @@ def test_parse_document_counts_failed_pages_and_bare_arrays():
 
 
 def test_integer_overflow_dropped_for_custom_schema():
-    r = parse_page_output('{"store": "s", "lines": [{"qty": 100000000000000000000}]}', Receipt, constrained=True)
+    r = parse_page_output('{"store": "s", "lines": [{"name": "Tea", "qty": 100000000000000000000}]}', Receipt, constrained=True)
     assert r.ok and r.record.lines[0].qty is None and r.issues[0].field == "lines[0].qty"
+
+
+def test_empty_item_objects_are_dropped_and_noted():
+    r = parse_page_output('{"line_items": [{"description": "a"}, {}, {"amount": null}]}', Invoice, constrained=True)
+    assert len(r.record.line_items) == 1
+    assert [i.field for i in r.issues if i.kind == "empty_item"] == ["line_items[1]", "line_items[2]"]
 
 
 def test_schemas_postprocess_and_prompt_import_without_torch_or_ray():

@@ -60,7 +60,7 @@ def test_three_digit_ambiguity_follows_the_hint(text, hint, value, ambiguous):
     assert parsed.value == D(value) and parsed.ambiguous is ambiguous
 
 
-@pytest.mark.parametrize("text", ["", "abc", "12 x 3", "1.2.3", "1,23,4", "1.234,5.6", "1 23,5", "--", "€"])
+@pytest.mark.parametrize("text", ["", "abc", "12 x 3", "1.2.3", "1,23,4", "1.234,5.6", "1 23,5", "--", "€", "1.5 250"])
 def test_unreadable_numbers_raise_number_error(text):
     with pytest.raises(NumberError):
         parse_number(text)
