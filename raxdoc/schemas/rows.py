@@ -16,7 +16,7 @@ import pyarrow as pa
 from pydantic import BaseModel
 
 from raxdoc.schemas.arrow import model_arrow_fields
-from raxdoc.schemas.fields import SchemaError, item_model, items_field, model_fields_of
+from raxdoc.schemas.fields import SchemaError, item_model, items_field
 from raxdoc.schemas.records import ERROR, DocumentRecord
 
 TIMING_COLUMNS = ("ingest_s", "engine_s", "postprocess_s")
