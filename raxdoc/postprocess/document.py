@@ -10,7 +10,7 @@ comma of a lone "1.234"); pass two parses each page with that pooled hint
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from pydantic import BaseModel
 
@@ -23,17 +23,23 @@ from raxdoc.schemas.invoice import Invoice
 from raxdoc.schemas.records import DocumentRecord
 
 
-def parse_document(page_texts: Sequence[str], schema: type[BaseModel] = Invoice, *, constrained: bool,
-                   locale: str | None = None, doc_id: str = "", source: str = "") -> DocumentRecord:
-    """Parse and merge one document's pages (texts in page order, page_index = position)."""
+def parse_document(page_texts: Sequence[str] | Mapping[int, str], schema: type[BaseModel] = Invoice, *,
+                   constrained: bool, locale: str | None = None, doc_id: str = "", source: str = "",
+                   page_count: int | None = None) -> DocumentRecord:
+    """Parse and merge one document's pages.
+
+    `page_texts` is a sequence in page order, or {page_index: text} when some
+    pages may be missing; with `page_count`, absent pages become `missing`.
+    """
+    texts = dict(page_texts) if isinstance(page_texts, Mapping) else dict(enumerate(page_texts))
     items = items_field(schema)
     values = []
-    for text in page_texts:
+    for text in texts.values():
         got = extract_json(text, constrained=constrained)
         if isinstance(got, Extracted):
             # A bare item array counts as the item list, as parse_page_output reads it.
             values.append({items: got.value} if isinstance(got.value, list) else got.value)
     hints = document_hints(values, schema)
     pages = [parse_page_output(text, schema, constrained=constrained, page_index=n, locale=locale, hints=hints)
-             for n, text in enumerate(page_texts)]
-    return merge_pages(pages, schema=schema, doc_id=doc_id, source=source)
+             for n, text in sorted(texts.items())]
+    return merge_pages(pages, schema=schema, doc_id=doc_id, source=source, page_count=page_count)

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ValidationError
 from raxdoc.postprocess.checks import run_checks
 from raxdoc.schemas.fields import item_model, items_field, model_fields_of
 from raxdoc.schemas.invoice import Invoice
-from raxdoc.schemas.records import ERROR, OK, PARTIAL, DocumentRecord, Issue, PageResult
+from raxdoc.schemas.records import ERROR, MISSING, OK, PARTIAL, DocumentRecord, Issue, PageResult, ParseFailure
 
 
 def _empty(v: object) -> bool:
@@ -107,13 +107,21 @@ def _status(pages: tuple[PageResult, ...], usable: bool, checks) -> tuple[str, s
 
 
 def merge_pages(page_results: Iterable[PageResult], *, schema: type[BaseModel] | None = None,
-                doc_id: str = "", source: str = "") -> DocumentRecord:
-    """Merge one document's pages (in page order) into a checked DocumentRecord."""
-    pages = tuple(p if p.page_index is not None else
-                  PageResult(p.schema, p.record, p.failure, p.raw_text, p.issues, n)
-                  for n, p in enumerate(page_results))
-    pages = tuple(sorted(pages, key=lambda p: p.page_index))
+                doc_id: str = "", source: str = "", page_count: int | None = None) -> DocumentRecord:
+    """Merge one document's pages into a checked DocumentRecord.
+
+    Pages without a page_index take their position. With `page_count`, every
+    index in range(page_count) with no result becomes a `missing` failure, so
+    a page lost upstream still shows in the record (and makes it partial).
+    """
+    pages = [p if p.page_index is not None else
+             PageResult(p.schema, p.record, p.failure, p.raw_text, p.issues, n)
+             for n, p in enumerate(page_results)]
     schema = schema or (pages[0].schema if pages else Invoice)
+    seen = {p.page_index for p in pages}
+    pages += [PageResult(schema, None, ParseFailure(MISSING, "no model output for this page", ""), "", (), n)
+              for n in range(page_count or 0) if n not in seen]
+    pages = tuple(sorted(pages, key=lambda p: p.page_index))
     items_name = items_field(schema)
     has_page_index = "page_index" in item_model(schema).model_fields
     ok_pages = [p for p in pages if p.ok and p.record is not None]

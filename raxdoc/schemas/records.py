@@ -19,7 +19,8 @@ NO_JSON = "no_json"  # no JSON object anywhere in the text
 INVALID_JSON = "invalid_json"  # JSON-like but not decodable (and not repairable)
 TRUNCATED = "truncated"  # constrained output cut off before the object closed
 SCHEMA_MISMATCH = "schema_mismatch"  # decoded, but not an object of the schema's shape
-FAILURE_KINDS = (EMPTY, NO_JSON, INVALID_JSON, TRUNCATED, SCHEMA_MISMATCH)
+MISSING = "missing"  # no model output came back for this page (set by merge_pages)
+FAILURE_KINDS = (EMPTY, NO_JSON, INVALID_JSON, TRUNCATED, SCHEMA_MISMATCH, MISSING)
 
 # DocumentRecord.status values.
 OK, PARTIAL, ERROR = "ok", "partial", "error"

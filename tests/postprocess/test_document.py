@@ -49,6 +49,14 @@ def test_parse_document_counts_failed_pages_and_bare_arrays():
     assert [p.page_index for p in doc.pages] == [0, 1, 2]
 
 
+def test_missing_pages_are_accounted_for():
+    doc = parse_document({0: '{"total": "1.00", "line_items": []}', 2: '{"line_items": []}'}, constrained=True,
+                         page_count=4)
+    assert doc.page_count == 4 and doc.pages_ok == 2 and doc.status == "partial"
+    assert [(p.page_index, p.failure.kind if p.failure else None) for p in doc.pages] == [
+        (0, None), (1, "missing"), (2, None), (3, "missing")]
+
+
 def test_integer_overflow_dropped_for_custom_schema():
     r = parse_page_output('{"store": "s", "lines": [{"name": "Tea", "qty": 100000000000000000000}]}', Receipt, constrained=True)
     assert r.ok and r.record.lines[0].qty is None and r.issues[0].field == "lines[0].qty"
