@@ -55,8 +55,12 @@ def _split_core(text: str) -> tuple[str, str, str]:
     return text[: m.start()], m.group(), text[m.end():]
 
 
+# "150,- €" / "150,--": German-style whole amounts, a dash for zero cents, not a sign.
+_ZERO_CENTS = re.compile(r"^[.,](?:-{1,2}|\u2013|\u2014)")
+
+
 def _is_negative(prefix: str, suffix: str) -> bool:
-    p, s = prefix.strip(), suffix.strip()
+    p, s = prefix.strip(), _ZERO_CENTS.sub("", suffix.strip()).strip()
     if p.endswith("(") or p.startswith("("):
         return s.startswith(")") or s.endswith(")")
     return any(c in _MINUS for c in p) or s.startswith(tuple(_MINUS)) or s.endswith(tuple(_MINUS))
@@ -97,6 +101,8 @@ def parse_number(text: str, *, decimal_sep: str | None = None) -> ParsedNumber:
     prefix, core, suffix = _split_core(cleaned)
     if any(ch.isdigit() for ch in prefix + suffix):
         raise NumberError(f"stray digits around the number in {text!r}")
+    if _ZERO_CENTS.match(suffix.strip()):
+        decimal_sep = suffix.strip()[0]  # "1.500,-": the comma before the dash is the decimal mark
     dec, ambiguous = _decimal_sep_of(core, decimal_sep)
     digits = "".join(c for c in core if c not in _SPACE_GROUP)
     if dec is not None:

@@ -38,6 +38,11 @@ D = Decimal
     ("1.234.567", "1234567"),
     ("1,234,567", "1234567"),
     ("\u200f-1,234.50\u00a0€", "-1234.50"),
+    ("150,- €", "150"),  # German "dash cents": not a minus
+    ("150,--", "150"),
+    ("1.500,–", "1500"),
+    ("- 12,00", "-12.00"),
+    ("2 Stk", "2"),
 ])
 def test_parse_number_reads_locale_forms(text, value):
     parsed = parse_number(text)
