@@ -191,3 +191,18 @@ json_values = st.recursive(json_scalars, lambda inner: st.one_of(
 def test_never_raises_on_json_like_text(value, cut, constrained, wrap):
     text = wrap.replace("{}", json.dumps(value)[: cut or None], 1)
     _check(parse_page_output(text, Invoice, constrained=constrained))
+
+
+@pytest.mark.parametrize("name, valid", [
+    ("valid_de", True), ("locale_fr", True), ("us_dates", True), ("ambiguous_number", True),
+    ("json_numbers", False),  # JSON numbers for money: only unconstrained output can look like this
+    ("wrong_types", False),
+])
+def test_fixtures_against_the_grammar_schema(name, valid):
+    # The constrained-decoding grammar and the parser agree on what a well-formed page is.
+    jsonschema = pytest.importorskip("jsonschema")
+    from raxdoc.schemas import page_json_schema
+
+    value = json.loads((FIXTURES / f"{name}.txt").read_text())
+    errors = list(jsonschema.Draft202012Validator(page_json_schema(Invoice)).iter_errors(value))
+    assert (not errors) is valid, errors[:1]
