@@ -11,6 +11,7 @@ done here (`checks.py`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -38,6 +39,7 @@ class _Walk:
     hints: PageHints
     issues: list[Issue] = field(default_factory=list)
     currencies: set[str] = field(default_factory=set)  # currencies written next to amounts
+    unknown: set[str] = field(default_factory=set)  # unknown keys already reported
 
     def note(self, kind: str, path: str, message: str) -> None:
         self.issues.append(Issue(kind, path, message))
@@ -162,7 +164,11 @@ def _object(value: object, model: type[BaseModel], path: str, w: _Walk) -> dict 
     kinds = model_fields_of(model)
     for key in value:
         if key not in kinds or kinds[key].internal:
-            w.note("unknown_field", f"{path}.{key}".lstrip("."), f"ignored key {key!r}")
+            # Once per key pattern: a stray key on 200 items is one issue, not 200.
+            pattern = re.sub(r"\[\d+\]", "[*]", f"{path}.{key}".lstrip("."))
+            if pattern not in w.unknown:
+                w.unknown.add(pattern)
+                w.note("unknown_field", pattern, f"ignored key {key!r}")
     out: dict = {}
     for name, kind in kinds.items():
         if kind.internal or name not in value:

@@ -81,6 +81,13 @@ def test_wrong_types_drop_fields_with_issues_not_the_page():
     assert any(i.kind == "unknown_field" and i.field == "line_items_count" for i in r.issues)
 
 
+def test_unknown_item_keys_reported_once_per_pattern():
+    items = [{"description": str(n), "total_price": "1.00"} for n in range(5)]
+    r = parse_page_output(json.dumps({"line_items": items, "notes": "x"}), Invoice, constrained=True)
+    unknown = sorted(i.field for i in r.issues if i.kind == "unknown_field")
+    assert unknown == ["line_items[*].total_price", "notes"]
+
+
 def test_all_nulls_is_an_empty_ok_page():
     r = parse("nulls", constrained=True)
     assert r.ok and r.record == Invoice()
