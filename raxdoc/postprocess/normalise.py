@@ -143,8 +143,10 @@ def _scalar(kind: FieldKind, v: object, path: str, w: _Walk) -> object:
         try:
             return currency_code(str(v), locale=w.hints.locale)
         except CurrencyError as exc:
-            w.note("field_dropped", path, str(exc))
-            return None
+            found = currency_in_text(str(v), locale=w.hints.locale)  # "EUR (€)", "in EUR"
+            if found is None:
+                w.note("field_dropped", path, str(exc))
+            return found
     if kind.kind == "string":
         if isinstance(v, (dict, list)):
             w.note("field_dropped", path, f"{type(v).__name__} where text was expected")

@@ -166,6 +166,13 @@ def test_custom_schema_required_field():
     assert any(i.field == "lines[0].qty" for i in bad_qty.issues)
 
 
+@pytest.mark.parametrize("text, code", [("EUR (€)", "EUR"), ("in EUR", "EUR"), ("Euro", "EUR"), ("Taler", None)])
+def test_currency_field_forms(text, code):
+    r = parse_page_output(json.dumps({"currency": text, "line_items": []}), Invoice, constrained=True)
+    assert r.record.currency == code
+    assert any(i.field == "currency" for i in r.issues) is (code is None)
+
+
 def test_oversized_decimal_is_dropped_not_rounded():
     r = parse_page_output('{"total": "0.0000001", "line_items": []}', Invoice, constrained=True)
     assert r.record.total is None and any(i.field == "total" for i in r.issues)
