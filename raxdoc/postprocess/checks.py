@@ -8,11 +8,13 @@ which at a 10,000 total would let a missing 40.00 line pass. A line passes if
 its amount matches quantity × unit_price − discount net, or gross at its tax
 rate. Checks read fields by name (quantity, unit_price, amount, discount,
 tax_rate, subtotal, discount_total, tax_total, total): a custom schema without
-them gets None ("not checkable"), not a failure.
+them gets None ("not checkable"), not a failure. The VAT breakdown check
+(base × rate = tax per row, Σ = tax_total) is soft: it lowers confidence only.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from decimal import Decimal
 
@@ -21,6 +23,9 @@ from pydantic import BaseModel
 from raxdoc.schemas.records import Checks, Issue
 
 FLOOR = Decimal("0.01")
+# Running-total lines a model may copy as items on multi-page invoices ("Übertrag 1.234,56").
+_CARRY = re.compile(r"\b(übertrag|uebertrag|carried forward|brought forward|carry forward|a reporter|"
+                    r"à reporter|zwischensumme|subtotal)\b", re.IGNORECASE)
 # Issues that lower confidence (each costs DOUBT_COST, up to MAX_DOUBT).
 DOUBT_KINDS = frozenset({"field_dropped", "ambiguous_number", "ambiguous_date", "repaired_json",
                          "wrapped_list", "joined_across_pages", "conflicting_values"})
@@ -59,10 +64,20 @@ def line_amount_ok(item: BaseModel) -> bool | None:
     return abs(net * factor - a) <= tol * factor + half_ulp(a)
 
 
+def is_carry_forward(item: BaseModel) -> bool:
+    """A running-total line (carried forward / Übertrag / subtotal), not a billed item."""
+    desc = getattr(item, "description", None)
+    return (isinstance(desc, str) and _CARRY.search(desc) is not None
+            and _get(item, "quantity") is None and _get(item, "unit_price") is None)
+
+
 def lines_sum_subtotal(items: Sequence[BaseModel], header: BaseModel) -> bool | None:
-    """Σ item amounts ≈ subtotal (or ≈ subtotal + discount_total); None if not checkable."""
+    """Σ item amounts ≈ subtotal (or ≈ subtotal + discount_total); None if not checkable.
+
+    Carry-forward lines (`is_carry_forward`) are left out of the sum; they stay in the data.
+    """
     subtotal = _get(header, "subtotal")
-    amounts = [_get(i, "amount") for i in items]
+    amounts = [_get(i, "amount") for i in items if not is_carry_forward(i)]
     if subtotal is None or not amounts or any(a is None for a in amounts):
         return None
     total = sum(amounts, Decimal(0))  # type: ignore[arg-type]
@@ -81,6 +96,28 @@ def subtotal_tax_total(header: BaseModel) -> bool | None:
     discount = _get(header, "discount_total")
     candidates = [sub + tax] + ([sub - abs(discount) + tax] if discount is not None else [])
     return any(abs(c - total) <= tol for c in candidates)
+
+
+def tax_breakdown_ok(header: BaseModel) -> bool | None:
+    """Every VAT row: base × rate% ≈ tax; and Σ row taxes ≈ tax_total. None if nothing to check.
+
+    Rates are exact by nature ("19 %"), so only the base and tax rounding count.
+    """
+    rows = getattr(header, "tax_breakdown", None)
+    if not rows:
+        return None
+    verdicts = []
+    for row in rows:
+        rate, base, tax = _get(row, "rate"), _get(row, "base_amount"), _get(row, "tax_amount")
+        if rate is not None and base is not None and tax is not None:
+            tol = max(FLOOR, half_ulp(tax) + half_ulp(base) * abs(rate) / 100)
+            verdicts.append(abs(base * rate / 100 - tax) <= tol)
+    taxes = [_get(row, "tax_amount") for row in rows]
+    total = _get(header, "tax_total")
+    if total is not None and all(t is not None for t in taxes):
+        tol = max(FLOOR, sum((half_ulp(t) for t in taxes), Decimal(0)) + half_ulp(total))  # type: ignore[arg-type]
+        verdicts.append(abs(sum(taxes, Decimal(0)) - total) <= tol)  # type: ignore[arg-type]
+    return all(verdicts) if verdicts else None
 
 
 def _line_key(item: BaseModel) -> tuple:
@@ -104,7 +141,8 @@ def duplicate_lines(items: Sequence[BaseModel], pages: Sequence[int]) -> int:
 
 
 def confidence(pages_ok: int, page_count: int, line_ok: Sequence[bool | None], sum_ok: bool | None,
-               totals_ok: bool | None, duplicates: int, issues: Sequence[Issue]) -> float:
+               totals_ok: bool | None, duplicates: int, issues: Sequence[Issue],
+               tax_ok: bool | None = None) -> float:
     """Heuristic in [0, 1]: parsed-page share × check agreement × (1 − doubt penalty).
 
     Not calibrated against labels; it orders documents for review. With no
@@ -120,6 +158,8 @@ def confidence(pages_ok: int, page_count: int, line_ok: Sequence[bool | None], s
     for flag in (sum_ok, totals_ok):
         if flag is not None:
             terms.append((1.0, 1.0 if flag else 0.0))
+    if tax_ok is not None:
+        terms.append((0.5, 1.0 if tax_ok else 0.0))
     if page_count > 1:
         terms.append((0.5, 1.0 if duplicates == 0 else 0.0))
     score = sum(w * s for w, s in terms) / sum(w for w, _ in terms) if terms else 0.5
@@ -135,5 +175,7 @@ def run_checks(header: BaseModel, items: Sequence[BaseModel], item_pages: Sequen
     sum_ok = lines_sum_subtotal(items, header)
     totals_ok = subtotal_tax_total(header)
     dups = duplicate_lines(items, item_pages)
-    conf = confidence(pages_ok, page_count, line_ok, sum_ok, totals_ok, dups, issues)
-    return Checks(line_ok, sum_ok, totals_ok, dups, conf)
+    tax_ok = tax_breakdown_ok(header)
+    conf = confidence(pages_ok, page_count, line_ok, sum_ok, totals_ok, dups, issues, tax_ok)
+    return Checks(line_amount_ok=line_ok, lines_sum_subtotal=sum_ok, subtotal_tax_total=totals_ok,
+                  duplicate_lines=dups, tax_breakdown_ok=tax_ok, confidence=conf)

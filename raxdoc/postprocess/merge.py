@@ -13,6 +13,8 @@ Rules:
   first part lacks, and it keeps page k's index. Needs both pages parsed.
   (A description-only continuation after a complete item is *not* joined: it
   cannot be told from a section heading.)
+- Carry-forward lines ("Übertrag", "carried forward") are kept as items and
+  reported; the Σ lines = subtotal check leaves them out.
 - Status: error when no page parsed, or nothing usable came out (no header
   value and no item); partial when some page failed, or a hard check failed
   (subtotal + tax ≠ total, or Σ lines ≠ subtotal); ok otherwise. Line-level
@@ -25,7 +27,7 @@ from collections.abc import Iterable
 
 from pydantic import BaseModel, ValidationError
 
-from raxdoc.postprocess.checks import run_checks
+from raxdoc.postprocess.checks import is_carry_forward, run_checks
 from raxdoc.schemas.fields import item_model, items_field, model_fields_of
 from raxdoc.schemas.invoice import Invoice
 from raxdoc.schemas.records import ERROR, MISSING, OK, PARTIAL, DocumentRecord, Issue, PageResult, ParseFailure
@@ -139,6 +141,10 @@ def merge_pages(page_results: Iterable[PageResult], *, schema: type[BaseModel] |
     items, keys = [], []
     for page, page_items in per_page:
         for index, item in enumerate(page_items):
+            if is_carry_forward(item):
+                issues.append(Issue("carry_forward_line", f"{items_name}[{index}]",
+                                    f"{getattr(item, 'description', '')!r} looks like a running total; "
+                                    "kept, but left out of the sum check", page))
             if has_page_index:
                 item = item.model_copy(update={"page_index": page})
             items.append(item)

@@ -69,6 +69,7 @@ class Checks:
     lines_sum_subtotal: bool | None = None  # sum of item amounts = subtotal
     subtotal_tax_total: bool | None = None  # subtotal + tax_total = total
     duplicate_lines: int = 0  # items equal to an item on an earlier page
+    tax_breakdown_ok: bool | None = None  # each rate row base × rate = tax, and Σ tax = tax_total
     confidence: float = 0.0  # heuristic in [0, 1], see postprocess.checks
 
     @property

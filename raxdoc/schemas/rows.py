@@ -36,6 +36,7 @@ _CHECKS = [
     pa.field("check_lines_sum_subtotal", pa.bool_()),
     pa.field("check_subtotal_tax_total", pa.bool_()),
     pa.field("check_duplicate_lines", pa.int32()),
+    pa.field("check_tax_breakdown", pa.bool_()),
     pa.field("confidence", pa.float64()),
 ]
 _ISSUE = pa.struct([("page_index", pa.int32()), ("kind", pa.string()),
@@ -116,6 +117,7 @@ def document_row(doc: DocumentRecord, *, model: str | None = None, prompt_versio
         "check_lines_sum_subtotal": checks.lines_sum_subtotal,
         "check_subtotal_tax_total": checks.subtotal_tax_total,
         "check_duplicate_lines": checks.duplicate_lines,
+        "check_tax_breakdown": checks.tax_breakdown_ok,
         "confidence": checks.confidence,
         "issues": [{"page_index": i.page_index, "kind": i.kind, "field": i.field, "message": i.message}
                    for i in doc.issues],

@@ -3,7 +3,7 @@ from decimal import Decimal
 import pytest
 
 from raxdoc.postprocess.checks import (
-    confidence, duplicate_lines, half_ulp, line_amount_ok, lines_sum_subtotal, subtotal_tax_total,
+    confidence, duplicate_lines, half_ulp, line_amount_ok, lines_sum_subtotal, subtotal_tax_total, tax_breakdown_ok,
 )
 from raxdoc.schemas import Invoice, Issue, LineItem
 
@@ -69,3 +69,24 @@ def test_confidence_orders_documents():
     assert failing < unverifiable < full
     assert confidence(1, 1, (True,), True, True, 0, doubt) < full
     assert 0.0 <= confidence(1, 1, (), None, None, 0, doubt * 100) <= 1.0
+
+
+def test_tax_breakdown():
+    rows = [{"rate": "19", "base_amount": "100.00", "tax_amount": "19.00"},
+            {"rate": "7", "base_amount": "10.05", "tax_amount": "0.70"}]  # 0.7035 printed 0.70
+    assert tax_breakdown_ok(Invoice(tax_breakdown=rows, tax_total="19.70")) is True
+    assert tax_breakdown_ok(Invoice(tax_breakdown=rows, tax_total="19.80")) is False
+    assert tax_breakdown_ok(Invoice(tax_breakdown=rows[:1] + [{"rate": "7", "base_amount": "10.00",
+                                                               "tax_amount": "0.90"}])) is False
+    assert tax_breakdown_ok(Invoice(tax_breakdown=[{"rate": "19"}])) is None
+    assert tax_breakdown_ok(Invoice()) is None
+
+
+def test_carry_forward_detection_is_narrow():
+    from raxdoc.postprocess.checks import is_carry_forward
+
+    assert is_carry_forward(item(desc="Übertrag von Seite 1", a="10.00"))
+    assert is_carry_forward(item(desc="Zwischensumme", a="10.00"))
+    assert not is_carry_forward(item(desc="Transport", a="10.00"))  # shipping is a real charge
+    assert not is_carry_forward(item(desc="Annual report printing", a="10.00"))
+    assert not is_carry_forward(item("1", "10.00", "10.00", desc="Übertrag"))  # priced: a billed item

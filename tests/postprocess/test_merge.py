@@ -98,3 +98,15 @@ def test_custom_schema_merge_without_page_index_field():
     assert doc.checks.subtotal_tax_total is None  # Receipt has no subtotal: not checkable
     failed = merge_pages([page("nothing", 0, Receipt)], schema=Receipt)
     assert failed.status == "error" and failed.record.lines == []
+
+
+def test_carry_forward_lines_kept_flagged_and_left_out_of_the_sum():
+    p0 = page({"line_items": [{"description": "A", "quantity": "1", "unit_price": "10.00", "amount": "10.00"},
+                              {"description": "Übertrag", "amount": "10.00"}]}, 0)
+    p1 = page({"subtotal": "30.00", "line_items": [
+        {"description": "Carried forward", "amount": "10.00"},
+        {"description": "B", "quantity": "2", "unit_price": "10.00", "amount": "20.00"}]}, 1)
+    doc = merge_pages([p0, p1])
+    assert len(doc.record.line_items) == 4
+    assert [i.page_index for i in doc.issues if i.kind == "carry_forward_line"] == [0, 1]
+    assert doc.checks.lines_sum_subtotal is True and doc.status == "ok"

@@ -63,6 +63,7 @@ def test_rows_content(docs, written):
     assert rows[0]["total"] == D("1531.95") and rows[0]["currency"] == "EUR"
     assert rows[0]["line_items"][1]["description"] == "Montage über zwei Tage"
     assert rows[0]["line_items"][0]["unit_price"] == D("0.287351")
+    assert rows[0]["check_tax_breakdown"] is True and rows[0]["check_subtotal_tax_total"] is True
     assert rows[0]["engine_s"] == 1.25 and rows[0]["prompt_version"] == "page-v1"
     assert rows[1]["failed_pages"][0]["raw_text"] == "<think>cut" and rows[1]["failed_pages"][0]["page_index"] == 1
     assert rows[1]["total"] == D("-12.00")
