@@ -66,11 +66,11 @@ def resolve_checkpoint(path_or_id: str | os.PathLike, revision: str | None = Non
     if path.is_dir():
         return path
     from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import HFValidationError, LocalEntryNotFoundError, RepositoryNotFoundError
+    from huggingface_hub.errors import HFValidationError
 
     try:
         return Path(snapshot_download(str(path_or_id), revision=revision, allow_patterns=list(_FILES)))
-    except (HFValidationError, LocalEntryNotFoundError, RepositoryNotFoundError, OSError) as err:
+    except (HFValidationError, OSError) as err:  # hub HTTP and cache-miss errors are OSErrors
         raise CheckpointError(f"no checkpoint folder or reachable hub repo {str(path_or_id)!r}: {err}") from err
 
 

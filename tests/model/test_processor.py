@@ -124,6 +124,8 @@ def test_grid_and_counts_are_exclusive(proc):
 
 
 def test_missing_files_and_unknown_ids_raise(tiny_checkpoint, tmp_path):
+    with pytest.raises(CheckpointError):
+        RaxProcessor.from_pretrained(tmp_path / "no" / "such" / "folder")
     folder = _copy_small_files(tiny_checkpoint, tmp_path / "partial")
     (folder / "preprocessor_config.json").unlink()
     with pytest.raises(CheckpointError, match="preprocessor_config.json"):
