@@ -18,7 +18,7 @@ pytestmark = [
     pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"),
 ]
 
-REL_TOL = {torch.float32: 2e-3, torch.bfloat16: 2e-2}
+REL_TOL = {torch.float32: 5e-3, torch.bfloat16: 2e-2}  # fp32: TF32 dots in fla; bf16: bf16 chunk states
 DTYPES = [torch.float32, torch.bfloat16]
 
 
