@@ -84,7 +84,10 @@ def _read_json(folder: Path, name: str, required: bool = True) -> dict[str, Any]
 
 
 class RaxProcessor:
-    """Tokenizer + image processor + prompt builder for one Rax checkpoint."""
+    """Tokenizer + image processor + prompt builder for one Rax checkpoint.
+
+    The tokenizer passed in is switched to `encode_special_tokens = True` (it is ours to own).
+    """
 
     def __init__(self, tokenizer: Tokenizer, image_config: ImageProcessorConfig, special: SpecialTokens,
                  stop_token_ids: Sequence[int] = ()):
@@ -94,7 +97,8 @@ class RaxProcessor:
         self.special = special
         self.stop_token_ids = tuple(dict.fromkeys([special.im_end, *stop_token_ids]))
         self._think = all(tokenizer.token_to_id(t) is not None for t in ("<think>", "</think>"))
-        self._text = {name: self._token_text(getattr(special, name)) for name in SpecialTokens.__dataclass_fields__}
+        for name in SpecialTokens.__dataclass_fields__:
+            self._token_text(getattr(special, name))  # fail now, not at the first prompt, on an unknown id
 
     @classmethod
     def from_pretrained(cls, path_or_id: str | os.PathLike, *, revision: str | None = None) -> "RaxProcessor":
