@@ -163,6 +163,10 @@ def test_missing_files_and_unknown_ids_raise(tiny_checkpoint, tmp_path):
     (folder / "config.json").write_text(json.dumps(config))
     with pytest.raises(CheckpointError, match="vision_start_token_id"):
         RaxProcessor.from_pretrained(folder)
+    config["vision_start_token_id"] = 10**7  # an id the tokenizer does not have
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match="not in the tokenizer"):
+        RaxProcessor.from_pretrained(folder)
 
 
 _HUB_RUN = """
