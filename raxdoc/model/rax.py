@@ -1,0 +1,74 @@
+"""RaxForConditionalGeneration: vision tower + hybrid decoder + lm_head, the public model.
+
+``model(input_ids, pixel_values=..., image_grid_thw=...)`` returns full-sequence logits (B, T, vocab)
+without a cache. ``forward_step`` is the cached call the engine drives (prefill, then decode).
+Not here: weight loading (``loader.py``), sampling, scheduling.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from raxdoc.model.cache import RaxCache
+from raxdoc.model.config import RaxConfig
+from raxdoc.model.rope import rope_index
+from raxdoc.model.text import RaxTextModel
+from raxdoc.model.vision import RaxVisionModel
+
+
+class RaxForConditionalGeneration(nn.Module):
+    def __init__(self, config: RaxConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.visual = RaxVisionModel(config.vision)
+        self.language_model = RaxTextModel(config.text)
+        self.lm_head = nn.Linear(config.text.hidden_size, config.text.vocab_size, bias=False)
+        if config.tie_word_embeddings:
+            self.lm_head.weight = self.language_model.embed_tokens.weight
+
+    @classmethod
+    def from_pretrained(cls, path_or_id: str | Path, dtype: torch.dtype = torch.float32,
+                        device: str | torch.device = "cpu") -> "RaxForConditionalGeneration":
+        from raxdoc.model.loader import load_model
+
+        return load_model(cls, path_or_id, dtype=dtype, device=device)
+
+    def embed(self, input_ids: torch.Tensor, pixel_values: torch.Tensor | None = None,
+              image_grid_thw: torch.Tensor | None = None) -> torch.Tensor:
+        """Token embeddings (B, T, hidden) with image tokens replaced by vision-tower outputs, in order."""
+        embeds = self.language_model.embed_tokens(input_ids)
+        if pixel_values is None:
+            return embeds
+        image = self.visual(pixel_values, image_grid_thw).to(embeds.dtype)
+        mask = input_ids == self.config.image_token_id
+        if int(mask.sum()) != image.shape[0]:
+            raise ValueError(f"{int(mask.sum())} image tokens in input_ids, {image.shape[0]} from the images")
+        embeds = embeds.clone()
+        embeds[mask] = image
+        return embeds
+
+    def forward(self, input_ids: torch.Tensor, pixel_values: torch.Tensor | None = None,
+                image_grid_thw: torch.Tensor | None = None) -> torch.Tensor:
+        """Uncached full forward: input_ids (B, T) -> logits (B, T, vocab)."""
+        positions, _ = rope_index(input_ids, image_grid_thw if pixel_values is not None else None, self.config)
+        hidden = self.language_model(self.embed(input_ids, pixel_values, image_grid_thw), positions)
+        return self.lm_head(hidden)
+
+    def new_cache(self) -> RaxCache:
+        return RaxCache(self.config.text)
+
+    def forward_step(self, input_ids: torch.Tensor, cache: RaxCache, pixel_values: torch.Tensor | None = None,
+                     image_grid_thw: torch.Tensor | None = None) -> torch.Tensor:
+        """Cached step for a batch of equal-length rows: the first call is the prefill (images allowed,
+        mRoPE deltas recorded in the cache), later calls continue from ``cache.seen``. -> logits (B, T, vocab)."""
+        if cache.seen == 0:
+            positions, cache.rope_deltas = rope_index(input_ids, image_grid_thw, self.config)
+        else:
+            if pixel_values is not None:
+                raise ValueError("images go in the first (prefill) step")
+            positions = cache.decode_positions(input_ids.shape[0], input_ids.shape[1], input_ids.device)
+        embeds = self.embed(input_ids, pixel_values, image_grid_thw)
+        return self.lm_head(self.language_model(embeds, positions, cache=cache))
