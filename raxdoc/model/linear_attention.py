@@ -22,7 +22,7 @@ from raxdoc.model.config import RaxTextConfig
 class LinearState:
     """Fixed-size per-sequence state of one Gated DeltaNet layer, batch-first.
 
-    conv: the last conv inputs (B, conv_dim, kernel); recurrent: float32 (B, Hv, Dk, Dv).
+    conv: the last ``kernel`` conv inputs, oldest first (B, conv_dim, kernel); recurrent: float32 (B, Hv, Dk, Dv).
     """
 
     def __init__(self) -> None:
@@ -62,8 +62,7 @@ class GatedDeltaNet(nn.Module):
         qkv = self.in_proj_qkv(x)  # (B, T, conv_dim)
         decode = state is not None and state.recurrent is not None and T == 1 and cu_seqlens is None
         if decode:
-            qkv, state.conv = ops.causal_conv1d_update(qkv[:, 0], state.conv, conv_w, activation=self.act)
-            qkv = qkv[:, None]
+            qkv = ops.causal_conv1d_update(qkv, state.conv, conv_w, activation=self.act)  # state.conv in place
         else:
             init = None if state is None else state.conv
             qkv, conv_final = ops.causal_conv1d(qkv, conv_w, activation=self.act, initial_state=init,

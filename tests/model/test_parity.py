@@ -1,22 +1,55 @@
-"""Logits of RaxForConditionalGeneration equal transformers' Qwen3_5ForConditionalGeneration (float32)."""
+"""Logits of RaxForConditionalGeneration equal transformers' Qwen3_5ForConditionalGeneration (float32, 1e-4).
 
+The tiny preset has 3 Gated DeltaNet layers with more value heads than key heads (4 vs 2) and a
+value dim unlike the key dim (24 vs 16), plus 1 gated full-attention layer.
+"""
+
+import pytest
 import torch
 
 from raxdoc.model import RaxForConditionalGeneration
-from tests.model.conftest import assert_close, hf_logits, image_prompt, write_checkpoint
-
-ALL_FULL = dict(layer_types=["full_attention"] * 4)
+from tests.model.conftest import assert_close, checkpoint, hf_logits, image_prompt
 
 
-def test_full_attention_text_only(tmp_path):
-    path, hf = write_checkpoint(tmp_path, text=ALL_FULL)
-    ours = RaxForConditionalGeneration.from_pretrained(path)
-    ids = torch.randint(0, 240, (2, 37))
+@pytest.fixture(scope="module")
+def untied(tmp_path_factory):
+    path, hf = checkpoint(tmp_path_factory.mktemp("untied"), tie_word_embeddings=False)
+    return path, hf, RaxForConditionalGeneration.from_pretrained(path)
+
+
+def test_text_only_batch_crossing_chunks(untied):
+    _, hf, ours = untied
+    ids = torch.randint(0, 1000, (2, 150))  # 150 tokens: two 64-token chunk boundaries
     assert_close(ours(ids), hf_logits(hf, ids))
 
 
-def test_full_attention_three_images(tmp_path):
-    path, hf = write_checkpoint(tmp_path, text=ALL_FULL)
+def test_three_images_of_different_grids(untied):
+    path, hf, ours = untied
+    ids, pixels, grid = image_prompt(path, [(1, 4, 6), (1, 8, 4), (1, 2, 2)], [5, 3, 1, 7])
+    assert_close(ours(ids, pixel_values=pixels, image_grid_thw=grid), hf_logits(hf, ids, pixels, grid))
+
+
+def test_images_in_a_long_prompt(untied):
+    path, hf, ours = untied
+    ids, pixels, grid = image_prompt(path, [(1, 16, 12), (1, 6, 10)], [70, 45, 33], seed=1)
+    assert ids.shape[1] > 3 * 64
+    assert_close(ours(ids, pixel_values=pixels, image_grid_thw=grid), hf_logits(hf, ids, pixels, grid))
+
+
+@pytest.mark.parametrize("heads,dims", [((4, 4), (16, 16)), ((1, 3), (8, 24))])
+def test_other_linear_head_shapes(tmp_path, heads, dims):
+    text = dict(linear_num_key_heads=heads[0], linear_num_value_heads=heads[1],
+                linear_key_head_dim=dims[0], linear_value_head_dim=dims[1])
+    path, hf = checkpoint(tmp_path, overrides={"text_config": text})
     ours = RaxForConditionalGeneration.from_pretrained(path)
-    ids, pixels, grid = image_prompt([(1, 4, 6), (1, 8, 4), (1, 2, 2)], [5, 3, 1, 7])
+    ids, pixels, grid = image_prompt(path, [(1, 2, 4)], [67, 9])
+    assert_close(ours(ids, pixel_values=pixels, image_grid_thw=grid), hf_logits(hf, ids, pixels, grid))
+
+
+def test_tied_embeddings_sharded_checkpoint(tmp_path):
+    path, hf = checkpoint(tmp_path, tie_word_embeddings=True, max_shard_size="100KB")
+    assert (path / "model.safetensors.index.json").exists()
+    ours = RaxForConditionalGeneration.from_pretrained(path)
+    assert ours.lm_head.weight is ours.language_model.embed_tokens.weight
+    ids, pixels, grid = image_prompt(path, [(1, 4, 4)], [20, 30])
     assert_close(ours(ids, pixel_values=pixels, image_grid_thw=grid), hf_logits(hf, ids, pixels, grid))
