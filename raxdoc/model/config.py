@@ -1,7 +1,10 @@
 """Rax 4.5 configuration: frozen dataclasses read from a Hugging Face ``config.json``.
 
-Scope: parse and validate the fields the architecture needs (``model_type: qwen3_5``), mirroring how
-transformers' ``Qwen3_5Config`` resolves defaults. Not here: derived runtime values (those are computed
+Scope: parse and validate the fields the architecture needs (``model_type: qwen3_5``). Sizes (vocab,
+widths, layer and head counts, head dims, token ids) are required: transformers' defaults for them
+describe other models (9B/27B), so a missing one would silently build the wrong network. Fields whose
+transformers default is the Qwen3.5 convention (activations, eps, conv width, patch sizes, mRoPE layout,
+layer_types pattern) take that default when absent, as transformers does. Not here: derived runtime values (those are computed
 where they are used), preprocessing settings (``preprocessor_config.json``, the processor's concern).
 """
 
@@ -125,11 +128,11 @@ class RaxTextConfig:
             num_attention_heads=n_heads,
             num_key_value_heads=_need(d, "num_key_value_heads", w, int),
             head_dim=_need(d, "head_dim", w, int),
-            hidden_act=_need(d, "hidden_act", w, str),
-            rms_norm_eps=float(_need(d, "rms_norm_eps", w, (int, float))),
+            hidden_act=_need(d, "hidden_act", w, str, "silu"),
+            rms_norm_eps=float(_need(d, "rms_norm_eps", w, (int, float), 1e-6)),
             attention_bias=_need(d, "attention_bias", w, bool, False),
             layer_types=tuple(layer_types),
-            linear_conv_kernel_dim=_need(d, "linear_conv_kernel_dim", w, int),
+            linear_conv_kernel_dim=_need(d, "linear_conv_kernel_dim", w, int, 4),
             linear_key_head_dim=_need(d, "linear_key_head_dim", w, int),
             linear_value_head_dim=_need(d, "linear_value_head_dim", w, int),
             linear_num_key_heads=_need(d, "linear_num_key_heads", w, int),
@@ -187,11 +190,11 @@ class RaxVisionConfig:
             hidden_size=_need(d, "hidden_size", w, int),
             intermediate_size=_need(d, "intermediate_size", w, int),
             num_heads=_need(d, "num_heads", w, int),
-            hidden_act=_need(d, "hidden_act", w, str),
+            hidden_act=_need(d, "hidden_act", w, str, "gelu_pytorch_tanh"),
             in_channels=_need(d, "in_channels", w, int, 3),
-            patch_size=_need(d, "patch_size", w, int),
-            temporal_patch_size=_need(d, "temporal_patch_size", w, int),
-            spatial_merge_size=_need(d, "spatial_merge_size", w, int),
+            patch_size=_need(d, "patch_size", w, int, 16),
+            temporal_patch_size=_need(d, "temporal_patch_size", w, int, 2),
+            spatial_merge_size=_need(d, "spatial_merge_size", w, int, 2),
             out_hidden_size=_need(d, "out_hidden_size", w, int),
             num_position_embeddings=_need(d, "num_position_embeddings", w, int),
             rope_theta=float(_need(rope, "rope_theta", f"{w}.rope_parameters", (int, float), 10000.0)),
