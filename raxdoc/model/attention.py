@@ -12,12 +12,25 @@ import torch
 from torch import nn
 
 from raxdoc.model.config import RaxTextConfig
+from raxdoc.model.norm import RMSNorm
 from raxdoc.model.rope import apply_text_rotary
 from raxdoc.model.varlen import sdpa, varlen_attention
 
 
+def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float,
+           cu_seqlens: torch.Tensor | None = None) -> torch.Tensor:
+    """Causal attention without a cache: batch-first (B, T, H, D), or packed (1, N, H, D) + cu_seqlens."""
+    if cu_seqlens is not None:
+        return varlen_attention(q[0], k[0], v[0], cu_seqlens, causal=True, scale=scale)[None]
+    return sdpa(q, k, v, causal=True, scale=scale)
+
+
 class AttentionState:
-    """K/V seen so far by one full-attention layer, batch-first: (B, S, Hkv, D)."""
+    """K/V seen so far by one full-attention layer, batch-first: (B, S, Hkv, D), grown by concatenation.
+
+    The layer hands its rotated q, k, v to ``state.attend``: an engine can pass any object with that
+    method (a slot pool with paged K/V and flash-attn varlen, say) without the layer knowing.
+    """
 
     def __init__(self) -> None:
         self.k: torch.Tensor | None = None
@@ -27,17 +40,26 @@ class AttentionState:
     def length(self) -> int:
         return 0 if self.k is None else self.k.shape[1]
 
-    def append(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float,
+               cu_seqlens: torch.Tensor | None = None) -> torch.Tensor:
+        """Append k, v (B, T, Hkv, D); queries (B, T, H, D) at past + i see keys 0 .. past + i."""
+        if cu_seqlens is not None:
+            raise NotImplementedError("AttentionState is batch-first; packed prefill needs the engine's state")
+        past, T = self.length, q.shape[1]
         self.k = k if self.k is None else torch.cat([self.k, k], dim=1)
         self.v = v if self.v is None else torch.cat([self.v, v], dim=1)
-        return self.k, self.v
+        if past == 0:
+            return sdpa(q, self.k, self.v, causal=True, scale=scale)
+        mask = None
+        if T > 1:
+            qi = torch.arange(T, device=q.device)[:, None] + past
+            mask = torch.arange(past + T, device=q.device)[None, :] <= qi
+        return sdpa(q, self.k, self.v, causal=False, scale=scale, mask=mask)
 
 
 class FullAttention(nn.Module):
     def __init__(self, config: RaxTextConfig) -> None:
         super().__init__()
-        from raxdoc.model.layers import RMSNorm  # layers imports this module
-
         self.n_heads, self.n_kv, self.head_dim = config.num_attention_heads, config.num_key_value_heads, config.head_dim
         self.scale = self.head_dim ** -0.5
         hd, bias = self.head_dim, config.attention_bias
@@ -53,7 +75,7 @@ class FullAttention(nn.Module):
         """x (B, T, hidden), rope cos/sin (B, T, rotary_dim) -> (B, T, hidden).
 
         With ``cu_seqlens`` (B must be 1) the T tokens are packed sequences, each attending only to
-        itself. With ``state`` the new K/V are appended and the queries see everything before them.
+        itself. With ``state`` the attention (and K/V storage) is ``state.attend``.
         """
         B, T, _ = x.shape
         qg = self.q_proj(x).view(B, T, self.n_heads, 2 * self.head_dim)
@@ -65,21 +87,9 @@ class FullAttention(nn.Module):
         cos, sin = rope
         q, k = apply_text_rotary(q, cos, sin), apply_text_rotary(k, cos, sin)
 
-        if cu_seqlens is not None:
-            if state is not None:
-                raise NotImplementedError("packed prefill with a K/V cache: prefill each sequence alone")
-            out = varlen_attention(q[0], k[0], v[0], cu_seqlens, causal=True, scale=self.scale)[None]
-        elif state is None or state.length == 0:
-            if state is not None:
-                state.append(k, v)
-            out = sdpa(q, k, v, causal=True, scale=self.scale)
+        if state is None:
+            out = attend(q, k, v, self.scale, cu_seqlens)
         else:
-            past = state.length
-            k, v = state.append(k, v)
-            mask = None
-            if T > 1:  # query i sits at past + i: it sees keys 0 .. past + i
-                qi = torch.arange(T, device=x.device)[:, None] + past
-                mask = torch.arange(past + T, device=x.device)[None, :] <= qi
-            out = sdpa(q, k, v, causal=False, scale=self.scale, mask=mask)
+            out = state.attend(q, k, v, self.scale, cu_seqlens)
         out = out.reshape(B, T, -1) * torch.sigmoid(gate)
         return self.o_proj(out)

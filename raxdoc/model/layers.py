@@ -1,4 +1,4 @@
-"""Decoder building blocks: the (1 + weight) RMSNorm, the SwiGLU MLP, and one hybrid decoder layer.
+"""Decoder building blocks: the SwiGLU MLP and one hybrid decoder layer.
 
 Scope: per-token math and the residual wiring of a layer. Not here: the token mixers themselves
 (``attention.py``, ``linear_attention.py``) or their caches (``cache.py``).
@@ -13,23 +13,9 @@ from torch import nn
 from raxdoc.model.attention import FullAttention
 from raxdoc.model.config import RaxTextConfig
 from raxdoc.model.linear_attention import GatedDeltaNet
+from raxdoc.model.norm import RMSNorm
 
 ACT = {"silu": F.silu, "gelu": F.gelu, "gelu_pytorch_tanh": lambda x: F.gelu(x, approximate="tanh")}
-
-
-class RMSNorm(nn.Module):
-    """Zero-centred RMSNorm: the weight is stored as an offset from 1 (Qwen3.5's decoder norms)."""
-
-    def __init__(self, dim: int, eps: float) -> None:
-        super().__init__()
-        self.eps = eps
-        self.weight = nn.Parameter(torch.zeros(dim))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # Normalise and scale in float32, cast once at the end (as transformers does for Qwen3.5).
-        xf = x.float()
-        xf = xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)
-        return (xf * (1.0 + self.weight.float())).to(x.dtype)
 
 
 class MLP(nn.Module):

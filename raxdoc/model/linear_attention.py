@@ -62,7 +62,9 @@ class GatedDeltaNet(nn.Module):
         qkv = self.in_proj_qkv(x)  # (B, T, conv_dim)
         decode = state is not None and state.recurrent is not None and T == 1 and cu_seqlens is None
         if decode:
-            qkv = ops.causal_conv1d_update(qkv, state.conv, conv_w, activation=self.act)  # state.conv in place
+            conv = state.conv
+            qkv = ops.causal_conv1d_update(qkv, conv, conv_w, activation=self.act)  # updates conv in place
+            state.conv = conv  # assigned back too, so a state object may hand out gathered copies
         else:
             init = None if state is None else state.conv
             qkv, conv_final = ops.causal_conv1d(qkv, conv_w, activation=self.act, initial_state=init,

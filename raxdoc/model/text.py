@@ -11,7 +11,8 @@ from torch import nn
 
 from raxdoc.model.cache import RaxCache
 from raxdoc.model.config import RaxTextConfig
-from raxdoc.model.layers import DecoderLayer, RMSNorm
+from raxdoc.model.layers import DecoderLayer
+from raxdoc.model.norm import RMSNorm
 from raxdoc.model.rope import TextRotary
 
 

@@ -53,3 +53,10 @@ def test_tied_embeddings_sharded_checkpoint(tmp_path):
     assert ours.lm_head.weight is ours.language_model.embed_tokens.weight
     ids, pixels, grid = image_prompt(path, [(1, 4, 4)], [20, 30])
     assert_close(ours(ids, pixel_values=pixels, image_grid_thw=grid), hf_logits(hf, ids, pixels, grid))
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (3, 2), (1, 65)])
+def test_awkward_lengths(untied, shape):
+    _, hf, ours = untied
+    ids = torch.randint(0, 1000, shape)
+    assert_close(ours(ids), hf_logits(hf, ids))
