@@ -87,47 +87,51 @@ def vision_patch_hw(grid_thw: torch.Tensor, merge: int) -> torch.Tensor:
     return torch.cat(out).to(grid_thw.device)
 
 
-def rope_index(input_ids: torch.Tensor, image_grid_thw: torch.Tensor | None,
-               config: RaxConfig) -> tuple[torch.Tensor, torch.Tensor]:
-    """mRoPE positions (3, B, T) and rope deltas (B, 1) for unpadded rows of text and images.
+def _row_positions(is_image: list[bool], grids, merge: int) -> torch.Tensor:
+    """(3, T) positions of one unpadded sequence; consumes one grid from ``grids`` per image."""
+    T, parts, cur, i = len(is_image), [], 0, 0
+    while i < T:
+        j = i
+        if not is_image[i]:
+            while j < T and not is_image[j]:
+                j += 1
+            parts.append(torch.arange(cur, cur + j - i).expand(3, -1))
+            cur += j - i
+        else:
+            try:
+                t, h, w = next(grids)
+            except StopIteration:
+                raise ValueError("more image token runs than rows in image_grid_thw") from None
+            gh, gw = h // merge, w // merge
+            j = i + t * gh * gw
+            if j > T or not all(is_image[i:j]):
+                raise ValueError(f"image with grid {(t, h, w)} needs {t * gh * gw} image tokens at {i}")
+            tt, hh, ww = torch.meshgrid(torch.arange(t), torch.arange(gh), torch.arange(gw), indexing="ij")
+            parts.append(torch.stack([tt, hh, ww]).reshape(3, -1) + cur)
+            # The next text resumes after the image's largest spatial extent.
+            cur += max(gh, gw)
+        i = j
+    return torch.cat(parts, dim=1)
 
-    Images are taken from ``image_grid_thw`` in order across the batch, one per run of image tokens
+
+def rope_index(input_ids: torch.Tensor | list[torch.Tensor], image_grid_thw: torch.Tensor | None,
+               config: RaxConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """mRoPE positions and rope deltas for unpadded sequences of text and images.
+
+    ``input_ids`` (B, T) -> positions (3, B, T); a list of 1-D sequences (the engine's packed
+    layout) -> positions (3, sum T_i), the sequences end to end. Deltas are (B, 1). Images are taken
+    from ``image_grid_thw`` in order across the sequences, one per run of image tokens
     (``t*h*w / merge**2`` tokens each). A decode step at absolute index p uses position p + delta
     on all three axes.
     """
-    merge = config.vision.spatial_merge_size
     grids = iter(image_grid_thw.tolist() if image_grid_thw is not None else [])
-    B, T = input_ids.shape
-    positions = torch.zeros(3, B, T, dtype=torch.long)
-    deltas = torch.zeros(B, 1, dtype=torch.long)
-    is_image = (input_ids == config.image_token_id).cpu()
-    for b in range(B):
-        row = is_image[b].tolist()
-        parts, cur, i = [], 0, 0
-        while i < T:
-            j = i
-            if not row[i]:
-                while j < T and not row[j]:
-                    j += 1
-                parts.append(torch.arange(cur, cur + j - i).expand(3, -1))
-                cur += j - i
-            else:
-                try:
-                    t, h, w = next(grids)
-                except StopIteration:
-                    raise ValueError("more image token runs than rows in image_grid_thw") from None
-                gh, gw = h // merge, w // merge
-                j = i + t * gh * gw
-                if j > T or not all(row[i:j]):
-                    raise ValueError(f"image with grid {(t, h, w)} needs {t * gh * gw} image tokens at {i}")
-                tt, hh, ww = torch.meshgrid(torch.arange(t), torch.arange(gh), torch.arange(gw), indexing="ij")
-                parts.append(torch.stack([tt, hh, ww]).reshape(3, -1) + cur)
-                # The next text resumes after the image's largest spatial extent.
-                cur += max(gh, gw)
-            i = j
-        pos = torch.cat(parts, dim=1)
-        positions[:, b] = pos
-        deltas[b, 0] = pos.max() + 1 - T
+    rows = list(input_ids)
+    is_image = [(r == config.image_token_id).tolist() for r in rows]
+    pos = [_row_positions(m, grids, config.vision.spatial_merge_size) for m in is_image]
     if next(grids, None) is not None:
         raise ValueError("image_grid_thw has more rows than image token runs in input_ids")
-    return positions.to(input_ids.device), deltas.to(input_ids.device)
+    device = rows[0].device
+    deltas = torch.tensor([[int(p.max()) + 1 - p.shape[1]] for p in pos], device=device)
+    if isinstance(input_ids, torch.Tensor):
+        return torch.stack(pos, dim=1).to(device), deltas
+    return torch.cat(pos, dim=1).to(device), deltas

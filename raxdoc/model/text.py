@@ -30,12 +30,10 @@ class RaxTextModel(nn.Module):
         """embeds (B, T, hidden), positions (3, B, T) -> hidden (B, T, hidden).
 
         Packed prefill: B = 1, ``cu_seqlens`` (N + 1,) int marks N sequences laid end to end; each
-        sequence only sees itself. ``cache`` is advanced by T tokens.
+        sequence only sees itself. ``cache`` layer states are advanced; its lengths are the caller's.
         """
         rope = self.rotary(positions, embeds.dtype)
         h = embeds
         for i, layer in enumerate(self.layers):
             h = layer(h, rope, state=None if cache is None else cache.layers[i], cu_seqlens=cu_seqlens)
-        if cache is not None:
-            cache.seen += embeds.shape[1]
         return self.norm(h)

@@ -27,7 +27,7 @@ def test_prefill_then_decode_matches_full_forward(model_and_path):
     for i in range(extra.shape[1]):
         step = model.forward_step(extra[:, i: i + 1], cache)
         assert_close(step, full[:, ids.shape[1] + i: ids.shape[1] + i + 1])
-    assert cache.seen == ids.shape[1] + extra.shape[1]
+    assert cache.lengths.tolist() == [ids.shape[1] + extra.shape[1]]
 
 
 @torch.no_grad()
@@ -54,3 +54,22 @@ def test_packed_prefill_matches_separate_sequences(model_and_path):
     hidden = lm(lm.embed_tokens(packed), positions, cu_seqlens=cu)
     for s, a, b in zip(seqs, cu[:-1].tolist(), cu[1:].tolist()):
         assert_close(model.lm_head(hidden[:, a:b]), model(s))
+
+
+@torch.no_grad()
+def test_packed_prefill_then_ragged_decode(model_and_path):
+    """The engine's loop: unequal sequences (one with images) prefilled packed, then decoded together."""
+    model, path = model_and_path
+    with_images, pixels, grid = image_prompt(path, [(1, 2, 4), (1, 4, 4)], [3, 2, 4], seed=3)
+    seqs = [torch.randint(0, 1000, (9,)), with_images[0], torch.randint(0, 1000, (70,))]
+    steps = torch.randint(0, 1000, (3, 4))
+    cache = model.new_cache(ragged=True)
+    last = model.prefill_packed(seqs, cache, pixel_values=pixels, image_grid_thw=grid)
+    decoded = [model.decode(steps[:, i], cache) for i in range(steps.shape[1])]
+    for i, seq in enumerate(seqs):
+        kw = dict(pixel_values=pixels, image_grid_thw=grid) if i == 1 else {}
+        full = model(torch.cat([seq, steps[i]])[None], **kw)[0]
+        assert_close(last[i], full[len(seq) - 1])
+        for j, logits in enumerate(decoded):
+            assert_close(logits[i], full[len(seq) + j])
+    assert cache.lengths.tolist() == [len(s) + 4 for s in seqs]
