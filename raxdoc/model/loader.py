@@ -59,7 +59,7 @@ def resolve(path_or_id: str | Path) -> Path:
     if path.exists() or str(path_or_id).startswith((".", "/")):
         raise LoaderError(f"{path_or_id} is not a checkpoint folder")
     from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import LocalEntryNotFoundError
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
     try:  # snapshot_download reads HF_HOME and HF_HUB_OFFLINE itself
         return Path(snapshot_download(str(path_or_id), allow_patterns=["*.json", "*.safetensors", "*.txt",
@@ -68,7 +68,7 @@ def resolve(path_or_id: str | Path) -> Path:
         offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False")
         hint = "HF_HUB_OFFLINE is set and it is not in the cache" if offline else "not cached and not reachable"
         raise LoaderError(f"cannot load {path_or_id!r}: {hint} (HF_HOME={os.environ.get('HF_HOME', '~/.cache/huggingface')})") from e
-    except Exception as e:  # hub errors (unknown repo, auth, network) have many types; report the id
+    except (HfHubHTTPError, OSError, ValueError) as e:  # unknown repo / auth; network; malformed id
         raise LoaderError(f"cannot fetch {path_or_id!r} from the hub: {type(e).__name__}: {e}") from e
 
 

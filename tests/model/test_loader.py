@@ -81,15 +81,34 @@ def test_patch_embed_conv_becomes_linear(ckpt):
     assert torch.equal(model.visual.patch_embed.proj.weight, conv.reshape(conv.shape[0], -1))
 
 
-def test_offline_uncached_hub_id_is_a_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setenv("HF_HOME", str(tmp_path))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+def _offline_hub(tmp_path, monkeypatch):
+    """HF_HOME at tmp_path, offline; huggingface_hub reads its constants at import, so patch them too."""
     import huggingface_hub.constants as c
 
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(c, "HF_HUB_OFFLINE", True)
     monkeypatch.setattr(c, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    return tmp_path / "hub"
+
+
+def test_offline_uncached_hub_id_is_a_clear_error(tmp_path, monkeypatch):
+    _offline_hub(tmp_path, monkeypatch)
     with pytest.raises(LoaderError, match="raxcore-dev/Rax-4.5.*HF_HUB_OFFLINE"):
         RaxForConditionalGeneration.from_pretrained("raxcore-dev/Rax-4.5")
+
+
+def test_offline_cached_hub_id_loads(tmp_path, monkeypatch, ckpt):
+    hub = _offline_hub(tmp_path, monkeypatch)
+    repo = hub / "models--raxcore-dev--Rax-4.5"
+    snapshot = repo / "snapshots" / ("a" * 40)
+    snapshot.mkdir(parents=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("a" * 40)
+    for name in ("config.json", "model.safetensors"):
+        (snapshot / name).symlink_to(ckpt / name)
+    model = RaxForConditionalGeneration.from_pretrained("raxcore-dev/Rax-4.5")
+    assert model.config.text.vocab_size == 1024
 
 
 def test_checkpoint_name_rules():
@@ -98,3 +117,26 @@ def test_checkpoint_name_rules():
     assert module_name("model.layers.0.mlp.up_proj.weight") == "language_model.layers.0.mlp.up_proj.weight"
     assert module_name("visual.merger.linear_fc1.bias") == "visual.merger.linear_fc1.bias"
     assert module_name("mtp.layers.0.mlp.up_proj.weight") is None
+
+
+def test_full_size_shapes_match_transformers_on_meta():
+    """At full rax-4.5 size (on meta, no memory), every transformers parameter maps to ours, same shape."""
+    from transformers import Qwen3_5Config
+
+    from raxdoc.model import RaxConfig
+    from raxdoc.model.loader import TRANSFORMS
+    from raxdoc.model.presets import preset_config
+    from tests.model.conftest import transformers_model_class
+
+    d = {k: v for k, v in preset_config("rax-4.5").items() if "pixels" not in k}
+    with torch.device("meta"):
+        hf = transformers_model_class()(Qwen3_5Config(**d))
+        ours = RaxForConditionalGeneration(RaxConfig.from_dict(d))
+    theirs = {}
+    for name, p in hf.state_dict().items():
+        mapped = module_name(name)
+        shape = TRANSFORMS[mapped](p).shape if mapped in TRANSFORMS else p.shape
+        theirs[mapped] = tuple(shape)
+    assert theirs == {n: tuple(p.shape) for n, p in ours.state_dict().items()}
+    n_params = sum(p.numel() for p in ours.parameters())
+    assert 2.0e9 < n_params < 2.5e9, n_params
