@@ -93,8 +93,12 @@ def _set_param(model: nn.Module, name: str, tensor: torch.Tensor) -> None:
     setattr(model.get_submodule(owner), leaf, nn.Parameter(tensor, requires_grad=False))
 
 
-def load_model(cls, path_or_id: str | Path, dtype: torch.dtype = torch.float32,
+def load_model(cls, path_or_id: str | Path, dtype: torch.dtype | str = torch.float32,
                device: str | torch.device = "cpu") -> nn.Module:
+    if isinstance(dtype, str):  # "bfloat16", "float32", ...
+        dtype = getattr(torch, dtype.removeprefix("torch."))
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise LoaderError(f"dtype must be a floating torch dtype, got {dtype!r}")
     folder = resolve(path_or_id)
     config = RaxConfig.from_file(folder / "config.json")
     with torch.device("meta"):  # no memory and no random init; every tensor comes from the checkpoint

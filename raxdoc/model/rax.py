@@ -32,8 +32,9 @@ class RaxForConditionalGeneration(nn.Module):
             self.lm_head.weight = self.language_model.embed_tokens.weight
 
     @classmethod
-    def from_pretrained(cls, path_or_id: str | Path, dtype: torch.dtype = torch.float32,
+    def from_pretrained(cls, path_or_id: str | Path, dtype: torch.dtype | str = torch.float32,
                         device: str | torch.device = "cpu") -> "RaxForConditionalGeneration":
+        """Load from a checkpoint folder or hub id; every tensor lands in ``dtype`` on ``device``."""
         from raxdoc.model.loader import load_model
 
         return load_model(cls, path_or_id, dtype=dtype, device=device)

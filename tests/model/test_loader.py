@@ -66,8 +66,9 @@ def test_malformed_config_field_is_named(tmp_path, ckpt, field, value, needle):
         RaxForConditionalGeneration.from_pretrained(tmp_path)
 
 
-def test_bf16_load_gives_bf16_params(ckpt):
-    model = RaxForConditionalGeneration.from_pretrained(ckpt, dtype=torch.bfloat16)
+@pytest.mark.parametrize("dtype", [torch.bfloat16, "bfloat16"])
+def test_bf16_load_gives_bf16_params(ckpt, dtype):
+    model = RaxForConditionalGeneration.from_pretrained(ckpt, dtype=dtype)
     assert {p.dtype for p in model.parameters()} == {torch.bfloat16}
     assert not any(p.is_meta for p in model.parameters())
     logits = model(torch.randint(0, 1000, (1, 9)))

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from raxdoc.model import RaxForConditionalGeneration
-from tests.model.conftest import assert_close, checkpoint, hf_logits, image_prompt
+from tests.model.conftest import assert_close, checkpoint, hf_logits, image_prompt, transformers_model_class
 
 
 @pytest.fixture(scope="module")
@@ -60,3 +60,13 @@ def test_awkward_lengths(untied, shape):
     _, hf, ours = untied
     ids = torch.randint(0, 1000, shape)
     assert_close(ours(ids), hf_logits(hf, ids))
+
+
+def test_bfloat16_close_to_transformers_bfloat16(untied):
+    """bf16 has ~3 significant digits; both stacks round at the same places, so 2e-2 of scale holds."""
+    path, _, _ = untied
+    hf = transformers_model_class().from_pretrained(path, dtype=torch.bfloat16).eval()
+    ours = RaxForConditionalGeneration.from_pretrained(path, dtype=torch.bfloat16)
+    ids, pixels, grid = image_prompt(path, [(1, 4, 6), (1, 8, 4)], [5, 70, 9])
+    pixels = pixels.bfloat16()
+    assert_close(ours(ids, pixel_values=pixels, image_grid_thw=grid), hf_logits(hf, ids, pixels, grid), rtol=2e-2)
