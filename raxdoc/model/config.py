@@ -4,8 +4,9 @@ Scope: parse and validate the fields the architecture needs (``model_type: qwen3
 widths, layer and head counts, head dims, token ids) are required: transformers' defaults for them
 describe other models (9B/27B), so a missing one would silently build the wrong network. Fields whose
 transformers default is the Qwen3.5 convention (activations, eps, conv width, patch sizes, mRoPE layout,
-layer_types pattern) take that default when absent, as transformers does. Not here: derived runtime values (those are computed
-where they are used), preprocessing settings (``preprocessor_config.json``, the processor's concern).
+layer_types pattern) take that default when absent, as transformers does.
+Not here: derived runtime values (computed where they are used), preprocessing settings
+(``preprocessor_config.json``, the processor's concern).
 """
 
 from __future__ import annotations

@@ -67,7 +67,8 @@ def resolve(path_or_id: str | Path) -> Path:
     except LocalEntryNotFoundError as e:
         offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False")
         hint = "HF_HUB_OFFLINE is set and it is not in the cache" if offline else "not cached and not reachable"
-        raise LoaderError(f"cannot load {path_or_id!r}: {hint} (HF_HOME={os.environ.get('HF_HOME', '~/.cache/huggingface')})") from e
+        home = os.environ.get("HF_HOME", "~/.cache/huggingface")
+        raise LoaderError(f"cannot load {path_or_id!r}: {hint} (HF_HOME={home})") from e
     except (HfHubHTTPError, OSError, ValueError) as e:  # unknown repo / auth; network; malformed id
         raise LoaderError(f"cannot fetch {path_or_id!r} from the hub: {type(e).__name__}: {e}") from e
 
