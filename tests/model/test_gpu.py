@@ -1,5 +1,5 @@
-"""CUDA checks (skipped on CPU): the fla path agrees with the plain-torch path in bf16, and cached
-decode on the fla path agrees with the uncached forward."""
+"""CUDA checks (skipped on CPU): the fla path agrees with the plain-torch path in bf16, cached decode
+on the fla path agrees with the uncached forward, and a CUDA float32 model agrees with the CPU one."""
 
 import importlib.util
 
