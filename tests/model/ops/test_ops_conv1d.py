@@ -85,6 +85,15 @@ def test_varlen_matches_each_segment(with_h0):
         close(final[i : i + 1], f_i)
 
 
+def test_varlen_empty_segment_passes_its_state_through():
+    x, w, b = conv_inputs(B=1, T=5, D=3, W=4)
+    h0 = torch.randn(3, 3, 4)
+    y, final = naive_causal_conv1d(x, w, b, initial_state=h0, output_final_state=True,
+                                   cu_seqlens=torch.tensor([0, 2, 2, 5]))
+    assert y.shape == (1, 5, 3) and torch.equal(final[1], h0[1])
+    close(y[:, 2:], naive_causal_conv1d(x[:, 2:], w, b, initial_state=h0[2:])[0])
+
+
 def test_update_accepts_n_d_and_n_1_d():
     x, w, b = conv_inputs(B=3, T=1, D=4, W=4)
     s1 = torch.randn(3, 4, 4)

@@ -67,6 +67,16 @@ def test_varlen_matches_each_segment(op, with_h0):
         close(s[i : i + 1], s_i)
 
 
+@pytest.mark.parametrize("op", [naive_chunk_gated_delta_rule, naive_recurrent_gated_delta_rule])
+def test_varlen_empty_segment_passes_its_state_through(op):
+    q, k, v, g, beta = gdn_inputs(B=1, T=5, H=2, K=8, V=4, seed=12)
+    h0 = gdn_state(3, 2, 8, 4)
+    o, s = op(q, k, v, g, beta, initial_state=h0, output_final_state=True, cu_seqlens=torch.tensor([0, 2, 2, 5]))
+    assert o.shape == (1, 5, 2, 4)
+    assert torch.equal(s[1], h0[1])
+    close(o[:, 2:], op(q[:, 2:], k[:, 2:], v[:, 2:], g[:, 2:], beta[:, 2:], initial_state=h0[2:])[0])
+
+
 @pytest.mark.parametrize("split", [1, 64, 65, 130])
 @pytest.mark.parametrize("op", [naive_chunk_gated_delta_rule, naive_recurrent_gated_delta_rule])
 def test_two_part_run_equals_one_run(op, split):

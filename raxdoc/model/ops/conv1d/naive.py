@@ -70,8 +70,10 @@ def naive_causal_conv1d(
     W = weight.shape[1]
     state = x.new_zeros(B, D, W) if initial_state is None else initial_state.to(x.dtype)
     x_t = x.transpose(1, 2)  # (B, D, T)
-    window = torch.cat([state[..., 1:], x_t], dim=-1).float()  # (B, D, W-1+T): left context first
-    y = F.conv1d(window, weight.float().unsqueeze(1), None if bias is None else bias.float(), groups=D)  # (B, D, T)
+    # (B, D, W+T): the whole state as left context; its oldest column only feeds an extra
+    # first output, dropped below, which keeps T = 0 (an empty varlen segment) legal.
+    window = torch.cat([state, x_t], dim=-1).float()
+    y = F.conv1d(window, weight.float().unsqueeze(1), None if bias is None else bias.float(), groups=D)[..., 1:]
     y = _activate(y, activation).transpose(1, 2).to(x.dtype)  # (B, T, D)
     final = torch.cat([state, x_t], dim=-1)[..., -W:].contiguous() if output_final_state else None
     return y, final

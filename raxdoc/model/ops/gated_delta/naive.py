@@ -187,5 +187,5 @@ def naive_chunk_gated_delta_rule(
         o[:, :, c] = q_decayed[:, :, c] @ state + scores[:, :, c] @ v_new
         state = state * chunk_decay[:, :, c, None, None] + k_to_end[:, :, c].transpose(-1, -2) @ v_new
     # (B, HV, n_chunks, C, V) -> (B, T, HV, V)
-    o = o.reshape(B, HV, n_chunks * C, -1)[:, :, :T].transpose(1, 2).to(out_dtype)
+    o = o.reshape(B, HV, n_chunks * C, v.shape[-1])[:, :, :T].transpose(1, 2).to(out_dtype)
     return o, (state if output_final_state else None)
