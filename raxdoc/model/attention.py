@@ -60,7 +60,8 @@ class AttentionState:
 class FullAttention(nn.Module):
     def __init__(self, config: RaxTextConfig) -> None:
         super().__init__()
-        self.n_heads, self.n_kv, self.head_dim = config.num_attention_heads, config.num_key_value_heads, config.head_dim
+        self.n_heads, self.n_kv = config.num_attention_heads, config.num_key_value_heads
+        self.head_dim = config.head_dim
         self.scale = self.head_dim ** -0.5
         hd, bias = self.head_dim, config.attention_bias
         self.q_proj = nn.Linear(config.hidden_size, self.n_heads * hd * 2, bias=bias)

@@ -36,7 +36,8 @@ class RaggedAttentionState:
                 outs.append(sdpa(q[:, a:b], self.k[-1], self.v[-1], causal=True, scale=scale))
             return torch.cat(outs, dim=1)
         if q.shape[1] != 1 or q.shape[0] != len(self.k):
-            raise ValueError(f"ragged decode wants one token for each of {len(self.k)} sequences, got {tuple(q.shape)}")
+            raise ValueError(f"ragged decode wants one token for each of {len(self.k)} sequences, "
+                             f"got {tuple(q.shape)}")
         for i in range(q.shape[0]):
             self.k[i] = torch.cat([self.k[i], k[i: i + 1]], dim=1)
             self.v[i] = torch.cat([self.v[i], v[i: i + 1]], dim=1)
