@@ -30,7 +30,8 @@ SKIPPED = -2
 
 def empty_row(doc_id: str, source: str) -> dict[str, Any]:
     return {
-        "doc_id": doc_id, "source": source, "page_count": 0, "render_count": 0, "page_index": DOC_ERROR,
+        # page_count: pages this run sends on (what the assembler waits for); file_page_count: in the file.
+        "doc_id": doc_id, "source": source, "page_count": 0, "file_page_count": 0, "page_index": DOC_ERROR,
         "pixels": b"", "height": 0, "width": 0, "dpi": 0.0, "kind": "", "meta": "{}",
         "error_type": None, "error": None, "t_ingest": 0.0,
     }
@@ -67,8 +68,8 @@ class IngestStage:
         with doc:
             meta = json.dumps({"format": doc.metadata.format, "repaired": doc.metadata.repaired,
                                "producer": doc.metadata.producer, "encrypted": doc.metadata.encrypted})
-            base = {**empty_row(doc_id, source), "page_count": doc.page_count,
-                    "render_count": doc.render_count, "meta": meta}
+            base = {**empty_row(doc_id, source), "page_count": doc.render_count,
+                    "file_page_count": doc.page_count, "meta": meta}
             if doc.render_count == 0:
                 return [self._doc_error(doc_id, source, ValueError("document has no pages"), base)]
             for page in doc.pages():

@@ -1,0 +1,70 @@
+import json
+from decimal import Decimal
+
+import pyarrow as pa
+
+from raxdoc.assemble import DocumentAssembler
+from raxdoc.finish import FinishSettings, finish_document
+from raxdoc.schemas import Invoice
+from raxdoc.schemas.rows import documents_arrow_schema, line_items_arrow_schema, to_table
+
+SETTINGS = FinishSettings(schema=Invoice, constrained=True, model="tiny", prompt_version="page-v1")
+
+
+def _page(i, n, text="", **extra):
+    return {"doc_id": "d", "source": "/in/d.pdf", "page_count": n, "file_page_count": n, "page_index": i,
+            "text": text, "t_ingest": 0.1, "t_engine": 0.5, "error_type": None, "error": None, **extra}
+
+
+def _doc(*rows):
+    asm = DocumentAssembler()
+    for r in rows:
+        done = asm.add(r)
+    return done
+
+
+PAGE0 = json.dumps({"invoice_number": "INV-7", "currency": "EUR", "line_items": [
+    {"description": "Widget", "quantity": "2", "unit_price": "1.234,50", "amount": "2.469,00"}]})
+PAGE1 = json.dumps({"subtotal": "2.469,00", "tax_total": "469,11", "total": "2.938,11", "line_items": []})
+
+
+def test_two_good_pages_make_an_ok_row_with_items_and_timings():
+    row, items = finish_document(_doc(_page(0, 2, PAGE0), _page(1, 2, PAGE1)), SETTINGS)
+    assert row["status"] == "ok", row
+    assert row["invoice_number"] == "INV-7" and row["total"] == Decimal("2938.11")
+    assert len(items) == 1 and items[0]["amount"] == Decimal("2469.00") and items[0]["page_index"] == 0
+    assert row["engine_s"] == 1.0 and row["model"] == "tiny"
+    table = to_table([row], documents_arrow_schema(Invoice))
+    assert table.num_rows == 1
+    assert to_table(items, line_items_arrow_schema(Invoice)).column("doc_id").to_pylist() == ["d"]
+
+
+def test_failed_page_keeps_its_cause_and_makes_the_document_partial():
+    bad = _page(1, 2, "", error_type="page_too_large", error="image over PIL's limit")
+    row, _ = finish_document(_doc(_page(0, 2, PAGE0), bad), SETTINGS)
+    assert row["status"] == "partial"
+    assert [(f["page_index"], f["kind"]) for f in row["failed_pages"]] == [(1, "page_too_large")]
+
+
+def test_all_pages_failed_upstream_names_that_cause():
+    rows = [_page(i, 2, "", error_type="engine_error", error="CUDA out of memory") for i in range(2)]
+    row, items = finish_document(_doc(*rows), SETTINGS)
+    assert (row["status"], row["error_type"], items) == ("error", "engine_error", [])
+
+
+def test_document_error_row_and_unread_pages():
+    err = {"doc_id": "e", "source": "/in/e.pdf", "page_index": -1, "page_count": 0,
+           "error_type": "encrypted_document", "error": "password required", "t_ingest": 0.01}
+    row, items = finish_document(_doc(err), SETTINGS)
+    assert (row["status"], row["error_type"], row["error"], items) == \
+        ("error", "encrypted_document", "password required", [])
+    truncated = _page(0, 1, PAGE0, file_page_count=5)
+    row, _ = finish_document(_doc(truncated), SETTINGS)
+    assert row["page_count"] == 5 and any(i["kind"] == "pages_not_read" for i in row["issues"])
+    assert to_table([row], documents_arrow_schema(Invoice)).schema == documents_arrow_schema(Invoice)
+
+
+def test_garbage_text_is_a_typed_page_failure_not_an_exception():
+    row, items = finish_document(_doc(_page(0, 1, "lorem ipsum <think>no json")), SETTINGS)
+    assert row["status"] == "error" and row["failed_pages"][0]["kind"] in ("no_json", "empty")
+    assert "lorem" in row["failed_pages"][0]["raw_text"] and items == []
