@@ -1,0 +1,157 @@
+"""`Engine`: prompts in, one `Result` per prompt out, in prompt order.
+
+The loop is nano-vllm's: schedule a prefill or decode batch, let the runner
+produce logits, sample, append, stop, repeat until every sequence finished.
+Grammar masks for a step are filled on a worker thread while the runner
+computes (see `grammar.py`); the only host sync per step is reading the
+sampled token ids.
+
+A prompt is a dict `{"input_ids": list[int], "pixel_values": tensor | None,
+"image_grid_thw": tensor | None}`; building it (chat template, image
+placeholders) is the model package's job. The runner is pluggable (see
+`model_runner.py`); `Engine.from_pretrained` arrives with the model.
+Failures of one step become `error` results for the sequences in it (one
+attempt; retry policy belongs to the pipeline), never a hang.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from raxdoc.engine.grammar import Grammar, MaskFiller, build_ll_tokenizer
+from raxdoc.engine.model_runner import ModelRunner
+from raxdoc.engine.sampler import Sampler, SamplingBatch
+from raxdoc.engine.sampling_params import Result, SamplingParams
+from raxdoc.engine.scheduler import Scheduler, SchedulerConfig
+from raxdoc.engine.sequence import Sequence
+from raxdoc.engine.slot_manager import SlotManager
+from raxdoc.engine.stop import StopPolicy, eos_ids_from_tokenizer
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    # Most sequences decoding at once; the slot count is min(this, runner.num_slots).
+    max_num_seqs: int = 64
+    # Prompt + output tokens per sequence (the size of one KV slot).
+    max_model_len: int = 4096
+    # Prompt tokens prefilled per step; a page is ~1,400, so 8k admits ~5 pages a step.
+    max_prefill_tokens: int = 8192
+    # Image placeholder tokens encoded by the ViT per step.
+    max_vision_tokens: int = 8192
+    # End-of-generation ids; empty = look up <|im_end|> and <|endoftext|> in the tokenizer.
+    eos_token_ids: tuple[int, ...] = ()
+    # Placeholder id counted as vision tokens; None = look up <|image_pad|> in the tokenizer.
+    image_token_id: int | None = None
+
+    def scheduler_config(self, num_slots: int) -> SchedulerConfig:
+        return SchedulerConfig(max_num_seqs=min(self.max_num_seqs, num_slots),
+                               max_model_len=self.max_model_len,
+                               max_prefill_tokens=self.max_prefill_tokens,
+                               max_vision_tokens=self.max_vision_tokens)
+
+
+class Engine:
+    def __init__(self, runner: ModelRunner, tokenizer: Any, config: EngineConfig | None = None,
+                 *, sampler: Sampler | None = None) -> None:
+        """`tokenizer`: a `tokenizers.Tokenizer` (decode, token_to_id, to_str)."""
+        self.runner = runner
+        self.tokenizer = tokenizer
+        self.config = config or EngineConfig()
+        self.eos_ids = tuple(self.config.eos_token_ids) or eos_ids_from_tokenizer(tokenizer)
+        self.image_token_id = (self.config.image_token_id if self.config.image_token_id is not None
+                               else tokenizer.token_to_id("<|image_pad|>"))
+        self.sampler = sampler or Sampler()
+        self.scheduler_config = self.config.scheduler_config(runner.num_slots)
+        self.stop = StopPolicy(lambda ids: tokenizer.decode(ids, skip_special_tokens=True),
+                               self.eos_ids, self.config.max_model_len)
+        self._ll_tokenizer = None
+        self._filler: MaskFiller | None = None
+        self._grammars: dict[int, Grammar] = {}
+
+    def __enter__(self) -> "Engine":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._filler is not None:
+            self._filler.close()
+
+    def grammar(self, spec: Any) -> Grammar:
+        """A compiled grammar for a pydantic model class, a JSON Schema dict, or a `Grammar`."""
+        if isinstance(spec, Grammar):
+            return spec
+        key = id(spec)
+        if key not in self._grammars:
+            if self._ll_tokenizer is None:
+                self._ll_tokenizer = build_ll_tokenizer(self.tokenizer, self.runner.vocab_size, self.eos_ids)
+            if isinstance(spec, type) and hasattr(spec, "model_json_schema"):
+                self._grammars[key] = Grammar.from_pydantic(spec, self._ll_tokenizer)
+            else:
+                self._grammars[key] = Grammar(spec, self._ll_tokenizer)
+        return self._grammars[key]
+
+    def generate(self, prompts: list[dict], params: SamplingParams | list[SamplingParams],
+                 grammar: Any = None) -> list[Result]:
+        """Run every prompt to completion; `grammar` (one for all, or a list) constrains the output."""
+        n = len(prompts)
+        params_list = params if isinstance(params, list) else [params] * n
+        grammars = grammar if isinstance(grammar, list) else [grammar] * n
+        if len(params_list) != n or len(grammars) != n:
+            raise ValueError(f"{n} prompts but {len(params_list)} params and {len(grammars)} grammars")
+        seqs = [self._sequence(i, p, sp, g) for i, (p, sp, g) in enumerate(zip(prompts, params_list, grammars))]
+        scheduler = Scheduler(self.scheduler_config, SlotManager(self.scheduler_config.max_num_seqs), self.stop)
+        for seq in seqs:
+            scheduler.add(seq)
+        while not scheduler.is_finished():
+            self._step(scheduler)
+        return [seq.to_result() for seq in seqs]
+
+    def _sequence(self, index: int, prompt: dict, params: SamplingParams, grammar: Any) -> Sequence:
+        if not isinstance(params, SamplingParams):
+            raise TypeError(f"prompt {index}: params must be SamplingParams, got {type(params).__name__}")
+        ids = prompt.get("input_ids") if isinstance(prompt, dict) else None
+        if not isinstance(ids, (list, tuple)) or not ids:
+            raise TypeError(f"prompt {index}: expected a dict with a non-empty 'input_ids' list")
+        ids = [int(t) for t in ids]
+        vision = None
+        if prompt.get("pixel_values") is not None:
+            vision = {"pixel_values": prompt["pixel_values"], "image_grid_thw": prompt.get("image_grid_thw")}
+        n_vision = ids.count(self.image_token_id) if self.image_token_id is not None else 0
+        matcher = self.grammar(grammar).matcher() if grammar is not None else None
+        return Sequence(index, ids, params, num_vision_tokens=n_vision, vision=vision, matcher=matcher)
+
+    def _mask_filler(self, batch_size: int) -> MaskFiller:
+        if self._filler is None or self._filler._buffers[0].shape[0] < batch_size:
+            if self._filler is not None:
+                self._filler.close()
+            cap = max(batch_size, self.scheduler_config.max_num_seqs)
+            self._filler = MaskFiller(self.runner.vocab_size, cap)
+        return self._filler
+
+    def _step(self, scheduler: Scheduler) -> None:
+        batch = scheduler.schedule()
+        seqs = batch.seqs
+        matchers = [s.matcher for s in seqs]
+        # Masks depend only on tokens already accepted: fill them while the runner computes.
+        pending = (self._mask_filler(len(seqs)).submit(matchers)
+                   if any(m is not None for m in matchers) else None)
+        try:
+            logits = self.runner.prefill(seqs) if batch.kind == "prefill" else self.runner.decode(seqs)
+            bitmask = pending.result() if pending is not None else None
+            sampling = SamplingBatch.build([s.params for s in seqs], [s.num_completion_tokens for s in seqs],
+                                           device=logits.device)
+            tokens = self.sampler(logits, sampling, bitmask).tolist()
+        except (RuntimeError, ValueError) as e:
+            # One attempt per step: the batch's sequences fail with a typed record.
+            if pending is not None:
+                pending.exception()  # let the worker finish before its buffer is reused
+            for seq in seqs:
+                seq.finish("error", error_type=type(e).__name__, error=f"{batch.kind} step failed: {e}")
+                scheduler.release(seq)
+            return
+        scheduler.postprocess(seqs, tokens)
