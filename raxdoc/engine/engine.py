@@ -16,6 +16,7 @@ attempt; retry policy belongs to the pipeline), never a hang.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,7 +70,7 @@ class Engine:
                                self.eos_ids, self.config.max_model_len)
         self._ll_tokenizer = None
         self._filler: MaskFiller | None = None
-        self._grammars: dict[int, Grammar] = {}
+        self._grammars: dict[str, Grammar] = {}
 
     def __enter__(self) -> "Engine":
         return self
@@ -82,17 +83,21 @@ class Engine:
             self._filler.close()
 
     def grammar(self, spec: Any) -> Grammar:
-        """A compiled grammar for a pydantic model class, a JSON Schema dict, or a `Grammar`."""
+        """A compiled grammar for a pydantic model class, a JSON Schema dict (or str), or a `Grammar`."""
         if isinstance(spec, Grammar):
             return spec
-        key = id(spec)
+        if isinstance(spec, type) and hasattr(spec, "model_json_schema"):
+            schema = spec.model_json_schema()
+        elif isinstance(spec, str):
+            schema = json.loads(spec)
+        else:
+            schema = spec
+        # Keyed by content, not id(): a freed dict's id can be reused by a different schema.
+        key = json.dumps(schema, sort_keys=True)
         if key not in self._grammars:
             if self._ll_tokenizer is None:
                 self._ll_tokenizer = build_ll_tokenizer(self.tokenizer, self.runner.vocab_size, self.eos_ids)
-            if isinstance(spec, type) and hasattr(spec, "model_json_schema"):
-                self._grammars[key] = Grammar.from_pydantic(spec, self._ll_tokenizer)
-            else:
-                self._grammars[key] = Grammar(spec, self._ll_tokenizer)
+            self._grammars[key] = Grammar(schema, self._ll_tokenizer)
         return self._grammars[key]
 
     def generate(self, prompts: list[dict], params: SamplingParams | list[SamplingParams],
@@ -140,11 +145,12 @@ class Engine:
         # Masks depend only on tokens already accepted: fill them while the runner computes.
         pending = (self._mask_filler(len(seqs)).submit(matchers)
                    if any(m is not None for m in matchers) else None)
+        # Built before the forward is queued: a host-to-device copy after it would wait for it.
+        sampling = SamplingBatch.build([s.params for s in seqs], [s.num_completion_tokens for s in seqs],
+                                       device=self.runner.device)
         try:
             logits = self.runner.prefill(seqs) if batch.kind == "prefill" else self.runner.decode(seqs)
             bitmask = pending.result() if pending is not None else None
-            sampling = SamplingBatch.build([s.params for s in seqs], [s.num_completion_tokens for s in seqs],
-                                           device=logits.device)
             tokens = self.sampler(logits, sampling, bitmask).tolist()
         except (RuntimeError, ValueError) as e:
             # One attempt per step: the batch's sequences fail with a typed record.

@@ -35,6 +35,8 @@ class ModelRunner(Protocol):
     vocab_size: int
     # Cache slots the runner's pool holds; the engine never hands out more.
     num_slots: int
+    # Where logits live; the engine puts per-step sampling tensors there before each step.
+    device: torch.device
 
     def prefill(self, seqs: list[Sequence]) -> torch.Tensor:
         """(len(seqs), vocab_size) logits at each prompt's last position."""

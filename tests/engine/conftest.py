@@ -57,6 +57,7 @@ class MockRunner:
                  vocab_size: int = MOCK_VOCAB, fail_on_call: int | None = None) -> None:
         self.num_slots = num_slots
         self.vocab_size = vocab_size
+        self.device = torch.device("cpu")
         self.logits_fn = logits_fn
         self.fail_on_call = fail_on_call
         self.history: dict[int, list[int]] = {}

@@ -118,3 +118,12 @@ def test_grammar_and_free_text_mixed_in_one_batch(tokenizer):
     for r in (results[0], results[2]):
         assert 0 <= json.loads(r.text)["n"] <= 99
     assert results[1].finish_reason in ("length", "eos") and results[1].completion_tokens >= 1
+
+
+def test_grammar_cache_keyed_by_schema_content(tokenizer):
+    engine, _ = _engine(tokenizer)
+    a = engine.grammar({"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]})
+    b = engine.grammar({"required": ["a"], "properties": {"a": {"type": "integer"}}, "type": "object"})
+    c = engine.grammar({"type": "object", "properties": {"b": {"type": "integer"}}, "required": ["b"]})
+    assert a is b and a is not c
+    assert engine.grammar(InvoiceLike) is engine.grammar(InvoiceLike.model_json_schema())
