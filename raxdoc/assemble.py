@@ -1,0 +1,78 @@
+"""Regroup page rows into documents as they stream back from the engine, in any order.
+
+The engine works on pages; a document is finished only when every one of its pages has come back
+(or its ingest failed as a whole). `DocumentAssembler` holds the pages of unfinished documents —
+text only, the pixels are gone by then — and hands back each document the moment it is complete.
+At the end of a run, `leftovers()` returns whatever never completed (a page lost to a crashed
+actor), so the caller can still write a row for it: nothing is dropped silently.
+
+Not here: parsing or validating the text (postprocess), writing (store.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class PendingDocument:
+    doc_id: str
+    source: str
+    page_count: int
+    pages: dict[int, dict[str, Any]] = field(default_factory=dict)
+    # A document-level failure (ingest error): the document is finished with no pages.
+    error: dict[str, Any] | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self.error is not None or len(self.pages) >= self.page_count
+
+    def ordered_pages(self) -> list[dict[str, Any]]:
+        return [self.pages[i] for i in sorted(self.pages)]
+
+    def missing_pages(self) -> list[int]:
+        return [i for i in range(self.page_count) if i not in self.pages]
+
+
+class DocumentAssembler:
+    """Collects page rows keyed by (doc_id, page_index); yields documents once whole."""
+
+    def __init__(self) -> None:
+        self._pending: dict[str, PendingDocument] = {}
+        self.finished_ids: set[str] = set()
+
+    def add(self, row: Mapping[str, Any]) -> PendingDocument | None:
+        """Take one row; return its document if that row completed it.
+
+        A row with `page_index` < 0 is a document-level error (ingest failed before pages existed).
+        A page seen twice (a retried engine batch) keeps the first copy; rows of a document already
+        finished are ignored, so a retry can never produce a second documents row.
+        """
+        doc_id = row["doc_id"]
+        if doc_id in self.finished_ids:
+            return None
+        doc = self._pending.get(doc_id)
+        if doc is None:
+            doc = PendingDocument(doc_id, row["source"], int(row.get("page_count") or 0))
+            self._pending[doc_id] = doc
+        page_index = int(row.get("page_index", -1))
+        if page_index < 0:
+            doc.error = dict(row)
+        else:
+            doc.pages.setdefault(page_index, dict(row))
+        if not doc.complete:
+            return None
+        self.finished_ids.add(doc_id)
+        return self._pending.pop(doc_id)
+
+    def leftovers(self) -> Iterator[PendingDocument]:
+        """Documents still missing pages; each is yielded once and forgotten."""
+        while self._pending:
+            doc_id, doc = self._pending.popitem()
+            self.finished_ids.add(doc_id)
+            yield doc
+
+    def __len__(self) -> int:
+        return len(self._pending)

@@ -1,0 +1,20 @@
+"""Session fixtures shared by every test package: random checkpoints built once, no downloads."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory):
+    """A random `tiny` Rax checkpoint folder (float32, untied), written once per session."""
+    from raxdoc.model.presets import write_random_checkpoint
+
+    return write_random_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny", "tiny")
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizer(tiny_checkpoint):
+    from tokenizers import Tokenizer
+
+    return Tokenizer.from_file(str(tiny_checkpoint / "tokenizer.json"))

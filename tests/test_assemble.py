@@ -1,0 +1,42 @@
+from raxdoc.assemble import DocumentAssembler
+
+
+def _page(doc, i, n, text="{}"):
+    return {"doc_id": doc, "source": f"/in/{doc}.pdf", "page_count": n, "page_index": i, "text": text}
+
+
+def test_pages_in_any_order_complete_a_document_once():
+    asm = DocumentAssembler()
+    assert asm.add(_page("a", 2, 3)) is None
+    assert asm.add(_page("b", 0, 1)).doc_id == "b"
+    assert asm.add(_page("a", 0, 3)) is None
+    done = asm.add(_page("a", 1, 3))
+    assert done is not None and [p["page_index"] for p in done.ordered_pages()] == [0, 1, 2]
+    assert len(asm) == 0 and list(asm.leftovers()) == []
+
+
+def test_duplicate_pages_and_late_rows_are_ignored():
+    asm = DocumentAssembler()
+    asm.add(_page("a", 0, 2, text="first"))
+    asm.add(_page("a", 0, 2, text="retry"))
+    done = asm.add(_page("a", 1, 2))
+    assert done.pages[0]["text"] == "first"
+    assert asm.add(_page("a", 1, 2)) is None  # a retried batch after the document was written
+    assert asm.add(_page("a", 0, 2)) is None and len(asm) == 0
+
+
+def test_document_error_row_finishes_without_pages():
+    asm = DocumentAssembler()
+    doc = asm.add({"doc_id": "x", "source": "/in/x.pdf", "page_index": -1,
+                   "error_type": "EncryptedDocument", "error": "password required"})
+    assert doc.complete and doc.error["error_type"] == "EncryptedDocument" and doc.pages == {}
+
+
+def test_leftovers_report_missing_pages():
+    asm = DocumentAssembler()
+    asm.add(_page("a", 0, 4))
+    asm.add(_page("a", 3, 4))
+    (doc,) = list(asm.leftovers())
+    assert doc.missing_pages() == [1, 2]
+    assert list(asm.leftovers()) == []
+    assert asm.add(_page("a", 1, 4)) is None  # already reported

@@ -1,0 +1,63 @@
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from raxdoc.store import DOCUMENTS, LINE_ITEMS, OutputStore, batch_key
+
+
+def _docs(*ids):
+    return pa.table({"doc_id": list(ids), "status": ["ok"] * len(ids)})
+
+
+def _items(*ids):
+    return pa.table({"doc_id": [i for i in ids for _ in range(2)], "item_index": [0, 1] * len(ids)})
+
+
+def test_write_then_resume_sees_done_ids(tmp_path):
+    store = OutputStore(str(tmp_path))
+    store.write_batch(_docs("a", "b"), _items("a", "b"))
+    store.write_batch(_docs("c"), None)
+    again = OutputStore(str(tmp_path))
+    assert again.done_doc_ids() == {"a", "b", "c"}
+    assert again.read(LINE_ITEMS).num_rows == 4
+    # Plain readers see only committed parts.
+    assert pq.read_table(tmp_path / DOCUMENTS).num_rows == 3
+
+
+def test_retried_batch_overwrites_instead_of_duplicating(tmp_path):
+    store = OutputStore(str(tmp_path))
+    first = store.write_batch(_docs("b", "a"), _items("a", "b"))
+    second = store.write_batch(_docs("a", "b"), _items("a", "b"))
+    assert first == second
+    assert store.read().num_rows == 2 and store.read(LINE_ITEMS).num_rows == 4
+
+
+def test_killed_run_leaves_nothing_trusted(tmp_path):
+    store = OutputStore(str(tmp_path))
+    store.write_batch(_docs("a"), _items("a"))
+    # A run killed mid-write: a temporary file and a line_items part without its documents part.
+    (tmp_path / DOCUMENTS / "part-zzz.parquet.1234.inprogress").write_bytes(b"PAR1 half")
+    pq.write_table(_items("x"), tmp_path / LINE_ITEMS / f"part-{batch_key(['x'])}.parquet")
+    reopened = OutputStore(str(tmp_path))
+    assert reopened.done_doc_ids() == {"a"}
+    assert set(reopened.read(LINE_ITEMS).column("doc_id").to_pylist()) == {"a"}
+    assert not list((tmp_path / DOCUMENTS).glob("*.inprogress"))
+
+
+def test_deduplicate_drops_documents_seen_in_an_earlier_part(tmp_path):
+    store = OutputStore(str(tmp_path))
+    store.write_batch(_docs("a", "b"), _items("a", "b"))
+    store.write_batch(_docs("b", "c"), _items("b", "c"))  # b again, grouped differently
+    assert store.read().num_rows == 4
+    assert store.deduplicate() == 1
+    assert sorted(store.read().column("doc_id").to_pylist()) == ["a", "b", "c"]
+    assert store.read(LINE_ITEMS).num_rows == 6
+    assert store.deduplicate() == 0
+
+
+def test_fsspec_memory_url_and_empty_batch():
+    store = OutputStore("memory://raxdoc-store-test")
+    store.write_batch(_docs("m"))
+    assert OutputStore("memory://raxdoc-store-test").done_doc_ids() == {"m"}
+    with pytest.raises(ValueError, match="at least one"):
+        store.write_batch(_docs())
