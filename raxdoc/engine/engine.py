@@ -39,19 +39,28 @@ class EngineConfig:
     # Prompt + output tokens per sequence (the size of one KV slot).
     max_model_len: int = 4096
     # Prompt tokens prefilled per step; a page is ~1,400, so 8k admits ~5 pages a step.
-    max_prefill_tokens: int = 8192
-    # Image placeholder tokens encoded by the ViT per step.
-    max_vision_tokens: int = 8192
+    prefill_token_budget: int = 8192
+    # ViT patch tokens encoded per step (each image placeholder is merge_size**2 patches).
+    vit_token_budget: int = 16384
     # End-of-generation ids; empty = look up <|im_end|> and <|endoftext|> in the tokenizer.
     eos_token_ids: tuple[int, ...] = ()
     # Placeholder id counted as vision tokens; None = look up <|image_pad|> in the tokenizer.
     image_token_id: int | None = None
+    # The vision tower's spatial merge (2x2 in Rax 4.5): patches per placeholder = this squared.
+    spatial_merge_size: int = 2
+
+    @classmethod
+    def from_profile(cls, profile: Any, **overrides: Any) -> "EngineConfig":
+        """From a `raxdoc.profiles.Profile` (or anything with its field names)."""
+        fields = {name: getattr(profile, name) for name in
+                  ("max_num_seqs", "max_model_len", "prefill_token_budget", "vit_token_budget")}
+        return cls(**{**fields, **overrides})
 
     def scheduler_config(self, num_slots: int) -> SchedulerConfig:
         return SchedulerConfig(max_num_seqs=min(self.max_num_seqs, num_slots),
                                max_model_len=self.max_model_len,
-                               max_prefill_tokens=self.max_prefill_tokens,
-                               max_vision_tokens=self.max_vision_tokens)
+                               prefill_token_budget=self.prefill_token_budget,
+                               vit_token_budget=self.vit_token_budget)
 
 
 class Engine:
@@ -127,8 +136,9 @@ class Engine:
         if prompt.get("pixel_values") is not None:
             vision = {"pixel_values": prompt["pixel_values"], "image_grid_thw": prompt.get("image_grid_thw")}
         n_vision = ids.count(self.image_token_id) if self.image_token_id is not None else 0
+        n_vision *= self.config.spatial_merge_size ** 2
         matcher = self.grammar(grammar).matcher() if grammar is not None else None
-        return Sequence(index, ids, params, num_vision_tokens=n_vision, vision=vision, matcher=matcher)
+        return Sequence(index, ids, params, num_vit_tokens=n_vision, vision=vision, matcher=matcher)
 
     def _mask_filler(self, batch_size: int) -> MaskFiller:
         if self._filler is None or self._filler._buffers[0].shape[0] < batch_size:
@@ -152,8 +162,9 @@ class Engine:
             logits = self.runner.prefill(seqs) if batch.kind == "prefill" else self.runner.decode(seqs)
             bitmask = pending.result() if pending is not None else None
             tokens = self.sampler(logits, sampling, bitmask).tolist()
-        except (RuntimeError, ValueError) as e:
-            # One attempt per step: the batch's sequences fail with a typed record.
+        except RuntimeError as e:
+            # Device failures (CUDA errors, out of memory) are RuntimeErrors: one attempt per
+            # step, the batch's sequences fail with a typed record. Anything else is a bug: raise.
             if pending is not None:
                 pending.exception()  # let the worker finish before its buffer is reused
             for seq in seqs:

@@ -5,7 +5,7 @@ batch or a decode batch, never mixed:
 
 - prefill, when a sequence waits and a slot is free: admit from the head of
   the queue while a slot is free, `max_num_seqs` is not reached, and the
-  step's prompt-token and vision-token budgets hold. Admission owns a whole
+  step's prompt-token and ViT-token budgets hold. Admission owns a whole
   slot (state + KV to `max_model_len`), so an admitted sequence always fits
   and nothing is ever preempted.
 - decode otherwise: one token for every running sequence.
@@ -17,7 +17,7 @@ latency, not to bulk throughput. A prefill step stalls decode only when slots
 freed, and admits as many sequences as fit at once, so stalls are few.
 
 A prompt that can never fit (longer than `max_model_len - 1`, the prefill
-budget or the vision budget) finishes at `add` with a `PromptTooLongError`
+budget or the ViT budget) finishes at `add` with a `PromptTooLongError`
 result instead of waiting forever. FIFO admission keeps results and service
 in prompt order. Torch-free; tokens come from the runner and sampler.
 """
@@ -40,12 +40,12 @@ class SchedulerConfig:
     # Prompt + output tokens one slot holds.
     max_model_len: int
     # Prompt tokens (text + image placeholders) prefilled in one step.
-    max_prefill_tokens: int
-    # Image placeholder tokens (ViT merged patches) encoded in one step.
-    max_vision_tokens: int
+    prefill_token_budget: int
+    # ViT patch tokens (before the 2x2 merge) encoded in one step.
+    vit_token_budget: int
 
     def __post_init__(self) -> None:
-        for name in ("max_num_seqs", "max_model_len", "max_prefill_tokens", "max_vision_tokens"):
+        for name in ("max_num_seqs", "max_model_len", "prefill_token_budget", "vit_token_budget"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an int >= 1, got {value!r}")
@@ -71,11 +71,11 @@ class Scheduler:
         reason = None
         if seq.num_prompt_tokens >= cfg.max_model_len:
             reason = f"needs room for one output token within max_model_len={cfg.max_model_len}"
-        elif seq.num_prompt_tokens > cfg.max_prefill_tokens:
-            reason = f"exceeds max_prefill_tokens={cfg.max_prefill_tokens}"
-        elif seq.num_vision_tokens > cfg.max_vision_tokens:
-            reason = (f"its {seq.num_vision_tokens} image tokens exceed "
-                      f"max_vision_tokens={cfg.max_vision_tokens}")
+        elif seq.num_prompt_tokens > cfg.prefill_token_budget:
+            reason = f"exceeds prefill_token_budget={cfg.prefill_token_budget}"
+        elif seq.num_vit_tokens > cfg.vit_token_budget:
+            reason = (f"its {seq.num_vit_tokens} ViT patch tokens exceed "
+                      f"vit_token_budget={cfg.vit_token_budget}")
         if reason is not None:
             seq.finish("error", error_type="PromptTooLongError",
                        error=f"prompt of {seq.num_prompt_tokens} tokens {reason}")
@@ -96,8 +96,8 @@ class Scheduler:
         while (self.waiting and self.slots.can_allocate()
                and len(self.running) < cfg.max_num_seqs):
             seq = self.waiting[0]
-            if (tokens + seq.num_prompt_tokens > cfg.max_prefill_tokens
-                    or vision + seq.num_vision_tokens > cfg.max_vision_tokens):
+            if (tokens + seq.num_prompt_tokens > cfg.prefill_token_budget
+                    or vision + seq.num_vit_tokens > cfg.vit_token_budget):
                 break
             self.waiting.popleft()
             seq.slot = self.slots.allocate()
@@ -105,7 +105,7 @@ class Scheduler:
             self.running.append(seq)
             batch.append(seq)
             tokens += seq.num_prompt_tokens
-            vision += seq.num_vision_tokens
+            vision += seq.num_vit_tokens
         if batch:
             return ScheduledBatch("prefill", batch)
         if not self.running:

@@ -30,7 +30,7 @@ class Sequence:
         prompt_ids: list[int],
         params: SamplingParams,
         *,
-        num_vision_tokens: int = 0,
+        num_vit_tokens: int = 0,
         vision: Any = None,
         matcher: Any = None,
     ) -> None:
@@ -39,8 +39,8 @@ class Sequence:
         self.seq_id = seq_id
         self.prompt_ids: list[int] = list(prompt_ids)
         self.params = params
-        # Image placeholder tokens in the prompt: they cost ViT work at prefill.
-        self.num_vision_tokens = num_vision_tokens
+        # ViT patch tokens of its images (placeholders x merge_size**2): ViT work at prefill.
+        self.num_vit_tokens = num_vit_tokens
         # Opaque to the engine: e.g. {"pixel_values": Tensor, "image_grid_thw": Tensor}.
         self.vision = vision
         # A GrammarMatcher (grammar.py) or None for free text.

@@ -7,8 +7,8 @@ from raxdoc.engine import Engine, EngineConfig, ModelRunner, SamplingParams
 
 def _engine(tokenizer, slots=3, logits_fn=None, **cfg):
     runner = MockRunner(slots, logits_fn or one_hot_logits(chain_next), fail_on_call=cfg.pop("fail_on_call", None))
-    config = EngineConfig(**{"max_num_seqs": slots, "max_model_len": 256, "max_prefill_tokens": 64,
-                             "max_vision_tokens": 64, **cfg})
+    config = EngineConfig(**{"max_num_seqs": slots, "max_model_len": 256, "prefill_token_budget": 64,
+                             "vit_token_budget": 64, **cfg})
     return Engine(runner, tokenizer, config), runner
 
 
@@ -38,20 +38,32 @@ def test_batched_greedy_equals_one_at_a_time_in_prompt_order(tokenizer):
 
 
 def test_prefill_budget_splits_admission(tokenizer):
-    engine, runner = _engine(tokenizer, slots=4, max_prefill_tokens=10)
+    engine, runner = _engine(tokenizer, slots=4, prefill_token_budget=10)
     engine.generate(_prompts([6, 4, 3, 7]), SamplingParams(max_new_tokens=2, ignore_eos=True))
     prefills = [ids for kind, ids in runner.calls if kind == "prefill"]
     assert prefills[0] == [0, 1] and [2, 3] in prefills
 
 
-def test_vision_tokens_counted_against_budget(tokenizer):
+def test_vit_patches_counted_against_budget(tokenizer):
     pad = tokenizer.token_to_id("<|image_pad|>")
-    engine, runner = _engine(tokenizer, slots=4, max_vision_tokens=5)
+    # 4 and 3 placeholders = 16 and 12 patches after the 2x2 merge; 20 fit one at a time, 8 never.
+    engine, runner = _engine(tokenizer, slots=4, vit_token_budget=20)
     prompts = [{"input_ids": [50] + [pad] * 4 + [51], "pixel_values": torch.zeros(1), "image_grid_thw": None},
-               {"input_ids": [52] + [pad] * 3, "pixel_values": torch.zeros(1), "image_grid_thw": None}]
+               {"input_ids": [52] + [pad] * 3, "pixel_values": torch.zeros(1), "image_grid_thw": None},
+               {"input_ids": [53] + [pad] * 6, "pixel_values": torch.zeros(1), "image_grid_thw": None}]
     results = engine.generate(prompts, SamplingParams(max_new_tokens=1))
-    assert all(r.ok for r in results)
+    assert [r.finish_reason for r in results[:2]] == ["length", "length"]
+    assert results[2].error_type == "PromptTooLongError" and "ViT" in results[2].error
     assert [ids for kind, ids in runner.calls if kind == "prefill"] == [[0], [1]]
+
+
+def test_config_from_profile():
+    from raxdoc.profiles import resolve_profile
+
+    prof = resolve_profile("l4")
+    cfg = EngineConfig.from_profile(prof, max_num_seqs=3)
+    assert cfg.max_num_seqs == 3 and cfg.max_model_len == prof.max_model_len
+    assert cfg.prefill_token_budget == prof.prefill_token_budget and cfg.vit_token_budget == prof.vit_token_budget
 
 
 def test_eos_stop_string_and_ignore_eos(tokenizer):
@@ -74,7 +86,7 @@ def test_eos_stop_string_and_ignore_eos(tokenizer):
 
 
 def test_too_long_prompt_is_error_result_others_complete(tokenizer):
-    engine, _ = _engine(tokenizer, max_model_len=16, max_prefill_tokens=64)
+    engine, _ = _engine(tokenizer, max_model_len=16, prefill_token_budget=64)
     results = engine.generate(_prompts([4, 16, 3]), SamplingParams(max_new_tokens=50, ignore_eos=True))
     assert [r.finish_reason for r in results] == ["length", "error", "length"]
     assert results[1].error_type == "PromptTooLongError" and results[1].token_ids == ()
@@ -96,7 +108,7 @@ def test_bad_prompt_raises_type_error(tokenizer):
 
 def test_grammar_random_logits_always_validate(tokenizer):
     engine, _ = _engine(tokenizer, slots=3, logits_fn=random_logits(seed=11), max_model_len=4096,
-                        max_prefill_tokens=256)
+                        prefill_token_budget=256)
     prompts = _prompts([3, 5, 2, 4, 6])
     params = [SamplingParams(max_new_tokens=3000, temperature=1.0, seed=i) for i in range(4)]
     params.append(SamplingParams(max_new_tokens=3000))  # greedy under the mask
@@ -109,7 +121,7 @@ def test_grammar_random_logits_always_validate(tokenizer):
 
 def test_grammar_and_free_text_mixed_in_one_batch(tokenizer):
     engine, _ = _engine(tokenizer, slots=2, logits_fn=random_logits(seed=5), max_model_len=4096,
-                        max_prefill_tokens=256)
+                        prefill_token_budget=256)
     schema = {"type": "object", "properties": {"n": {"type": "integer", "maximum": 99, "minimum": 0}},
               "required": ["n"]}
     results = engine.generate(_prompts([2, 2, 2]), SamplingParams(max_new_tokens=40, temperature=0.8, seed=1),
@@ -127,3 +139,55 @@ def test_grammar_cache_keyed_by_schema_content(tokenizer):
     c = engine.grammar({"type": "object", "properties": {"b": {"type": "integer"}}, "required": ["b"]})
     assert a is b and a is not c
     assert engine.grammar(InvoiceLike) is engine.grammar(InvoiceLike.model_json_schema())
+
+
+def test_rax_tokenizer_ids_read_not_hard_coded_and_grammar_holds():
+    from raxdoc.model.tokenizer_builder import build_tokenizer, special_token_ids
+
+    vocab = 1024
+    tok = build_tokenizer(vocab)
+    ids = special_token_ids(vocab)
+    runner = MockRunner(2, random_logits(seed=3, vocab=vocab), vocab_size=vocab)
+    engine = Engine(runner, tok, EngineConfig(max_num_seqs=2, max_model_len=4096, prefill_token_budget=64))
+    assert set(engine.eos_ids) == {ids["<|im_end|>"], ids["<|endoftext|>"]}
+    assert engine.image_token_id == ids["<|image_pad|>"]
+    prompts = _prompts([3, 4, 5])
+    results = engine.generate(prompts, SamplingParams(max_new_tokens=3000, temperature=1.0, seed=9),
+                              grammar=InvoiceLike)
+    for r in results:
+        assert r.finish_reason == "stop"
+        InvoiceLike.model_validate_json(r.text)
+        assert all(t < ids["<|endoftext|>"] for t in r.token_ids)  # no specials inside the JSON
+
+
+def test_seeded_request_same_tokens_alone_or_batched(tokenizer):
+    p = SamplingParams(max_new_tokens=12, temperature=1.0, seed=123, ignore_eos=True)
+    other = SamplingParams(max_new_tokens=5, temperature=1.5, ignore_eos=True)
+    alone, _ = _engine(tokenizer, slots=1, logits_fn=random_logits(seed=2))
+    batched, _ = _engine(tokenizer, slots=3, logits_fn=random_logits(seed=2))
+    prompts = _prompts([4, 2, 6])
+    solo = alone.generate(prompts[:1], p)[0]
+    mixed = batched.generate([prompts[1], prompts[0], prompts[2]], [other, p, other])[1]
+    assert solo.token_ids == mixed.token_ids and len(solo.token_ids) == 12
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_workloads_complete_with_consistent_slots(tokenizer, seed):
+    import random
+
+    rng = random.Random(seed)
+    slots = rng.randint(1, 4)
+    budget = rng.randint(8, 24)
+    engine, runner = _engine(tokenizer, slots=slots, prefill_token_budget=budget, max_model_len=rng.randint(12, 40))
+    lengths = [rng.randint(1, 30) for _ in range(rng.randint(1, 12))]
+    params = [SamplingParams(max_new_tokens=rng.randint(1, 9), ignore_eos=True) for _ in lengths]
+    results = engine.generate(_prompts(lengths), params)
+    cfg = engine.scheduler_config
+    for n, p, r in zip(lengths, params, results):
+        if n >= cfg.max_model_len or n > budget:
+            assert r.error_type == "PromptTooLongError"
+        else:
+            assert r.finish_reason == "length"
+            assert r.completion_tokens == min(p.max_new_tokens, cfg.max_model_len - n)
+    # The mock asserted slot ownership on every call; the decode batch never exceeded the slots.
+    assert all(len(ids) <= slots for _, ids in runner.calls)

@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from raxdoc.engine import Sampler, SamplingBatch, SamplingParams
@@ -81,3 +82,21 @@ def test_seeded_rows_independent_of_batch_and_generator():
     assert a[0] == b[0]
     draws = {int(Sampler()(logits[[0]], _batch(p, steps=[s]))[0]) for s in range(30)}
     assert len(draws) > 1  # the step changes the draw
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_sampler_makes_no_host_sync_on_cuda():
+    params = [SamplingParams(max_new_tokens=1), SamplingParams(max_new_tokens=1, temperature=0.8, top_p=0.9),
+              SamplingParams(max_new_tokens=1, temperature=1.0, seed=3)]
+    batch = SamplingBatch.build(params, [0, 1, 2], device="cuda")
+    logits = torch.randn(3, 1000, device="cuda")
+    bitmask = torch.full((3, 32), -1, dtype=torch.int32).pin_memory()
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        out = Sampler()(logits, batch, bitmask)
+    finally:
+        torch.cuda.set_sync_debug_mode(0)
+    assert out.shape == (3,) and out.device.type == "cuda"
+    assert out[0].item() == logits[0].argmax().item()

@@ -7,12 +7,12 @@ P = SamplingParams(max_new_tokens=2, ignore_eos=True)
 
 def _sched(slots=2, max_num_seqs=8, max_model_len=64, prefill=100, vision=50):
     cfg = SchedulerConfig(max_num_seqs=max_num_seqs, max_model_len=max_model_len,
-                          max_prefill_tokens=prefill, max_vision_tokens=vision)
+                          prefill_token_budget=prefill, vit_token_budget=vision)
     return Scheduler(cfg, SlotManager(slots), StopPolicy(lambda ids: "", (), max_model_len))
 
 
 def _seq(i, n, vision=0, params=P):
-    return Sequence(i, list(range(1, n + 1)), params, num_vision_tokens=vision)
+    return Sequence(i, list(range(1, n + 1)), params, num_vit_tokens=vision)
 
 
 def test_admission_limited_by_free_slots_then_decode():
@@ -62,10 +62,10 @@ def test_finished_slot_is_refilled_continuously():
     assert s.schedule().kind == "decode"
 
 
-@pytest.mark.parametrize("n, vision, why", [(64, 0, "max_model_len"), (101, 0, "max_prefill_tokens"),
-                                            (10, 51, "max_vision_tokens")])
+@pytest.mark.parametrize("n, vision, why", [(64, 0, "max_model_len"), (101, 0, "prefill_token_budget"),
+                                            (10, 51, "vit_token_budget")])
 def test_prompt_that_can_never_fit_is_an_error_not_a_hang(n, vision, why):
-    s = _sched(slots=1, max_model_len=64 if why != "max_prefill_tokens" else 200)
+    s = _sched(slots=1, max_model_len=64 if why != "prefill_token_budget" else 200)
     seq = _seq(0, n, vision=vision)
     assert not s.add(seq)
     assert seq.finish_reason == "error" and seq.error_type == "PromptTooLongError" and why in seq.error
