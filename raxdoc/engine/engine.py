@@ -48,6 +48,16 @@ class EngineConfig:
     image_token_id: int | None = None
     # The vision tower's spatial merge (2x2 in Rax 4.5): patches per placeholder = this squared.
     spatial_merge_size: int = 2
+    # Host threads filling grammar masks; None = half the cores, at most 8.
+    grammar_threads: int | None = None
+
+    def __post_init__(self) -> None:
+        self.scheduler_config(self.max_num_seqs)  # validates the shared fields
+        object.__setattr__(self, "eos_token_ids", tuple(int(i) for i in self.eos_token_ids))
+        if self.spatial_merge_size < 1:
+            raise ValueError(f"spatial_merge_size must be >= 1, got {self.spatial_merge_size}")
+        if self.grammar_threads is not None and self.grammar_threads < 1:
+            raise ValueError(f"grammar_threads must be None or >= 1, got {self.grammar_threads}")
 
     @classmethod
     def from_profile(cls, profile: Any, **overrides: Any) -> "EngineConfig":
@@ -141,11 +151,11 @@ class Engine:
         return Sequence(index, ids, params, num_vit_tokens=n_vision, vision=vision, matcher=matcher)
 
     def _mask_filler(self, batch_size: int) -> MaskFiller:
-        if self._filler is None or self._filler._buffers[0].shape[0] < batch_size:
+        if self._filler is None or self._filler.max_batch < batch_size:
             if self._filler is not None:
                 self._filler.close()
             cap = max(batch_size, self.scheduler_config.max_num_seqs)
-            self._filler = MaskFiller(self.runner.vocab_size, cap)
+            self._filler = MaskFiller(self.runner.vocab_size, cap, num_threads=self.config.grammar_threads)
         return self._filler
 
     def _step(self, scheduler: Scheduler) -> None:

@@ -152,10 +152,17 @@ class MaskFiller:
         self._executor = llguidance.LLExecutor(num_threads) if num_threads > 1 else None
         self._thread: ThreadPoolExecutor | None = None
 
+    @property
+    def max_batch(self) -> int:
+        return self._buffers[0].shape[0]
+
     def fill(self, matchers: list[GrammarMatcher | None]) -> torch.Tensor:
-        """(len(matchers), words) int32 bitmask; rows without a matcher allow every token."""
-        if len(matchers) > self._buffers[0].shape[0]:
-            raise ValueError(f"batch of {len(matchers)} exceeds max_batch={self._buffers[0].shape[0]}")
+        """(len(matchers), words) int32 bitmask; rows without a matcher allow every token.
+
+        The tensor is a view of a reused buffer: valid until the fill after the next one.
+        """
+        if len(matchers) > self.max_batch:
+            raise ValueError(f"batch of {len(matchers)} exceeds max_batch={self.max_batch}")
         with self._lock:
             buf = self._buffers[self._next][: len(matchers)]
             self._next ^= 1

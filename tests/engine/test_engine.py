@@ -191,3 +191,10 @@ def test_random_workloads_complete_with_consistent_slots(tokenizer, seed):
             assert r.completion_tokens == min(p.max_new_tokens, cfg.max_model_len - n)
     # The mock asserted slot ownership on every call; the decode batch never exceeded the slots.
     assert all(len(ids) <= slots for _, ids in runner.calls)
+
+
+@pytest.mark.parametrize("kwargs", [{"max_num_seqs": 0}, {"prefill_token_budget": -1}, {"max_model_len": 2.5},
+                                    {"spatial_merge_size": 0}, {"grammar_threads": 0}])
+def test_engine_config_rejects_bad_values(kwargs):
+    with pytest.raises(ValueError):
+        EngineConfig(**kwargs)
