@@ -198,3 +198,57 @@ def test_random_workloads_complete_with_consistent_slots(tokenizer, seed):
 def test_engine_config_rejects_bad_values(kwargs):
     with pytest.raises(ValueError):
         EngineConfig(**kwargs)
+
+
+def test_grammar_masks_are_filled_while_the_runner_computes(tokenizer):
+    """Fill and forward must be in flight at once: each waits for the other to have started."""
+    import threading
+
+    from raxdoc.engine import Grammar
+
+    runner_started, fill_started = threading.Event(), threading.Event()
+
+    class HandshakeMatcher:
+        ll_matcher = property(lambda self: self)
+
+        def unsafe_compute_mask_ptr(self, ptr, nbytes):
+            assert runner_started.wait(5), "mask fill ran before the forward started"
+            fill_started.set()
+
+        def accept(self, token):
+            return True
+
+        def is_terminated(self):
+            return False
+
+    class HandshakeGrammar(Grammar):
+        def __init__(self):
+            pass
+
+        def matcher(self):
+            return HandshakeMatcher()
+
+    class HandshakeRunner(MockRunner):
+        def _handshake(self):
+            runner_started.set()
+            assert fill_started.wait(5), "forward finished before the mask fill started"
+            runner_started.clear()
+            fill_started.clear()
+
+        def prefill(self, seqs):
+            self._handshake()
+            return super().prefill(seqs)
+
+        def decode(self, seqs):
+            self._handshake()
+            return super().decode(seqs)
+
+    runner = HandshakeRunner(2, one_hot_logits(chain_next))
+    engine = Engine(runner, tokenizer, EngineConfig(max_num_seqs=2, max_model_len=64, prefill_token_budget=64,
+                                                    grammar_threads=1))
+    with engine:
+        results = engine.generate(_prompts([3, 4, 2]), SamplingParams(max_new_tokens=4, ignore_eos=True),
+                                  grammar=HandshakeGrammar())
+    assert [r.completion_tokens for r in results] == [4, 4, 4]
+    assert [list(r.token_ids) for r in results] == [naive_generate(p["input_ids"], chain_next, 4)
+                                                    for p in _prompts([3, 4, 2])]
