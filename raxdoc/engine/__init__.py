@@ -8,6 +8,7 @@ from raxdoc.engine.cache_pool import CachePool
 from raxdoc.engine.engine import Engine, EngineConfig
 from raxdoc.engine.grammar import Grammar, GrammarCompileError, GrammarMatcher, MaskFiller
 from raxdoc.engine.model_runner import ModelRunner
+from raxdoc.engine.reference_runner import ReferenceRunner
 from raxdoc.engine.sampler import Sampler, SamplingBatch
 from raxdoc.engine.sampling_params import Result, SamplingParams, SamplingParamsError
 from raxdoc.engine.scheduler import Scheduler, SchedulerConfig
@@ -19,7 +20,7 @@ __all__ = [
     "CacheDims", "CachePlan", "CachePool", "CacheTooSmallError", "plan_cache",
     "Engine", "EngineConfig",
     "Grammar", "GrammarCompileError", "GrammarMatcher", "MaskFiller",
-    "ModelRunner", "Sampler", "SamplingBatch",
+    "ModelRunner", "ReferenceRunner", "Sampler", "SamplingBatch",
     "Result", "SamplingParams", "SamplingParamsError",
     "Scheduler", "SchedulerConfig", "Sequence", "SequenceStatus", "SlotManager",
     "StopPolicy", "strip_thinking",
