@@ -243,8 +243,9 @@ def test_grammar_masks_are_filled_while_the_runner_computes(tokenizer):
             self._handshake()
             return super().decode(seqs)
 
-    runner = HandshakeRunner(2, one_hot_logits(chain_next))
-    engine = Engine(runner, tokenizer, EngineConfig(max_num_seqs=2, max_model_len=64, prefill_token_budget=64,
+    # One slot: one matcher per fill, so each fill pairs with exactly one forward.
+    runner = HandshakeRunner(1, one_hot_logits(chain_next))
+    engine = Engine(runner, tokenizer, EngineConfig(max_num_seqs=1, max_model_len=64, prefill_token_budget=64,
                                                     grammar_threads=1))
     with engine:
         results = engine.generate(_prompts([3, 4, 2]), SamplingParams(max_new_tokens=4, ignore_eos=True),
