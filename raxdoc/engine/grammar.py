@@ -3,18 +3,20 @@
 - `build_ll_tokenizer(tokenizer, vocab_size, eos_ids)`: wrap a `tokenizers`
   Tokenizer once per engine (costly, ~1 s at a 250k vocabulary).
 - `Grammar`: one compiled JSON-Schema grammar (from a pydantic model or a
-  schema dict), shared by every sequence that uses it; `matcher()` makes the
-  per-sequence state.
+  schema dict), shared by every sequence that uses it; `matcher()` copies a
+  template matcher, so all sequences share its warm lexer caches.
 - `GrammarMatcher`: `fill_mask(row)`, `accept(token)`, `is_terminated()`.
-- `MaskFiller`: fills the whole batch's bitmask in one llguidance call (Rust
-  threads, GIL released) on a worker thread.
+- `MaskFiller`: fills the whole batch's bitmask (one llguidance call over a
+  Rust thread pool, or a plain loop for one thread; the GIL is released
+  inside llguidance) on a worker thread.
 
-How the runner overlaps: the mask for step N depends only on tokens already
-accepted after step N-1. The engine calls `filler.submit(matchers)` first,
-then launches the model step N; the worker computes masks while the forward
-runs, and the sampler waits on the future only when it needs the mask. Two
-pinned buffers alternate so the fill for N+1 never overwrites a mask whose
-host-to-device copy for N may still be in flight.
+How the runner overlaps: the mask for step N depends only on tokens accepted
+up to step N-1, and the token sampled at N is needed before N+1's mask, so
+the overlap is within a step: the engine calls `filler.submit(matchers)`
+first, then launches the model's step N; the worker computes masks while the
+forward runs, and the sampler waits on the future only when it needs the
+mask. Two pinned buffers alternate so a fill never overwrites a mask whose
+non_blocking host-to-device copy may still be in flight.
 
 Objects are closed (`additionalProperties: false` added where a schema leaves
 it open) and whitespace is not free: an extraction wants exactly the fields
