@@ -52,9 +52,12 @@ class SamplingBatch:
 
 def bitmask_to_bool(bitmask: torch.Tensor, vocab_size: int) -> torch.Tensor:
     """(B, ceil(V/32)) int32 bitmask, bit j of word w allows token 32*w + j -> (B, V) bool."""
-    shifts = torch.arange(32, device=bitmask.device, dtype=torch.int32)
-    bits = (bitmask.unsqueeze(-1) >> shifts) & 1  # (B, W, 32)
-    allowed = bits.reshape(bitmask.shape[0], -1).bool()  # (B, W*32)
+    # Bytes, not int32 words, so the unpacked temporary is B*V bytes rather than 4*B*V
+    # (256 rows x 248k vocab: 64 MB instead of 254 MB). Little-endian: byte b holds tokens 8b..8b+7.
+    as_bytes = bitmask.contiguous().view(torch.uint8)  # (B, 4W)
+    shifts = torch.arange(8, device=bitmask.device, dtype=torch.uint8)
+    bits = (as_bytes.unsqueeze(-1) >> shifts) & 1  # (B, 4W, 8)
+    allowed = bits.reshape(bitmask.shape[0], -1).bool()  # (B, 32W)
     width = allowed.shape[1]
     if width >= vocab_size:
         return allowed[:, :vocab_size]
