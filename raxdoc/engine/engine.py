@@ -2,6 +2,9 @@
 
 The loop is nano-vllm's: schedule a prefill or decode batch, let the runner
 produce logits, sample, append, stop, repeat until every sequence finished.
+`generate()` runs a list to completion; `add_request()` + `step()` let a
+caller stream requests in, so slots stay full across batches instead of
+draining at the end of each.
 Grammar masks for a step are filled on a worker thread while the runner
 computes (see `grammar.py`); the only host sync per step is reading the
 sampled token ids.
@@ -90,6 +93,12 @@ class Engine:
         self._ll_tokenizer = None
         self._filler: MaskFiller | None = None
         self._grammars: dict[str, Grammar] = {}
+        self._scheduler = Scheduler(self.scheduler_config, SlotManager(self.scheduler_config.max_num_seqs),
+                                    self.stop)
+        self._next_id = 0
+        self._finished: list[Sequence] = []
+        # Results that finished during a generate() call they were not part of.
+        self._ready: list[Result] = []
 
     def __enter__(self) -> "Engine":
         return self
@@ -127,13 +136,48 @@ class Engine:
         grammars = grammar if isinstance(grammar, list) else [grammar] * n
         if len(params_list) != n or len(grammars) != n:
             raise ValueError(f"{n} prompts but {len(params_list)} params and {len(grammars)} grammars")
-        seqs = [self._sequence(i, p, sp, g) for i, (p, sp, g) in enumerate(zip(prompts, params_list, grammars))]
-        scheduler = Scheduler(self.scheduler_config, SlotManager(self.scheduler_config.max_num_seqs), self.stop)
+        # Build (and so validate) every sequence before queuing any.
+        seqs = [self._sequence(self._next_id + i, p, sp, g)
+                for i, (p, sp, g) in enumerate(zip(prompts, params_list, grammars))]
+        self._next_id += n
         for seq in seqs:
-            scheduler.add(seq)
-        while not scheduler.is_finished():
-            self._step(scheduler)
-        return [seq.to_result() for seq in seqs]
+            self._enqueue(seq)
+        wanted = {seq.seq_id for seq in seqs}
+        done: dict[int, Result] = {}
+        others: list[Result] = []
+        while not wanted <= done.keys():
+            for result in self.step():
+                if result.request_id in wanted:
+                    done[result.request_id] = result
+                else:
+                    others.append(result)  # a request from add_request(): keep it for step()
+        self._ready.extend(others)
+        return [done[seq.seq_id] for seq in seqs]
+
+    def add_request(self, prompt: dict, params: SamplingParams, grammar: Any = None) -> int:
+        """Queue one prompt; its `Result` comes out of a later `step()` with this request id.
+
+        Lets a caller keep the slots full across batches (no drain between `generate` calls).
+        """
+        seq = self._sequence(self._next_id, prompt, params, grammar)
+        self._next_id += 1
+        self._enqueue(seq)
+        return seq.seq_id
+
+    def _enqueue(self, seq: Sequence) -> None:
+        if not self._scheduler.add(seq):
+            self._finished.append(seq)  # can never fit: an error result at the next step()
+
+    def has_unfinished(self) -> bool:
+        return not self._scheduler.is_finished() or bool(self._finished) or bool(self._ready)
+
+    def step(self) -> list[Result]:
+        """Run one prefill or decode step; return the results of requests that finished."""
+        if not self._scheduler.is_finished():
+            self._step(self._scheduler)
+        finished, self._finished = self._finished, []
+        ready, self._ready = self._ready, []
+        return ready + [seq.to_result() for seq in finished]
 
     def _sequence(self, index: int, prompt: dict, params: SamplingParams, grammar: Any) -> Sequence:
         if not isinstance(params, SamplingParams):
@@ -180,5 +224,6 @@ class Engine:
             for seq in seqs:
                 seq.finish("error", error_type=type(e).__name__, error=f"{batch.kind} step failed: {e}")
                 scheduler.release(seq)
+            self._finished.extend(seqs)
             return
-        scheduler.postprocess(seqs, tokens)
+        self._finished.extend(scheduler.postprocess(seqs, tokens))

@@ -80,6 +80,8 @@ class Result:
     # Set only when finish_reason == "error": an exception class name and its message.
     error_type: str | None = None
     error: str | None = None
+    # The id `Engine.add_request` returned for this request.
+    request_id: int | None = None
     # Room for per-result extras without changing the signature (kept out of eq/hash).
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 

@@ -107,4 +107,5 @@ class Sequence:
             t_finished=self.t_finished,
             error_type=self.error_type,
             error=self.error,
+            request_id=self.seq_id,
         )

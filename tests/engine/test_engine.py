@@ -256,3 +256,40 @@ def test_grammar_masks_are_filled_while_the_runner_computes(tokenizer):
     assert [r.completion_tokens for r in results] == [4, 4, 4]
     assert [list(r.token_ids) for r in results] == [naive_generate(p["input_ids"], chain_next, 4)
                                                     for p in _prompts([3, 4, 2])]
+
+
+def test_streaming_requests_keep_slots_full_across_batches(tokenizer):
+    engine, runner = _engine(tokenizer, slots=2)
+    short = SamplingParams(max_new_tokens=2, ignore_eos=True)
+    long = SamplingParams(max_new_tokens=8, ignore_eos=True)
+    first = [engine.add_request(p, sp) for p, sp in zip(_prompts([3, 4]), [short, long])]
+    results = {}
+    late = None
+    while engine.has_unfinished():
+        for r in engine.step():
+            results[r.request_id] = r
+        if first[0] in results and late is None:
+            # The short one finished: a new request takes its slot while the long one still decodes.
+            late = engine.add_request(_prompts([5])[0], short)
+    assert set(results) == {*first, late} and late == 2
+    assert [r.completion_tokens for r in (results[0], results[1], results[2])] == [2, 8, 2]
+    prefills = [ids for kind, ids in runner.calls if kind == "prefill"]
+    assert prefills == [[0, 1], [2]]
+    late_at = runner.calls.index(("prefill", [2]))
+    assert ("decode", [1, 2]) in runner.calls[late_at:]  # old and new decode together
+
+
+def test_generate_keeps_results_of_other_requests_for_step(tokenizer):
+    engine, _ = _engine(tokenizer, slots=2)
+    rid = engine.add_request(_prompts([2])[0], SamplingParams(max_new_tokens=2, ignore_eos=True))
+    out = engine.generate(_prompts([3, 3]), SamplingParams(max_new_tokens=5, ignore_eos=True))
+    assert [r.request_id for r in out] == [1, 2] and all(r.completion_tokens == 5 for r in out)
+    assert engine.has_unfinished()
+    assert [r.request_id for r in engine.step()] == [rid] and not engine.has_unfinished()
+
+
+def test_bad_prompt_in_generate_queues_nothing(tokenizer):
+    engine, _ = _engine(tokenizer)
+    with pytest.raises(TypeError):
+        engine.generate([{"input_ids": [5, 6]}, {"input_ids": "abc"}], SamplingParams(max_new_tokens=1))
+    assert not engine.has_unfinished()
