@@ -23,7 +23,6 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-import torch
 
 from raxdoc.engine.grammar import Grammar, MaskFiller, build_ll_tokenizer
 from raxdoc.engine.model_runner import ModelRunner
