@@ -66,12 +66,14 @@ def test_bad_schema_is_a_typed_error(ll_tok):
         Grammar(json.dumps([1, 2]), ll_tok)
 
 
-def test_mask_filler_batch_matches_single_fills_and_free_rows(tokenizer, ll_tok):
+@pytest.mark.parametrize("threads", [1, 2])  # plain loop and llguidance's thread pool
+def test_mask_filler_batch_matches_single_fills_and_free_rows(tokenizer, ll_tok, threads):
     g = Grammar.from_pydantic(InvoiceLike, ll_tok)
     a, b = g.matcher(), g.matcher()
     for t in tokenizer.encode('{"invoice_number":"').ids:
         assert a.accept(t)
-    filler = MaskFiller(MOCK_VOCAB, max_batch=4)
+    filler = MaskFiller(MOCK_VOCAB, max_batch=4, num_threads=threads)
+    assert (filler._executor is None) == (threads == 1)
     try:
         batch = filler.submit([a, None, b]).result().clone()
         words = filler.words
