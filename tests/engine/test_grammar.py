@@ -85,6 +85,11 @@ def test_mask_filler_batch_matches_single_fills_and_free_rows(tokenizer, ll_tok,
         first = filler.fill([a])
         second = filler.fill([b])
         assert first.data_ptr() != second.data_ptr()
+        # A row a matcher wrote is reset for a free-text row when its buffer comes round again.
+        filler.fill([a, b])
+        filler.fill([a])
+        again = filler.fill([a, None])
+        assert (again[1] == -1).all()
         with pytest.raises(ValueError):
             filler.fill([None] * 5)
     finally:
