@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import random
 
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
 # Offsets from the end of the vocabulary, as in Qwen3.5's tokenizer (248320 - 276 = 248044, ...).
 _SPECIALS: list[tuple[str, int, bool]] = [
@@ -37,6 +37,12 @@ _SPECIALS: list[tuple[str, int, bool]] = [
     ("</think>", 251, False),
 ]
 _RESERVED = 276
+# Qwen's pre-tokenizer split (digits one by one, letters with their marks); transformers'
+# Qwen3.5 tokenizer applies exactly this, so ours must too for ids to agree.
+_PRETOKENIZE_REGEX = (
+    r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?[\p{L}\p{M}]+|\p{N}| ?[^\s\p{L}\p{M}\p{N}]+[\r\n]*"""
+    r"""|\s*[\r\n]+|\s+(?!\S)|\s+"""
+)
 _MAX_BASE_VOCAB = 8192
 
 
@@ -51,7 +57,11 @@ def build_tokenizer(vocab_size: int, *, seed: int = 0) -> Tokenizer:
     """A byte-level BPE whose merges fill at most `vocab_size - 276` ids, specials at the top."""
     base_size = min(vocab_size - _RESERVED, _MAX_BASE_VOCAB)
     tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    tok.normalizer = normalizers.NFC()
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(_PRETOKENIZE_REGEX), behavior="isolated", invert=False),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+    ])
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=base_size,

@@ -1,0 +1,40 @@
+"""Kernels of the Gated DeltaNet layers, each twice: a plain-torch reference
+(`naive_*`, the spec, runs anywhere) and a dispatching version that calls fla's
+Triton kernels when every tensor is on CUDA and fla is installed.
+
+`RAXDOC_OPS=torch` forces the reference path (parity runs on a GPU); `RAXDOC_OPS=fla`
+forbids the fallback. Importing this package never imports fla.
+"""
+
+from raxdoc.model.ops.backend import BackendUnavailableError, OpInputError, use_fla
+from raxdoc.model.ops.conv1d import (
+    causal_conv1d,
+    causal_conv1d_update,
+    naive_causal_conv1d,
+    naive_causal_conv1d_update,
+)
+from raxdoc.model.ops.gated_delta import (
+    chunk_gated_delta_rule,
+    fused_recurrent_gated_delta_rule,
+    naive_chunk_gated_delta_rule,
+    naive_recurrent_gated_delta_rule,
+)
+from raxdoc.model.ops.norm import l2norm, naive_l2norm, naive_rms_norm_gated, rms_norm_gated
+
+__all__ = [
+    "BackendUnavailableError",
+    "OpInputError",
+    "causal_conv1d",
+    "causal_conv1d_update",
+    "chunk_gated_delta_rule",
+    "fused_recurrent_gated_delta_rule",
+    "l2norm",
+    "naive_causal_conv1d",
+    "naive_causal_conv1d_update",
+    "naive_chunk_gated_delta_rule",
+    "naive_l2norm",
+    "naive_recurrent_gated_delta_rule",
+    "naive_rms_norm_gated",
+    "rms_norm_gated",
+    "use_fla",
+]

@@ -1,0 +1,129 @@
+"""The `raxdoc` command: `raxdoc extract INPUT... -o OUT`.
+
+A thin layer over `raxdoc.pipeline.extract`: parse flags, draw progress with rich, print a
+summary table, and map the outcome to an exit code — 0 when every document is ok, 1 when some
+are partial or failed, 2 on usage errors (bad flags, unknown profile, missing weights).
+
+Not here: any extraction logic (pipeline.py and the stages).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn)
+from rich.text import Text
+from rich.table import Table
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Extract invoice line items from PDFs into Parquet with Rax 4.5.")
+console = Console(stderr=True)
+
+EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+@app.command()
+def extract(
+    inputs: list[str] = typer.Argument(..., help="PDF/image files, directories, globs or fsspec URLs (s3://...)."),
+    output: str = typer.Option(..., "--output", "-o", help="Output folder (local path or fsspec URL)."),
+    model: str = typer.Option("raxcore-dev/Rax-4.5", help="Checkpoint folder or hub id."),
+    profile: str = typer.Option("auto", help="GPU tier: auto, cpu, l4, a10g, a100, h100."),
+    schema: Optional[str] = typer.Option(None, help="Custom pydantic schema as module:Class."),
+    max_pages: Optional[int] = typer.Option(None, min=1, help="Read at most this many pages a document."),
+    dpi: Optional[int] = typer.Option(None, min=36, max=1200, help="Render DPI for born-digital pages."),
+    address: Optional[str] = typer.Option(None, help="Ray cluster address (default: RAY_ADDRESS, else a local Ray)."),
+    max_num_seqs: Optional[int] = typer.Option(None, min=1, help="Override the profile: sequences in flight."),
+    max_new_tokens: Optional[int] = typer.Option(None, min=1, help="Override the profile: output tokens a page."),
+    max_pixels: Optional[int] = typer.Option(None, min=1024, help="Override the profile: pixels a page."),
+    engines: Optional[int] = typer.Option(None, min=1, help="Engine actors (default: one per GPU, or one on CPU)."),
+    constrained: bool = typer.Option(True, help="Schema-constrained decoding (off: free text + JSON repair)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Extract every input document into OUTPUT/documents and OUTPUT/line_items (Parquet)."""
+    from raxdoc import pipeline
+    from raxdoc.errors import RaxdocError
+
+    overrides = {"max_num_seqs": max_num_seqs, "max_new_tokens": max_new_tokens, "max_pixels": max_pixels}
+    started = time.monotonic()
+    with _progress(quiet) as bar:
+        try:
+            summary = pipeline.extract(
+                inputs, output, model=model, profile=profile, schema=schema, max_pages=max_pages, dpi=dpi,
+                address=address, engines=engines, constrained=constrained, on_progress=bar,
+                **overrides,
+            )
+        except (RaxdocError, ValueError, FileNotFoundError) as exc:
+            console.print(f"[bold red]error:[/] {exc}")
+            raise typer.Exit(EXIT_USAGE) from None
+    _print_summary(summary, time.monotonic() - started)
+    raise typer.Exit(EXIT_OK if summary.all_ok else EXIT_SOME_FAILED)
+
+
+class _ProgressSink:
+    """Receives `pipeline` progress events and draws them; a no-op when quiet."""
+
+    def __init__(self, progress: Progress | None):
+        self.progress = progress
+        self.docs = self.pages = None
+
+    def __call__(self, event: dict) -> None:
+        if self.progress is None:
+            return
+        if self.docs is None:
+            self.docs = self.progress.add_task("documents", total=event.get("documents_total"))
+            self.pages = self.progress.add_task("pages", total=event.get("pages_total"))
+        self.progress.update(self.docs, completed=event.get("documents_done", 0),
+                             total=event.get("documents_total"))
+        self.progress.update(self.pages, completed=event.get("pages_done", 0), total=event.get("pages_total"))
+
+
+class _RateColumn(ProgressColumn):
+    """Items a second (documents/s, pages/s); blank until rich has a speed estimate."""
+
+    def render(self, task) -> Text:
+        return Text("" if task.speed is None else f"{task.speed:6.2f}/s")
+
+
+class _progress:
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.progress: Progress | None = None
+
+    def __enter__(self) -> _ProgressSink:
+        if not self.quiet:
+            self.progress = Progress(
+                TextColumn("[bold]{task.description:>9}"), BarColumn(), MofNCompleteColumn(),
+                _RateColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+                console=console, transient=False,
+            )
+            self.progress.start()
+        return _ProgressSink(self.progress)
+
+    def __exit__(self, *exc) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+def _print_summary(summary, seconds: float) -> None:
+    table = Table(title="raxdoc extract", show_header=False)
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    for label, value in (
+        ("documents ok", summary.ok), ("documents partial", summary.partial), ("documents error", summary.error),
+        ("documents skipped (already done)", summary.skipped), ("pages", summary.pages),
+        ("line items", summary.line_items), ("time", f"{seconds:.1f} s"),
+        ("pages/s", f"{summary.pages / seconds:.2f}" if seconds > 0 else "-"),
+    ):
+        table.add_row(label, str(value))
+    console.print(table)
+    for path in summary.paths:
+        console.print(f"wrote {path}")
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()

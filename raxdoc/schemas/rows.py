@@ -1,0 +1,160 @@
+"""Parquet rows: one `documents` row per input, exploded `line_items` rows.
+
+`documents` holds the identity and status columns, every header field of the
+schema, the item list as a nested `list<struct>`, the check columns, issues,
+failed pages (with their raw text, for re-parsing later), model, prompt
+version and stage timings. `line_items` is keyed by (doc_id, page_index,
+item_index); item_index counts within the page. This module only shapes data:
+it makes no decisions about status or checks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import pyarrow as pa
+from pydantic import BaseModel
+
+from raxdoc.schemas.arrow import model_arrow_fields
+from raxdoc.schemas.fields import SchemaError, item_model, items_field
+from raxdoc.schemas.records import ERROR, DocumentRecord
+
+TIMING_COLUMNS = ("ingest_s", "engine_s", "postprocess_s")
+
+_LEAD = [
+    pa.field("doc_id", pa.string(), nullable=False),
+    pa.field("source", pa.string()),
+    pa.field("status", pa.string(), nullable=False),
+    pa.field("error_type", pa.string()),
+    pa.field("error", pa.string()),
+    pa.field("page_count", pa.int32()),
+    pa.field("pages_ok", pa.int32()),
+]
+_CHECKS = [
+    pa.field("check_line_amounts_passed", pa.int32()),
+    pa.field("check_line_amounts_failed", pa.int32()),
+    pa.field("check_lines_sum_subtotal", pa.bool_()),
+    pa.field("check_subtotal_tax_total", pa.bool_()),
+    pa.field("check_duplicate_lines", pa.int32()),
+    pa.field("check_tax_breakdown", pa.bool_()),
+    pa.field("confidence", pa.float64()),
+]
+_ISSUE = pa.struct([("page_index", pa.int32()), ("kind", pa.string()),
+                    ("field", pa.string()), ("message", pa.string())])
+_FAILED_PAGE = pa.struct([("page_index", pa.int32()), ("kind", pa.string()),
+                          ("message", pa.string()), ("raw_text", pa.string())])
+_TAIL = [
+    pa.field("issues", pa.list_(_ISSUE)),
+    pa.field("failed_pages", pa.list_(_FAILED_PAGE)),
+    pa.field("model", pa.string()),
+    pa.field("prompt_version", pa.string()),
+    *[pa.field(c, pa.float64()) for c in TIMING_COLUMNS],
+]
+
+
+def _item_struct_fields(schema_cls: type[BaseModel]) -> list[pa.Field]:
+    item = item_model(schema_cls)
+    fields = model_arrow_fields(item, skip=("page_index", "item_index", "check_amount"))
+    return [pa.field("page_index", pa.int32()), pa.field("item_index", pa.int32()),
+            *fields, pa.field("check_amount", pa.bool_())]
+
+
+def _check_clash(names: Iterable[str], reserved: Iterable[str], where: str) -> None:
+    clash = set(names) & set(reserved)
+    if clash:
+        raise SchemaError(f"{where} fields clash with raxdoc's own columns: {sorted(clash)}")
+
+
+def documents_arrow_schema(schema_cls: type[BaseModel]) -> pa.Schema:
+    """Arrow schema of the `documents` table for `schema_cls`."""
+    items = items_field(schema_cls)
+    header = model_arrow_fields(schema_cls, skip=(items,))
+    fixed = [f.name for f in _LEAD + _CHECKS + _TAIL]
+    _check_clash([f.name for f in header] + [items], fixed, schema_cls.__name__)
+    items_col = pa.field(items, pa.list_(pa.struct(_item_struct_fields(schema_cls))))
+    return pa.schema(_LEAD + header + [items_col] + _CHECKS + _TAIL)
+
+
+def line_items_arrow_schema(schema_cls: type[BaseModel]) -> pa.Schema:
+    """Arrow schema of the exploded `line_items` table."""
+    fields = _item_struct_fields(schema_cls)
+    _check_clash([f.name for f in fields], ["doc_id"], item_model(schema_cls).__name__)
+    return pa.schema([pa.field("doc_id", pa.string(), nullable=False), *fields])
+
+
+def _item_dicts(doc: DocumentRecord) -> list[dict]:
+    items = getattr(doc.record, items_field(doc.schema))
+    out = []
+    for item, (page, index), ok in zip(items, doc.item_keys, doc.checks.line_amount_ok, strict=True):
+        row = item.model_dump(mode="python")
+        row.update(page_index=page, item_index=index, check_amount=ok)
+        out.append(row)
+    return out
+
+
+def _timings(timings: Mapping[str, float] | None) -> dict:
+    timings = dict(timings or {})
+    unknown = set(timings) - set(TIMING_COLUMNS)
+    if unknown:
+        raise ValueError(f"unknown timing keys {sorted(unknown)}; expected {TIMING_COLUMNS}")
+    return {c: timings.get(c) for c in TIMING_COLUMNS}
+
+
+def document_row(doc: DocumentRecord, *, model: str | None = None, prompt_version: str | None = None,
+                 timings: Mapping[str, float] | None = None) -> dict:
+    """The `documents` row for one merged document."""
+    items = items_field(doc.schema)
+    header = doc.record.model_dump(mode="python", exclude={items})
+    checks = doc.checks
+    return {
+        "doc_id": doc.doc_id, "source": doc.source, "status": doc.status,
+        "error_type": doc.error_type, "error": doc.error,
+        "page_count": doc.page_count, "pages_ok": doc.pages_ok,
+        **header,
+        items: _item_dicts(doc),
+        "check_line_amounts_passed": checks.line_amounts_passed,
+        "check_line_amounts_failed": checks.line_amounts_failed,
+        "check_lines_sum_subtotal": checks.lines_sum_subtotal,
+        "check_subtotal_tax_total": checks.subtotal_tax_total,
+        "check_duplicate_lines": checks.duplicate_lines,
+        "check_tax_breakdown": checks.tax_breakdown_ok,
+        "confidence": checks.confidence,
+        "issues": [{"page_index": i.page_index, "kind": i.kind, "field": i.field, "message": i.message}
+                   for i in doc.issues],
+        "failed_pages": [{"page_index": p.page_index if p.page_index is not None else n,
+                          "kind": p.failure.kind, "message": p.failure.message,
+                          "raw_text": p.failure.raw_text}
+                         for n, p in enumerate(doc.pages) if p.failure is not None],
+        "model": model, "prompt_version": prompt_version,
+        **_timings(timings),
+    }
+
+
+def error_row(doc_id: str, source: str, error_type: str, message: str, *,
+              page_count: int | None = None, model: str | None = None,
+              prompt_version: str | None = None, timings: Mapping[str, float] | None = None) -> dict:
+    """A `documents` row for an input that produced nothing usable (e.g. unreadable PDF).
+
+    Only the identity, status and error columns are set; `to_table` fills the
+    schema's other columns with nulls.
+    """
+    return {"doc_id": doc_id, "source": source, "status": ERROR, "error_type": error_type,
+            "error": message, "page_count": page_count, "pages_ok": 0, "issues": [],
+            "failed_pages": [], "model": model, "prompt_version": prompt_version,
+            **_timings(timings)}
+
+
+def line_item_rows(doc: DocumentRecord) -> list[dict]:
+    """Exploded `line_items` rows of one document (none for an error document)."""
+    return [{"doc_id": doc.doc_id, **row} for row in _item_dicts(doc)]
+
+
+def to_table(rows: Iterable[Mapping], arrow_schema: pa.Schema) -> pa.Table:
+    """Rows to a table of exactly `arrow_schema`; missing keys become nulls, extra keys are an error."""
+    rows = list(rows)
+    names = set(arrow_schema.names)
+    for row in rows:
+        extra = set(row) - names
+        if extra:
+            raise ValueError(f"row has columns not in the schema: {sorted(extra)}")
+    return pa.Table.from_pylist(rows, schema=arrow_schema)

@@ -1,0 +1,104 @@
+"""The pipeline's stages as plain callables: usable from a notebook, a test, or Ray Data.
+
+- `IngestStage(options, done_ids)(row)`: one source -> its page rows (CPU; a process per task,
+  PyMuPDF is not thread-safe). Reads the bytes once: hashes them for `doc_id`, skips documents a
+  previous run finished, and turns every failure into a row (page_index -1: the document failed;
+  a page row with `error_type`: that page failed).
+- `EngineStage(...)(batch)`: page rows -> the same rows with the model's text (one engine, loaded
+  once in `__init__`, per Ray actor). Rows that already failed pass through untouched.
+
+Every row has the same columns (pixels travel as raw bytes + shape, never re-encoded), so Ray's
+Arrow blocks stay one schema whether a row is a page, a failure or a skip marker.
+
+Not here: wiring (pipeline.py), regrouping pages (assemble.py), parsing text (postprocess).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+# page_index of rows that are not pages.
+DOC_ERROR = -1
+SKIPPED = -2
+
+
+def empty_row(doc_id: str, source: str) -> dict[str, Any]:
+    return {
+        "doc_id": doc_id, "source": source, "page_count": 0, "render_count": 0, "page_index": DOC_ERROR,
+        "pixels": b"", "height": 0, "width": 0, "dpi": 0.0, "kind": "", "meta": "{}",
+        "error_type": None, "error": None, "t_ingest": 0.0,
+    }
+
+
+class IngestStage:
+    """Source rows ({"source": url}) -> page rows; never raises for a bad document."""
+
+    def __init__(self, options: Any, done_ids: Iterable[str] = ()):
+        self.options = options
+        self.done_ids = frozenset(done_ids)
+
+    def __call__(self, row: dict[str, Any]) -> list[dict[str, Any]]:
+        from raxdoc.errors import PageError, RaxdocError
+        from raxdoc.ingest import read_document
+        from raxdoc.ingest.sources import SourceRef, read_source_bytes
+
+        started = time.perf_counter()
+        source = row["source"]
+        try:
+            data = read_source_bytes(SourceRef(source))
+        except RaxdocError as exc:
+            return [self._doc_error(_source_id(source), source, exc)]
+        doc_id = hashlib.sha256(data).hexdigest()
+        if doc_id in self.done_ids:
+            return [{**empty_row(doc_id, source), "page_index": SKIPPED}]
+        try:
+            doc = read_document(data, name=source, options=self.options)
+        except RaxdocError as exc:
+            return [self._doc_error(doc_id, source, exc)]
+        except Exception as exc:  # a parser bug must not take the batch down: record it
+            return [self._doc_error(doc_id, source, exc)]
+        rows: list[dict[str, Any]] = []
+        with doc:
+            meta = json.dumps({"format": doc.metadata.format, "repaired": doc.metadata.repaired,
+                               "producer": doc.metadata.producer, "encrypted": doc.metadata.encrypted})
+            base = {**empty_row(doc_id, source), "page_count": doc.page_count,
+                    "render_count": doc.render_count, "meta": meta}
+            if doc.render_count == 0:
+                return [self._doc_error(doc_id, source, ValueError("document has no pages"), base)]
+            for page in doc.pages():
+                if isinstance(page, PageError):
+                    rows.append({**base, "page_index": page.page_index, "error_type": page.error_type,
+                                 "error": page.message})
+                    continue
+                pixels = np.ascontiguousarray(page.pixels, dtype=np.uint8)
+                rows.append({**base, "page_index": page.page_index, "pixels": pixels.tobytes(),
+                             "height": pixels.shape[0], "width": pixels.shape[1], "dpi": float(page.dpi or 0),
+                             "kind": str(page.kind)})
+        elapsed = (time.perf_counter() - started) / max(len(rows), 1)
+        for r in rows:
+            r["t_ingest"] = elapsed
+        return rows
+
+    @staticmethod
+    def _doc_error(doc_id: str, source: str, exc: BaseException, base: dict | None = None) -> dict[str, Any]:
+        error_type = getattr(exc, "error_type", None) or f"internal:{type(exc).__name__}"
+        message = getattr(exc, "message", None) or str(exc)
+        row = dict(base) if base else empty_row(doc_id, source)
+        row.update(page_index=DOC_ERROR, error_type=error_type, error=message)
+        return row
+
+
+def _source_id(source: str) -> str:
+    """doc_id for a source whose bytes could not be read: a hash of its name, so it still keys a row."""
+    return "source:" + hashlib.sha256(source.encode()).hexdigest()
+
+
+def page_pixels(row: dict[str, Any]) -> np.ndarray:
+    """(H, W, 3) uint8 view of a page row's pixels."""
+    return np.frombuffer(row["pixels"], dtype=np.uint8).reshape(int(row["height"]), int(row["width"]), 3)

@@ -1,0 +1,60 @@
+"""CUDA checks (skipped on CPU): the fla path agrees with the plain-torch path in bf16, cached decode
+on the fla path agrees with the uncached forward, and a CUDA float32 model agrees with the CPU one."""
+
+import importlib.util
+
+import pytest
+import torch
+
+from raxdoc.model import RaxForConditionalGeneration
+from raxdoc.model.presets import write_random_checkpoint
+from tests.model.conftest import assert_close, image_prompt
+
+pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")]
+needs_fla = pytest.mark.skipif(importlib.util.find_spec("fla") is None, reason="needs flash-linear-attention")
+
+
+@pytest.fixture(scope="module")
+def bf16_model(tmp_path_factory):
+    path = write_random_checkpoint(tmp_path_factory.mktemp("gpu"), "tiny")
+    return RaxForConditionalGeneration.from_pretrained(path, dtype=torch.bfloat16, device="cuda"), path
+
+
+@needs_fla
+@torch.no_grad()
+def test_fla_path_matches_torch_path_bf16(bf16_model, monkeypatch):
+    model, path = bf16_model
+    ids, pixels, grid = image_prompt(path, [(1, 8, 6), (1, 4, 4)], [40, 90, 17])
+    ids, pixels, grid = ids.cuda(), pixels.cuda(), grid.cuda()
+    monkeypatch.setenv("RAXDOC_OPS", "torch")
+    ref = model(ids, pixel_values=pixels, image_grid_thw=grid)
+    monkeypatch.setenv("RAXDOC_OPS", "fla")
+    fast = model(ids, pixel_values=pixels, image_grid_thw=grid)
+    assert_close(fast, ref, rtol=3e-2)
+
+
+@needs_fla
+@torch.no_grad()
+def test_fla_cached_decode_matches_uncached(bf16_model, monkeypatch):
+    model, _ = bf16_model
+    monkeypatch.setenv("RAXDOC_OPS", "fla")
+    ids = torch.randint(0, 1000, (2, 75), device="cuda")
+    full = model(ids)
+    cache = model.new_cache()
+    steps = [model.forward_step(ids[:, :70], cache)]
+    steps += [model.forward_step(ids[:, i: i + 1], cache) for i in range(70, 75)]
+    assert_close(torch.cat(steps, 1), full, rtol=3e-2)
+
+
+@torch.no_grad()
+def test_cuda_float32_torch_path_matches_cpu(tmp_path, monkeypatch):
+    """Device placement: every tensor (rope tables, vision taps, cu_seqlens) follows the model to CUDA."""
+    monkeypatch.setenv("RAXDOC_OPS", "torch")
+    path = write_random_checkpoint(tmp_path, "tiny")
+    cpu = RaxForConditionalGeneration.from_pretrained(path)
+    gpu = RaxForConditionalGeneration.from_pretrained(path, device="cuda")
+    assert {p.device.type for p in gpu.parameters()} == {"cuda"}
+    ids, pixels, grid = image_prompt(path, [(1, 4, 6)], [5, 70])
+    ref = cpu(ids, pixel_values=pixels, image_grid_thw=grid)
+    out = gpu(ids.cuda(), pixel_values=pixels.cuda(), image_grid_thw=grid.cuda())
+    assert_close(out.cpu(), ref, rtol=1e-3)  # TF32 matmuls may be on
