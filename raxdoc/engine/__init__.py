@@ -14,6 +14,7 @@ from raxdoc.engine.sampling_params import Result, SamplingParams, SamplingParams
 from raxdoc.engine.scheduler import Scheduler, SchedulerConfig
 from raxdoc.engine.sequence import Sequence, SequenceStatus
 from raxdoc.engine.slot_manager import SlotManager
+from raxdoc.engine.slot_runner import SlotRunner
 from raxdoc.engine.stop import StopPolicy, strip_thinking
 
 __all__ = [
@@ -22,6 +23,6 @@ __all__ = [
     "Grammar", "GrammarCompileError", "GrammarMatcher", "MaskFiller",
     "ModelRunner", "ReferenceRunner", "Sampler", "SamplingBatch",
     "Result", "SamplingParams", "SamplingParamsError",
-    "Scheduler", "SchedulerConfig", "Sequence", "SequenceStatus", "SlotManager",
+    "Scheduler", "SchedulerConfig", "Sequence", "SequenceStatus", "SlotManager", "SlotRunner",
     "StopPolicy", "strip_thinking",
 ]

@@ -11,8 +11,9 @@ sampled token ids.
 
 A prompt is a dict `{"input_ids": list[int], "pixel_values": tensor | None,
 "image_grid_thw": tensor | None}`; building it (chat template, image
-placeholders) is the model package's job. The runner is pluggable (see
-`model_runner.py`); `Engine.from_pretrained` arrives with the model.
+placeholders) is the model package's job (`engine.processor` after
+`Engine.from_pretrained`). The runner is pluggable (see `model_runner.py`):
+`SlotRunner` for checkpoints, `ReferenceRunner` as the oracle, mocks in tests.
 Failures of one step become `error` results for the sequences in it (one
 attempt; retry policy belongs to the pipeline), never a hang.
 """
@@ -98,6 +99,43 @@ class Engine:
         self._finished: list[Sequence] = []
         # Results that finished during a generate() call they were not part of.
         self._ready: list[Result] = []
+        # Set by from_pretrained: the checkpoint's RaxProcessor (prompts and images -> input_ids).
+        self.processor: Any = None
+
+    @classmethod
+    def from_pretrained(cls, path_or_id: str, *, profile: Any = None, dtype: Any = None,
+                        device: str | None = None, free_bytes: int | None = None,
+                        **overrides: Any) -> "Engine":
+        """Load a Rax checkpoint onto a `SlotRunner`; `engine.processor` builds prompts for it.
+
+        `profile`: a `raxdoc.profiles.Profile` (sizes, dtype) or None for `EngineConfig` defaults.
+        Slots: `max_num_seqs`, cut to what fits in `free_bytes` (default on CUDA: the free memory
+        after loading, less a quarter kept for activations).
+        """
+        import torch
+
+        from raxdoc.engine.cache_plan import CacheDims, plan_cache
+        from raxdoc.engine.slot_runner import SlotRunner
+        from raxdoc.model import RaxForConditionalGeneration, RaxProcessor
+
+        config = EngineConfig.from_profile(profile, **overrides) if profile is not None else EngineConfig(**overrides)
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        dtype = dtype or (getattr(profile, "dtype", None) if profile is not None else None) or (
+            "bfloat16" if device.startswith("cuda") else "float32")
+        processor = RaxProcessor.from_pretrained(path_or_id)
+        model = RaxForConditionalGeneration.from_pretrained(path_or_id, dtype=dtype, device=device).eval()
+        num_slots = config.max_num_seqs
+        if free_bytes is None and device.startswith("cuda"):
+            free_bytes = int(torch.cuda.mem_get_info()[0] * 0.75)
+        if free_bytes is not None:
+            itemsize = next(model.parameters()).element_size()
+            plan = plan_cache(free_bytes, CacheDims.from_config(model.config.text), dtype_bytes=itemsize,
+                              max_model_len=config.max_model_len, max_num_seqs=config.max_num_seqs,
+                              state_dtype_bytes=4)
+            num_slots = plan.num_slots
+        engine = cls(SlotRunner(model, num_slots, config.max_model_len), processor.tokenizer, config)
+        engine.processor = processor
+        return engine
 
     def __enter__(self) -> "Engine":
         return self

@@ -18,7 +18,9 @@ def tiny(tmp_path_factory):
     from raxdoc.model.presets import write_random_checkpoint
 
     path = write_random_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny", "tiny")
-    return RaxForConditionalGeneration.from_pretrained(path).eval(), RaxProcessor.from_pretrained(path)
+    model = RaxForConditionalGeneration.from_pretrained(path).eval()
+    model.path = path
+    return model, RaxProcessor.from_pretrained(path)
 
 
 def _prompts(proc, sizes):
@@ -82,3 +84,32 @@ def test_engine_grammar_on_model_logits_never_errors(tiny):
         assert r.finish_reason in ("stop", "length") and r.text.startswith("{")
         if r.finish_reason == "stop":
             InvoiceLike.model_validate_json(r.text)
+
+
+def test_slot_runner_matches_reference_runner_with_slot_reuse(tiny):
+    from raxdoc.engine.slot_runner import SlotRunner
+
+    model, proc = tiny
+    vocab = model.config.text.vocab_size
+    prompts = _prompts(proc, [(100, 70), None, (64, 130), None, (48, 48)])  # 5 prompts, 2 slots
+    params = [SamplingParams(max_new_tokens=n, ignore_eos=True) for n in (7, 3, 5, 9, 4)]
+    cfg = EngineConfig(max_num_seqs=2, max_model_len=512, prefill_token_budget=512)
+    ref = Engine(ReferenceRunner(model, vocab, num_slots=2), proc.tokenizer, cfg).generate(prompts, params)
+    runner = SlotRunner(model, num_slots=2, max_model_len=512)
+    fast = Engine(runner, proc.tokenizer, cfg).generate(prompts, params)
+    for r, f in zip(ref, fast):
+        assert f.token_ids == r.token_ids
+
+
+def test_from_pretrained_builds_a_working_engine(tiny):
+    model, proc = tiny
+    engine = Engine.from_pretrained(str(model.path), max_num_seqs=3, max_model_len=256, prefill_token_budget=256)
+    assert engine.runner.num_slots == 3 and engine.processor is not None
+    inputs = engine.processor("Say hello.")
+    r = engine.generate([{"input_ids": inputs.input_ids.tolist()}], SamplingParams(max_new_tokens=5, ignore_eos=True))[0]
+    prompt = {"input_ids": inputs.input_ids.tolist(), "pixel_values": None, "image_grid_thw": None}
+    assert list(r.token_ids) == _cached_greedy(model, prompt, 5)
+    # A memory budget caps the slots (tiny model: a slot is a few KiB).
+    small = Engine.from_pretrained(str(model.path), free_bytes=engine.runner.pool.nbytes // 3 * 2,
+                                   max_num_seqs=3, max_model_len=256, prefill_token_budget=256)
+    assert small.runner.num_slots == 2
