@@ -34,9 +34,10 @@ class SlotAttentionState:
     Decode: (B, 1, H, D), `past[i]` tokens already cached for row i."""
 
     def __init__(self, layer: AttentionLayerCache, slots: list[int], idx: torch.Tensor,
-                 bounds: list[int] | None = None, past: list[int] | None = None) -> None:
+                 bounds: list[int] | None = None, past: list[int] | None = None,
+                 past_t: torch.Tensor | None = None) -> None:
         self._layer, self._slots, self._idx = layer, slots, idx
-        self._bounds, self._past = bounds, past
+        self._bounds, self._past, self._past_t = bounds, past, past_t
 
     def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float,
                cu_seqlens: torch.Tensor | None = None) -> torch.Tensor:
@@ -45,7 +46,7 @@ class SlotAttentionState:
                 self._layer.k[slot, : b - a] = k[0, a:b]
                 self._layer.v[slot, : b - a] = v[0, a:b]
             return varlen_attention(q[0], k[0], v[0], cu_seqlens, causal=True, scale=scale)[None]
-        past = torch.tensor(self._past, device=q.device)
+        past = self._past_t  # (B,) on the device, shared by all layers of the step
         self._layer.k[self._idx, past] = k[:, 0]
         self._layer.v[self._idx, past] = v[:, 0]
         span = max(self._past) + 1
@@ -62,13 +63,14 @@ class SlotCache:
                  past: list[int] | None = None) -> None:
         idx = torch.tensor(slots, dtype=torch.long, device=pool.device)
         fresh = bounds is not None
+        past_t = None if past is None else torch.tensor(past, dtype=torch.long, device=pool.device)
         self.layers: list = []
         for layer in range(len(pool.dims.layer_types)):
             view = pool.layer_state(layer)
             if isinstance(view, LinearLayerCache):
                 self.layers.append(SlotLinearState(view, idx, fresh))
             else:
-                self.layers.append(SlotAttentionState(view, slots, idx, bounds=bounds, past=past))
+                self.layers.append(SlotAttentionState(view, slots, idx, bounds=bounds, past=past, past_t=past_t))
 
     def commit(self) -> None:
         for state in self.layers:
