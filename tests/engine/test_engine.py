@@ -1,6 +1,6 @@
 import pytest
 import torch
-from conftest import InvoiceLike, MockRunner, chain_next, naive_generate, one_hot_logits, random_logits
+from tests.engine.conftest import InvoiceLike, MockRunner, chain_next, naive_generate, one_hot_logits, random_logits
 
 from raxdoc.engine import Engine, EngineConfig, ModelRunner, SamplingParams
 

@@ -2,7 +2,7 @@ import json
 
 import pytest
 import torch
-from conftest import MOCK_VOCAB, InvoiceLike
+from tests.engine.conftest import MOCK_VOCAB, InvoiceLike
 from pydantic import BaseModel
 
 from raxdoc.engine import Grammar, GrammarCompileError, MaskFiller

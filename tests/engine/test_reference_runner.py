@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from conftest import MOCK_VOCAB
+from tests.engine.conftest import MOCK_VOCAB
 
 from raxdoc.engine import Engine, EngineConfig, ModelRunner, ReferenceRunner, SamplingParams
 

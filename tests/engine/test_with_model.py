@@ -7,17 +7,16 @@ interface, not speed. The model's own cached `forward_step` is the one-request r
 import numpy as np
 import pytest
 import torch
-from conftest import InvoiceLike
+from tests.engine.conftest import InvoiceLike
 
 from raxdoc.engine import Engine, EngineConfig, ReferenceRunner, SamplingParams
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
+def tiny(tiny_checkpoint):
     from raxdoc.model import RaxForConditionalGeneration, RaxProcessor
-    from raxdoc.model.presets import write_random_checkpoint
 
-    path = write_random_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny", "tiny")
+    path = tiny_checkpoint
     model = RaxForConditionalGeneration.from_pretrained(path).eval()
     model.path = path
     return model, RaxProcessor.from_pretrained(path)
