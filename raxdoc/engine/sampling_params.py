@@ -9,7 +9,7 @@ nothing of tokens beyond counting them.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 FinishReason = Literal["stop", "length", "eos", "error"]
@@ -82,8 +82,6 @@ class Result:
     error: str | None = None
     # The id `Engine.add_request` returned for this request.
     request_id: int | None = None
-    # Room for per-result extras without changing the signature (kept out of eq/hash).
-    extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         if self.finish_reason not in FINISH_REASONS:
