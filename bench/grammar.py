@@ -1,0 +1,198 @@
+"""Grammar mask-fill cost per token: llguidance (chosen), xgrammar if importable.
+
+Builds a byte-level BPE tokenizer of realistic size with `tokenizers` (trained
+on generated invoice-like JSON and text), compiles an invoice-like JSON
+Schema, then replays valid invoice JSON token by token, timing the mask fill
+before each token (single sequence) and a batched fill across B sequences at
+staggered positions (what the engine does per decode step).
+
+    PYTHONPATH=. python bench/grammar.py [--vocab 32000] [--docs 20] [--batch 64] [--logits-vocab 248320]
+
+Prints median and p99 per-token fill time. Not a test: numbers depend on the
+machine and its load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import time
+from typing import Literal, Optional
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+from raxdoc.engine.grammar import Grammar, MaskFiller, build_ll_tokenizer
+from raxdoc.engine.sampler import bitmask_to_bool
+
+SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>", "<|image_pad|>"]
+
+
+class Party(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    address: Optional[str] = None
+    vat_id: Optional[str] = None
+
+
+class Item(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    description: str
+    quantity: Optional[float] = None
+    unit: Optional[str] = None
+    unit_price: Optional[float] = None
+    tax_rate: Optional[float] = None
+    amount: float
+
+
+class Invoice(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    invoice_number: str
+    invoice_date: Optional[str] = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$")
+    due_date: Optional[str] = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$")
+    currency: Optional[Literal["EUR", "USD", "GBP", "CHF", "JPY"]] = None
+    seller: Party
+    buyer: Optional[Party] = None
+    line_items: list[Item]
+    subtotal: Optional[float] = None
+    tax: Optional[float] = None
+    total: float
+
+
+SYLLABLES = ["ka", "lo", "mi", "ne", "ber", "str", "ung", "tion", "ment", "ver", "an", "ge", "sch", "ri", "to",
+             "pa", "el", "ex", "or", "in", "de", "qu", "za", "ho", "ly", "ck", "ss", "ei", "au", "ür"]
+
+
+def _word(rng: random.Random) -> str:
+    w = "".join(rng.choices(SYLLABLES, k=rng.randint(1, 4)))
+    return w.capitalize() if rng.random() < 0.3 else w
+
+
+def random_invoice(rng: random.Random) -> Invoice:
+    def text(k):
+        return " ".join(_word(rng) for _ in range(rng.randint(1, k)))
+
+    items = [Item(description=text(6), quantity=rng.randint(1, 50), unit=rng.choice([None, "pcs", "h", "kg"]),
+                  unit_price=round(rng.uniform(1, 900), 2), tax_rate=rng.choice([None, 0.19, 0.07, 0.2]),
+                  amount=round(rng.uniform(1, 9000), 2)) for _ in range(rng.randint(1, 12))]
+    date = f"20{rng.randint(10, 29)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+    return Invoice(invoice_number=f"{_word(rng).upper()}-{rng.randint(1, 99999)}", invoice_date=date,
+                   due_date=rng.choice([None, date]), currency=rng.choice(["EUR", "USD", None]),
+                   seller=Party(name=text(3), address=text(5), vat_id=f"DE{rng.randint(10**8, 10**9)}"),
+                   buyer=Party(name=text(3)), line_items=items, subtotal=round(rng.uniform(1, 9e4), 2),
+                   tax=round(rng.uniform(1, 9e3), 2), total=round(rng.uniform(1, 1e5), 2))
+
+
+def train_tokenizer(vocab: int, seed: int = 0) -> Tokenizer:
+    rng = random.Random(seed)
+    corpus = [random_invoice(rng).model_dump_json() for _ in range(3000)]
+    corpus += [" ".join(_word(rng) for _ in range(40)) + f" {rng.random() * 1e6:.2f}" for _ in range(20000)]
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.train_from_iterator(corpus, trainers.BpeTrainer(
+        vocab_size=vocab, special_tokens=SPECIALS, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    return tok
+
+
+def pct(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(q * len(xs)))]
+
+
+def bench_llguidance(tok: Tokenizer, docs: list[list[int]], logits_vocab: int, batch: int) -> None:
+    eos = [tok.token_to_id("<|im_end|>")]
+    t0 = time.perf_counter()
+    ll_tok = build_ll_tokenizer(tok, logits_vocab, eos)
+    t1 = time.perf_counter()
+    grammar = Grammar.from_pydantic(Invoice, ll_tok)
+    t2 = time.perf_counter()
+    print(f"llguidance: LLTokenizer {1e3 * (t1 - t0):.0f} ms, grammar compile {1e3 * (t2 - t1):.1f} ms")
+    words = (logits_vocab + 31) // 32
+    row = torch.zeros(words, dtype=torch.int32)
+    fills = []
+    forced = 0
+    for ids in docs:
+        m = grammar.matcher()
+        for t in ids:
+            a = time.perf_counter_ns()
+            m.fill_mask(row)
+            fills.append((time.perf_counter_ns() - a) / 1e3)
+            forced += int(bitmask_to_bool(row[None], logits_vocab).sum()) == 1
+            if not (row[t // 32] >> (t % 32)) & 1 or not m.accept(t):
+                raise RuntimeError(f"valid invoice token {t} rejected: {m.error()}")
+    print(f"  single fill: {len(fills)} tokens, median {statistics.median(fills):.1f} us, "
+          f"p99 {pct(fills, 0.99):.1f} us, max {max(fills):.0f} us")
+    # Positions where the grammar allows exactly one token: a decode step a fast-forward could skip.
+    print(f"  forced positions (one allowed token): {forced / len(fills):.1%}")
+    for threads in (1, 2, 4):
+        per_step, per_matcher = batched(grammar, docs, logits_vocab, batch, threads)
+        label = "plain loop" if threads == 1 else f"LLExecutor {threads} threads"
+        print(f"  batched fill (B={batch}, {label}): median {statistics.median(per_step):.0f} us/step, "
+              f"p99 {pct(per_step, 0.99):.0f} us/step; {statistics.median(per_matcher):.1f} us per sequence")
+
+
+def batched(grammar: Grammar, docs: list[list[int]], logits_vocab: int, batch: int,
+            threads: int | None) -> tuple[list[float], list[float]]:
+    """B matchers at staggered offsets into the docs, one batched fill per step (the engine's use)."""
+    filler = MaskFiller(logits_vocab, batch, num_threads=threads)
+    streams = [[grammar.matcher(), docs[i % len(docs)], (7 * i) % (len(docs[i % len(docs)]) // 2)]
+               for i in range(batch)]
+    for m, ids, off in streams:
+        for t in ids[:off]:
+            m.accept(t)
+    per_step, per_matcher = [], []
+    while True:
+        live = [s for s in streams if s[2] < len(s[1])]
+        if len(live) < batch // 2:
+            break
+        a = time.perf_counter_ns()
+        filler.fill([s[0] for s in live])
+        dt = (time.perf_counter_ns() - a) / 1e3
+        per_step.append(dt)
+        per_matcher.append(dt / len(live))
+        for s in live:
+            s[0].accept(s[1][s[2]])
+            s[2] += 1
+    filler.close()
+    return per_step, per_matcher
+
+
+def bench_xgrammar(tok: Tokenizer, docs: list[list[int]], logits_vocab: int) -> None:
+    try:
+        import xgrammar  # noqa: F401
+    except ImportError:
+        print("xgrammar: not importable here; skipped")
+        return
+    print("xgrammar: importable but no harness written yet; compare by hand")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--vocab", type=int, default=32000)
+    ap.add_argument("--logits-vocab", type=int, default=0, help="logits width (default: tokenizer size)")
+    ap.add_argument("--docs", type=int, default=20)
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--tokenizer-cache", default="", help="tokenizer.json path: load if present, else save")
+    args = ap.parse_args()
+    t = time.perf_counter()
+    if args.tokenizer_cache and os.path.exists(args.tokenizer_cache):
+        tok = Tokenizer.from_file(args.tokenizer_cache)
+    else:
+        tok = train_tokenizer(args.vocab)
+        if args.tokenizer_cache:
+            tok.save(args.tokenizer_cache)
+    print(f"tokenizer: {tok.get_vocab_size()} tokens, trained in {time.perf_counter() - t:.1f} s")
+    rng = random.Random(7)
+    docs = [tok.encode(random_invoice(rng).model_dump_json()).ids for _ in range(args.docs)]
+    print(f"docs: {len(docs)} invoices, {sum(map(len, docs))} tokens, mean {statistics.mean(map(len, docs)):.0f}")
+    logits_vocab = args.logits_vocab or tok.get_vocab_size()
+    bench_llguidance(tok, docs, logits_vocab, args.batch)
+    bench_xgrammar(tok, docs, logits_vocab)
+
+
+if __name__ == "__main__":
+    main()

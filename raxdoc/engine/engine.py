@@ -1,0 +1,266 @@
+"""`Engine`: prompts in, one `Result` per prompt out, in prompt order.
+
+The loop is nano-vllm's: schedule a prefill or decode batch, let the runner
+produce logits, sample, append, stop, repeat until every sequence finished.
+`generate()` runs a list to completion; `add_request()` + `step()` let a
+caller stream requests in, so slots stay full across batches instead of
+draining at the end of each.
+Grammar masks for a step are filled on a worker thread while the runner
+computes (see `grammar.py`); the only host sync per step is reading the
+sampled token ids.
+
+A prompt is a dict `{"input_ids": list[int], "pixel_values": tensor | None,
+"image_grid_thw": tensor | None}`; building it (chat template, image
+placeholders) is the model package's job (`engine.processor` after
+`Engine.from_pretrained`). The runner is pluggable (see `model_runner.py`):
+`SlotRunner` for checkpoints, `ReferenceRunner` as the oracle, mocks in tests.
+Failures of one step become `error` results for the sequences in it (one
+attempt; retry policy belongs to the pipeline), never a hang.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+
+from raxdoc.engine.grammar import Grammar, MaskFiller, build_ll_tokenizer
+from raxdoc.engine.model_runner import ModelRunner
+from raxdoc.engine.sampler import Sampler, SamplingBatch
+from raxdoc.engine.sampling_params import Result, SamplingParams
+from raxdoc.engine.scheduler import Scheduler, SchedulerConfig
+from raxdoc.engine.sequence import Sequence
+from raxdoc.engine.slot_manager import SlotManager
+from raxdoc.engine.stop import StopPolicy, eos_ids_from_tokenizer
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    # Most sequences decoding at once; the slot count is min(this, runner.num_slots).
+    max_num_seqs: int = 64
+    # Prompt + output tokens per sequence (the size of one KV slot).
+    max_model_len: int = 4096
+    # Prompt tokens prefilled per step; a page is ~1,400, so 8k admits ~5 pages a step.
+    prefill_token_budget: int = 8192
+    # ViT patch tokens encoded per step (each image placeholder is merge_size**2 patches).
+    vit_token_budget: int = 16384
+    # End-of-generation ids; empty = look up <|im_end|> and <|endoftext|> in the tokenizer.
+    eos_token_ids: tuple[int, ...] = ()
+    # Placeholder id counted as vision tokens; None = look up <|image_pad|> in the tokenizer.
+    image_token_id: int | None = None
+    # The vision tower's spatial merge (2x2 in Rax 4.5): patches per placeholder = this squared.
+    spatial_merge_size: int = 2
+    # Host threads filling grammar masks; None = half the cores, at most 8.
+    grammar_threads: int | None = None
+
+    def __post_init__(self) -> None:
+        self.scheduler_config(self.max_num_seqs)  # validates the shared fields
+        object.__setattr__(self, "eos_token_ids", tuple(int(i) for i in self.eos_token_ids))
+        if self.spatial_merge_size < 1:
+            raise ValueError(f"spatial_merge_size must be >= 1, got {self.spatial_merge_size}")
+        if self.grammar_threads is not None and self.grammar_threads < 1:
+            raise ValueError(f"grammar_threads must be None or >= 1, got {self.grammar_threads}")
+
+    @classmethod
+    def from_profile(cls, profile: Any, **overrides: Any) -> "EngineConfig":
+        """From a `raxdoc.profiles.Profile` (or anything with its field names)."""
+        fields = {name: getattr(profile, name) for name in
+                  ("max_num_seqs", "max_model_len", "prefill_token_budget", "vit_token_budget")}
+        return cls(**{**fields, **overrides})
+
+    def scheduler_config(self, num_slots: int) -> SchedulerConfig:
+        return SchedulerConfig(max_num_seqs=min(self.max_num_seqs, num_slots),
+                               max_model_len=self.max_model_len,
+                               prefill_token_budget=self.prefill_token_budget,
+                               vit_token_budget=self.vit_token_budget)
+
+
+class Engine:
+    def __init__(self, runner: ModelRunner, tokenizer: Any, config: EngineConfig | None = None,
+                 *, sampler: Sampler | None = None) -> None:
+        """`tokenizer`: a `tokenizers.Tokenizer` (decode, token_to_id, to_str)."""
+        self.runner = runner
+        self.tokenizer = tokenizer
+        self.config = config or EngineConfig()
+        self.eos_ids = tuple(self.config.eos_token_ids) or eos_ids_from_tokenizer(tokenizer)
+        self.image_token_id = (self.config.image_token_id if self.config.image_token_id is not None
+                               else tokenizer.token_to_id("<|image_pad|>"))
+        self.sampler = sampler or Sampler()
+        self.scheduler_config = self.config.scheduler_config(runner.num_slots)
+        self.stop = StopPolicy(lambda ids: tokenizer.decode(ids, skip_special_tokens=True),
+                               self.eos_ids, self.config.max_model_len)
+        self._ll_tokenizer = None
+        self._filler: MaskFiller | None = None
+        self._grammars: dict[str, Grammar] = {}
+        self._scheduler = Scheduler(self.scheduler_config, SlotManager(self.scheduler_config.max_num_seqs),
+                                    self.stop)
+        self._next_id = 0
+        self._finished: list[Sequence] = []
+        # Results that finished during a generate() call they were not part of.
+        self._ready: list[Result] = []
+        # Set by from_pretrained: the checkpoint's RaxProcessor (prompts and images -> input_ids).
+        self.processor: Any = None
+
+    @classmethod
+    def from_pretrained(cls, path_or_id: str, *, profile: Any = None, dtype: Any = None,
+                        device: str | None = None, free_bytes: int | None = None,
+                        **overrides: Any) -> "Engine":
+        """Load a Rax checkpoint onto a `SlotRunner`; `engine.processor` builds prompts for it.
+
+        `profile`: a `raxdoc.profiles.Profile` (sizes, dtype) or None for `EngineConfig` defaults.
+        Slots: `max_num_seqs`, cut to what fits in `free_bytes` (default on CUDA: the free memory
+        after loading, less a quarter kept for activations).
+        """
+        import torch
+
+        from raxdoc.engine.cache_plan import CacheDims, plan_cache
+        from raxdoc.engine.slot_runner import SlotRunner
+        from raxdoc.model import RaxForConditionalGeneration, RaxProcessor
+
+        config = EngineConfig.from_profile(profile, **overrides) if profile is not None else EngineConfig(**overrides)
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        dtype = dtype or (getattr(profile, "dtype", None) if profile is not None else None) or (
+            "bfloat16" if device.startswith("cuda") else "float32")
+        processor = RaxProcessor.from_pretrained(path_or_id)
+        model = RaxForConditionalGeneration.from_pretrained(path_or_id, dtype=dtype, device=device).eval()
+        num_slots = config.max_num_seqs
+        if free_bytes is None and device.startswith("cuda"):
+            free_bytes = int(torch.cuda.mem_get_info()[0] * 0.75)
+        if free_bytes is not None:
+            itemsize = next(model.parameters()).element_size()
+            plan = plan_cache(free_bytes, CacheDims.from_config(model.config.text), dtype_bytes=itemsize,
+                              max_model_len=config.max_model_len, max_num_seqs=config.max_num_seqs,
+                              state_dtype_bytes=4)
+            num_slots = plan.num_slots
+        engine = cls(SlotRunner(model, num_slots, config.max_model_len), processor.tokenizer, config)
+        engine.processor = processor
+        return engine
+
+    def __enter__(self) -> "Engine":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._filler is not None:
+            self._filler.close()
+
+    def grammar(self, spec: Any) -> Grammar:
+        """A compiled grammar for a pydantic model class, a JSON Schema dict (or str), or a `Grammar`."""
+        if isinstance(spec, Grammar):
+            return spec
+        if isinstance(spec, type) and hasattr(spec, "model_json_schema"):
+            schema = spec.model_json_schema()
+        elif isinstance(spec, str):
+            schema = json.loads(spec)
+        else:
+            schema = spec
+        # Keyed by content, not id(): a freed dict's id can be reused by a different schema.
+        key = json.dumps(schema, sort_keys=True)
+        if key not in self._grammars:
+            if self._ll_tokenizer is None:
+                self._ll_tokenizer = build_ll_tokenizer(self.tokenizer, self.runner.vocab_size, self.eos_ids)
+            self._grammars[key] = Grammar(schema, self._ll_tokenizer)
+        return self._grammars[key]
+
+    def generate(self, prompts: list[dict], params: SamplingParams | list[SamplingParams],
+                 grammar: Any = None) -> list[Result]:
+        """Run every prompt to completion; `grammar` (one for all, or a list) constrains the output."""
+        n = len(prompts)
+        params_list = params if isinstance(params, list) else [params] * n
+        grammars = grammar if isinstance(grammar, list) else [grammar] * n
+        if len(params_list) != n or len(grammars) != n:
+            raise ValueError(f"{n} prompts but {len(params_list)} params and {len(grammars)} grammars")
+        # Build (and so validate) every sequence before queuing any.
+        seqs = [self._sequence(self._next_id + i, p, sp, g)
+                for i, (p, sp, g) in enumerate(zip(prompts, params_list, grammars))]
+        self._next_id += n
+        for seq in seqs:
+            self._enqueue(seq)
+        wanted = {seq.seq_id for seq in seqs}
+        done: dict[int, Result] = {}
+        others: list[Result] = []
+        while not wanted <= done.keys():
+            for result in self.step():
+                if result.request_id in wanted:
+                    done[result.request_id] = result
+                else:
+                    others.append(result)  # a request from add_request(): keep it for step()
+        self._ready.extend(others)
+        return [done[seq.seq_id] for seq in seqs]
+
+    def add_request(self, prompt: dict, params: SamplingParams, grammar: Any = None) -> int:
+        """Queue one prompt; its `Result` comes out of a later `step()` with this request id.
+
+        Lets a caller keep the slots full across batches (no drain between `generate` calls).
+        """
+        seq = self._sequence(self._next_id, prompt, params, grammar)
+        self._next_id += 1
+        self._enqueue(seq)
+        return seq.seq_id
+
+    def _enqueue(self, seq: Sequence) -> None:
+        if not self._scheduler.add(seq):
+            self._finished.append(seq)  # can never fit: an error result at the next step()
+
+    def has_unfinished(self) -> bool:
+        return not self._scheduler.is_finished() or bool(self._finished) or bool(self._ready)
+
+    def step(self) -> list[Result]:
+        """Run one prefill or decode step; return the results of requests that finished."""
+        if not self._scheduler.is_finished():
+            self._step(self._scheduler)
+        finished, self._finished = self._finished, []
+        ready, self._ready = self._ready, []
+        return ready + [seq.to_result() for seq in finished]
+
+    def _sequence(self, index: int, prompt: dict, params: SamplingParams, grammar: Any) -> Sequence:
+        if not isinstance(params, SamplingParams):
+            raise TypeError(f"prompt {index}: params must be SamplingParams, got {type(params).__name__}")
+        ids = prompt.get("input_ids") if isinstance(prompt, dict) else None
+        if not isinstance(ids, (list, tuple)) or not ids:
+            raise TypeError(f"prompt {index}: expected a dict with a non-empty 'input_ids' list")
+        ids = [int(t) for t in ids]
+        vision = None
+        if prompt.get("pixel_values") is not None:
+            vision = {"pixel_values": prompt["pixel_values"], "image_grid_thw": prompt.get("image_grid_thw")}
+        n_vision = ids.count(self.image_token_id) if self.image_token_id is not None else 0
+        n_vision *= self.config.spatial_merge_size ** 2
+        matcher = self.grammar(grammar).matcher() if grammar is not None else None
+        return Sequence(index, ids, params, num_vit_tokens=n_vision, vision=vision, matcher=matcher)
+
+    def _mask_filler(self, batch_size: int) -> MaskFiller:
+        if self._filler is None or self._filler.max_batch < batch_size:
+            if self._filler is not None:
+                self._filler.close()
+            cap = max(batch_size, self.scheduler_config.max_num_seqs)
+            self._filler = MaskFiller(self.runner.vocab_size, cap, num_threads=self.config.grammar_threads)
+        return self._filler
+
+    def _step(self, scheduler: Scheduler) -> None:
+        batch = scheduler.schedule()
+        seqs = batch.seqs
+        matchers = [s.matcher for s in seqs]
+        # Masks depend only on tokens already accepted: fill them while the runner computes.
+        pending = (self._mask_filler(len(seqs)).submit(matchers)
+                   if any(m is not None for m in matchers) else None)
+        # Built before the forward is queued: a host-to-device copy after it would wait for it.
+        sampling = SamplingBatch.build([s.params for s in seqs], [s.num_completion_tokens for s in seqs],
+                                       device=self.runner.device)
+        try:
+            logits = self.runner.prefill(seqs) if batch.kind == "prefill" else self.runner.decode(seqs)
+            bitmask = pending.result() if pending is not None else None
+            tokens = self.sampler(logits, sampling, bitmask).tolist()
+        except RuntimeError as e:
+            # Device failures (CUDA errors, out of memory) are RuntimeErrors: one attempt per
+            # step, the batch's sequences fail with a typed record. Anything else is a bug: raise.
+            if pending is not None:
+                pending.exception()  # let the worker finish before its buffer is reused
+            for seq in seqs:
+                seq.finish("error", error_type=type(e).__name__, error=f"{batch.kind} step failed: {e}")
+                scheduler.release(seq)
+            self._finished.extend(seqs)
+            return
+        self._finished.extend(scheduler.postprocess(seqs, tokens))
