@@ -47,6 +47,7 @@ def extract(
     """Extract every input document into OUTPUT/documents and OUTPUT/line_items (Parquet)."""
     from raxdoc import pipeline
     from raxdoc.errors import RaxdocError
+    from raxdoc.model.loader import LoaderError
 
     overrides = {"max_num_seqs": max_num_seqs, "max_new_tokens": max_new_tokens, "max_pixels": max_pixels}
     started = time.monotonic()
@@ -57,6 +58,11 @@ def extract(
                 address=address, engines=engines, constrained=constrained, on_progress=bar,
                 **overrides,
             )
+        except LoaderError as exc:
+            console.print(f"[bold red]error:[/] cannot load the model: {exc}\n"
+                          f"Pass a checkpoint folder with --model, or download the weights once with "
+                          f"`hf download {model}` (offline nodes: set HF_HOME to the shared cache and HF_HUB_OFFLINE=1).")
+            raise typer.Exit(EXIT_USAGE) from None
         except (RaxdocError, ValueError, FileNotFoundError) as exc:
             console.print(f"[bold red]error:[/] {exc}")
             raise typer.Exit(EXIT_USAGE) from None
