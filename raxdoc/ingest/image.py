@@ -64,7 +64,9 @@ class ImageBackend:
         except (UnidentifiedImageError, *_DECODE_ERRORS) as e:
             raise CorruptDocument(source, f"cannot open {fmt.upper()}: {type(e).__name__}: {e}") from e
         self.info = {"format": fmt, "pdf_version": "", "title": "", "producer": "", "creator": ""}
-        software = self._img.info.get("software") or self._img.getexif().get(0x0131)
+        # Only what the header gave: reading EXIF here would decode a PNG (and fail a truncated
+        # one at open instead of as its page).
+        software = self._img.info.get("Software") or self._img.info.get("software")
         if isinstance(software, str):
             self.info["producer"] = software.strip("\x00 ")
 

@@ -38,7 +38,8 @@ _MUPDF_ERRORS: tuple[type[BaseException], ...] = (RuntimeError, ValueError, Memo
 
 def _take_warnings() -> tuple[str, ...]:
     text = pymupdf.TOOLS.mupdf_warnings(reset=True)
-    return tuple(line for line in text.splitlines() if line.strip())
+    # Rendering and text extraction parse the same content: keep each message once.
+    return tuple(dict.fromkeys(line for line in text.splitlines() if line.strip()))
 
 
 class PdfBackend:
@@ -97,7 +98,7 @@ class PdfBackend:
         # Separate x/y zoom hits the integer size exactly; the anisotropy is < 1 px.
         matrix = pymupdf.Matrix(w / width_pt, h / height_pt)
         pix = page.get_pixmap(matrix=matrix, colorspace=pymupdf.csRGB, alpha=False)
-        pixels = _pixmap_to_array(pix)[:h, :w]  # MuPDF may round the bbox 1 px larger
+        pixels = _pixmap_to_array(pix, h, w)
         del pix
         # Text comes unrotated: rotation_matrix turns it as displayed, then scale to pixels.
         to_pixels = page.rotation_matrix * matrix
@@ -142,7 +143,11 @@ class PdfBackend:
         return ("mixed" if visible_text else "scanned"), best_dpi
 
 
-def _pixmap_to_array(pix: pymupdf.Pixmap) -> np.ndarray:
-    """Pixmap samples -> owned (H, W, 3) uint8 array; one copy, no image encoding."""
+def _pixmap_to_array(pix: pymupdf.Pixmap, height: int, width: int) -> np.ndarray:
+    """Pixmap samples -> owned (H, W, 3) uint8 array; one copy, no image encoding.
+
+    Cropped to the planned size: MuPDF may round a fractional bbox 1 px larger.
+    """
     rows = np.frombuffer(pix.samples_mv, dtype=np.uint8).reshape(pix.height, pix.stride)  # (H, stride)
-    return rows[:, : pix.width * pix.n].reshape(pix.height, pix.width, pix.n).copy()  # (H, W, 3)
+    pixels = rows[:, : pix.width * pix.n].reshape(pix.height, pix.width, pix.n)  # (H, W, 3), a view
+    return pixels[:height, :width].copy()
