@@ -105,3 +105,15 @@ def test_format_comes_from_magic_bytes_not_the_name(build, tmp_path):
 def test_garbage_before_the_pdf_header_is_tolerated(build):
     doc = read_document(b"\r\n\x00mail gateway prefix\n" + build.text_pdf(["Invoice 7"]))
     assert doc.metadata.format == "pdf" and doc.page(0).words[0].text == "Invoice"
+
+
+def test_repair_found_only_when_a_page_loads_is_in_that_page_warnings(build):
+    pdf = build.text_pdf(["Invoice 42"], pages=2)
+    xref_at = pdf.index(b"xref\n")
+    lines = pdf[xref_at:].split(b"\n")
+    lines[2 + 6] = b"%010d 00000 n " % 50  # object 6 (page 0's content) points at garbage
+    doc = read_document(pdf[:xref_at] + b"\n".join(lines))
+    assert doc.metadata.repaired is False  # the xref itself parsed fine
+    page = doc.page(0)
+    assert "repairing PDF document" in page.warnings
+    assert [w.text for w in page.words] == ["Invoice", "42"]

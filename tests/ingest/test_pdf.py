@@ -162,3 +162,17 @@ def test_render_is_repeatable(build):
     assert np.array_equal(a.pixels, b.pixels) and a.pixels.flags.writeable and a.pixels.flags.owndata
     with pytest.raises(IndexError):
         document.page(2)
+
+
+def test_inline_image_scan_is_found_without_an_image_resource(build):
+    original = build.block_image(300, 240, seed=5)
+    doc = pymupdf.open()
+    page = doc.new_page(width=144, height=115.2)  # 2 x 1.6 in: 150 dpi
+    page.insert_text((0, 0), " ")  # gives the page a content stream to replace
+    content = b"q 144 0 0 115.2 0 0 cm BI /W 300 /H 240 /CS /RGB /BPC 8 ID " + original.tobytes() + b" EI Q"
+    doc.update_stream(page.get_contents()[0], content)
+    assert doc[0].get_images(full=True) == []
+    result = read_document(doc.tobytes()).page(0)
+    assert result.kind == "scanned" and result.dpi == pytest.approx(150, rel=0.01)
+    assert result.pixels.shape == (240, 300, 3)
+    assert np.abs(result.pixels.astype(int) - original).mean() < 1.0
