@@ -138,8 +138,11 @@ def cpu_model() -> str:
 
 
 def git_commit() -> str:
+    """HEAD, with "+dirty" when the working tree differs from it (the code measured is not HEAD)."""
     try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "raxdoc", "bench/ingest.py"], cwd=ROOT, capture_output=True, text=True)
+        return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
@@ -159,6 +162,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "ingest-cpu.json")
     args = parser.parse_args()
 
+    commit = git_commit()  # before measuring: the code that ran, not what is there at the end
+    load_before = os.getloadavg()
     cpu = args.cpu if args.cpu is not None else min(os.sched_getaffinity(0))
     os.sched_setaffinity(0, {cpu})
     poppler = poppler_version()
@@ -200,7 +205,7 @@ def main() -> None:
     result = {
         "benchmark": "ingest-cpu",
         "device": {"cpu": cpu_model(), "pinned_cpu": cpu, "cpus_on_machine": os.cpu_count(), "platform": platform.platform()},
-        "commit": git_commit(),
+        "commit": commit,
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "versions": {
@@ -212,6 +217,8 @@ def main() -> None:
             "poppler": poppler,
         },
         "settings": {"pages_per_file": args.pages, "repeats": args.repeats, "statistic": "median"},
+        # 1-minute load average before and after: other processes on a shared machine skew figures.
+        "load_average": {"before": round(load_before[0], 2), "after": round(os.getloadavg()[0], 2)},
         "figures": figures,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
