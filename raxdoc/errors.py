@@ -26,6 +26,10 @@ class RaxdocError(Exception):
     def __str__(self) -> str:
         return f"{self.source}: {self.message}"
 
+    def to_record(self) -> dict[str, object]:
+        """The columns an error row stores: source, error_type, error (and page_index)."""
+        return {"source": self.source, "error_type": self.error_type, "error": self.message}
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.source!r}, {self.message!r})"
 
@@ -79,6 +83,9 @@ class PageError(RaxdocError):
 
     def __str__(self) -> str:
         return f"{self.source} page {self.page_index}: {self.message}"
+
+    def to_record(self) -> dict[str, object]:
+        return {**super().to_record(), "page_index": self.page_index}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.source!r}, {self.message!r}, page_index={self.page_index})"

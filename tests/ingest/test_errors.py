@@ -29,3 +29,19 @@ def test_page_errors_keep_their_page_index(cls):
     err = pickle.loads(pickle.dumps(cls("inv.pdf", "bad page", 7)))
     assert type(err) is cls and err.page_index == 7 and err.message == "bad page"
     assert str(err) == "inv.pdf page 7: bad page" and "page_index=7" in repr(err)
+
+
+def test_errors_become_row_records():
+    from raxdoc.errors import EncryptedDocument
+
+    assert EncryptedDocument("a.pdf", "needs a password").to_record() == {
+        "source": "a.pdf",
+        "error_type": "encrypted_document",
+        "error": "needs a password",
+    }
+    assert PageTooLarge("a.pdf", "too big", 3).to_record() == {
+        "source": "a.pdf",
+        "error_type": "page_too_large",
+        "error": "too big",
+        "page_index": 3,
+    }

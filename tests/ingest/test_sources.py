@@ -89,3 +89,14 @@ def test_doc_id_is_sha256_of_the_bytes_wherever_they_come_from(tree):
     assert read_document(str(tree / "a.PDF")).doc_id == expected  # same bytes, same id
     assert read_document(data).doc_id == expected
     assert read_document(f"file://{tree / 'b.pdf'}").source == str(tree / "b.pdf")
+
+
+def test_refs_pickle_with_their_errors_and_documents_do_not(tree):
+    import pickle
+
+    refs = list(iter_sources([tree / "b.pdf", tree / "missing.pdf"]))
+    back = pickle.loads(pickle.dumps(refs))
+    assert back == refs and isinstance(back[1].error, SourceNotFound) and back[1].error.source == refs[1].error.source
+    with read_document(back[0]) as doc:
+        with pytest.raises(TypeError, match="SourceRef"):
+            pickle.dumps(doc)
