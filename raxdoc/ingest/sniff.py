@@ -51,6 +51,8 @@ def describe_unknown(head: bytes) -> str:
             return what
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "a WebP image"
+    if head[4:8] == b"ftyp":  # ISO media: iPhone photos of receipts arrive as HEIC
+        return "an HEIC/HEIF image or MP4 video"
     stripped = head.lstrip().lower()
     if stripped.startswith((b"<!doctype html", b"<html")):
         return "an HTML page"

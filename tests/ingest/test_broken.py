@@ -83,6 +83,7 @@ def test_pdf_with_no_pages_is_empty(build):
         (b"PK\x03\x04" + b"\x00" * 40, "ZIP"),
         (b"<!DOCTYPE html><html><body>404</body></html>", "HTML"),
         (b"GIF89a" + b"\x00" * 20, "GIF"),
+        (b"\x00\x00\x00\x18ftypheic" + b"\x00" * 20, "HEIC"),
     ],
 )
 def test_not_a_document_is_unsupported(data, phrase):

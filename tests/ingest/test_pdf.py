@@ -176,3 +176,12 @@ def test_inline_image_scan_is_found_without_an_image_resource(build):
     assert result.kind == "scanned" and result.dpi == pytest.approx(150, rel=0.01)
     assert result.pixels.shape == (240, 300, 3)
     assert np.abs(result.pixels.astype(int) - original).mean() < 1.0
+
+
+def test_anisotropic_fax_scan_renders_at_its_finer_axis(build):
+    doc = pymupdf.open()
+    page = doc.new_page(width=144, height=72)  # 2 x 1 in
+    page.insert_image(page.rect, stream=build.encode(build.block_image(408, 98)), keep_proportion=False)
+    result = read_document(doc.tobytes(), min_pixels=1).page(0)  # 204 x 98 dpi, fax "normal" mode
+    assert result.kind == "scanned" and result.dpi == pytest.approx(204)
+    assert result.pixels.shape == (204, 408, 3)
