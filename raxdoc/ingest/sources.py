@@ -70,7 +70,7 @@ def to_source_ref(source: str | os.PathLike | SourceRef) -> SourceRef:
     """A ref for one file as given (no expansion, no existence check)."""
     if isinstance(source, SourceRef):
         return source
-    text = os.fspath(source)
+    text = os.path.expanduser(os.fspath(source))
     try:
         fs, path = fsspec.core.url_to_fs(text)
     except (ImportError, ValueError) as e:
@@ -82,7 +82,7 @@ def _expand(item: str | os.PathLike | SourceRef) -> Iterator[SourceRef]:
     if isinstance(item, SourceRef):
         yield item
         return
-    text = os.fspath(item)
+    text = os.path.expanduser(os.fspath(item))  # "~/invoices" from Python, where no shell expanded it
     try:
         fs, path = fsspec.core.url_to_fs(text)
     except (ImportError, ValueError) as e:

@@ -100,3 +100,9 @@ def test_refs_pickle_with_their_errors_and_documents_do_not(tree):
     with read_document(back[0]) as doc:
         with pytest.raises(TypeError, match="SourceRef"):
             pickle.dumps(doc)
+
+
+def test_home_directory_is_expanded(tree, monkeypatch):
+    monkeypatch.setenv("HOME", str(tree))
+    assert [r.url for r in iter_sources("~/sub/c.pdf")] == [str(tree / "sub" / "c.pdf")]
+    assert read_document("~/b.pdf").source == str(tree / "b.pdf")
