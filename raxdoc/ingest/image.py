@@ -89,6 +89,10 @@ class ImageBackend:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(self._data), formats=[self._fmt])
+        with img:
+            return self._frame(img, index)
+
+    def _frame(self, img: Image.Image, index: int) -> PageImage:
         img.seek(index)
         raw_w, raw_h = img.size
         limit = Image.MAX_IMAGE_PIXELS
@@ -105,7 +109,7 @@ class ImageBackend:
         transpose, rotation = _ORIENT.get(orientation, (None, 0))
         if transpose is not None:
             frame = frame.transpose(transpose)
-        pixels = np.asarray(frame, dtype=np.uint8).copy()  # (H, W, 3)
+        pixels = np.array(frame, dtype=np.uint8)  # (H, W, 3), owned and writable
         dpi = dpi_tag * w / raw_w if dpi_tag else None
         height, width = pixels.shape[:2]
         return PageImage(

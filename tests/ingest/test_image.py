@@ -24,6 +24,7 @@ def test_png_is_one_scanned_page_with_its_exact_pixels(build):
     assert doc.page_count == 1 and doc.metadata.format == "png"
     assert page.kind == "scanned" and page.words == ()
     assert np.array_equal(page.pixels, original)
+    assert page.pixels.flags.writeable and page.pixels.flags.owndata
     assert page.dpi == pytest.approx(300, rel=1e-4)  # PNG stores pixels per metre
     assert page.width_pt == pytest.approx(333 * 72 / 300, rel=1e-4)
 
