@@ -27,6 +27,11 @@ console = Console(stderr=True)
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
 
 
+@app.callback()
+def _main() -> None:
+    """raxdoc: invoice PDFs to validated line items in Parquet."""
+
+
 @app.command()
 def extract(
     inputs: list[str] = typer.Argument(..., help="PDF/image files, directories, globs or fsspec URLs (s3://...)."),

@@ -182,10 +182,8 @@ def _build_dataset(sources, render, done, model, prof: Profile, schema, constrai
         compute=ray.data.ActorPoolStrategy(size=n_engines),
         num_gpus=(1.0 / prof.actors_per_gpu) if on_gpu else 0,
         num_cpus=1,
-        # A dead engine actor is restarted and its batch retried; pages already written are
-        # deduplicated by the driver (DocumentAssembler keeps the first copy).
-        max_restarts=-1,
-        max_task_retries=-1,
+        # Ray Data's actor pools restart a dead actor and retry its batch (max_restarts and
+        # max_task_retries default to -1 there); pages seen twice are dropped by DocumentAssembler.
     )
 
 
