@@ -24,12 +24,14 @@ EXPECTED_ERRORS = {
 def run(corpus, tiny_checkpoint, tmp_path_factory):
     out = tmp_path_factory.mktemp("out")
     folder = corpus["good.pdf"].parent
-    summary = raxdoc.extract([str(folder)], str(out), model=str(tiny_checkpoint), profile=PROFILE)
-    return summary, out
+    events = []
+    summary = raxdoc.extract([str(folder)], str(out), model=str(tiny_checkpoint), profile=PROFILE,
+                             on_progress=events.append)
+    return summary, out, events
 
 
 def test_one_documents_row_per_input_with_typed_errors(run, corpus, tiny_checkpoint):
-    summary, out = run
+    summary, out, _ = run
     docs = pd.read_parquet(out / "documents")
     assert len(docs) == len(corpus) == summary.documents
     assert docs["doc_id"].is_unique
@@ -52,8 +54,18 @@ def test_one_documents_row_per_input_with_typed_errors(run, corpus, tiny_checkpo
     assert summary.pages == 4
 
 
+def test_progress_starts_at_zero_and_ends_complete(run):
+    summary, _, events = run
+    assert events[0]["documents_done"] == 0 and events[0]["documents_total"] == summary.documents
+    last = events[-1]
+    assert last["documents_done"] == last["documents_total"] == summary.documents
+    assert last["pages_done"] == last["pages_total"] == summary.pages
+    done = [e["documents_done"] for e in events]
+    assert done == sorted(done)
+
+
 def test_parquet_reads_back_in_pandas_and_duckdb(run):
-    _, out = run
+    _, out, _ = run
     table = pq.read_table(out / "documents")
     con = duckdb.connect()
     n, statuses = con.execute(
@@ -69,7 +81,7 @@ def test_parquet_reads_back_in_pandas_and_duckdb(run):
 
 
 def test_rerun_skips_everything_and_adds_no_rows(run, corpus, tiny_checkpoint):
-    summary, out = run
+    summary, out, _ = run
     before = pq.read_table(out / "documents").num_rows
     again = raxdoc.extract([str(corpus["good.pdf"].parent)], str(out), model=str(tiny_checkpoint), profile=PROFILE)
     after = pq.read_table(out / "documents").num_rows
