@@ -1,0 +1,343 @@
+"""The engine benchmark of issue 3: synthetic invoice pages through `Engine`, then through transformers.
+
+`run_engine_bench(preset=..., pages=..., max_new_tokens=...)` is what `raxdoc bench` and
+`bench/engine.py` call. Workload: `bench_pages.invoice_page` renders (1,288 px long side, ~1,240
+visual tokens at the profile's max_pixels), the constrained `Invoice` instruction, exactly
+`max_new_tokens` output tokens per page (`ignore_eos`, greedy), a random checkpoint of `preset`.
+It returns (and writes as JSON to `out`) pages/s, prefill and decode tokens/s, MFU, peak memory
+and pages in flight, and the same workload's pages/s under transformers' `generate`.
+
+How time is split: all pages are queued with `add_request`, then `step()` runs until done; each
+step is timed whole (it ends on the host reading the sampled ids, so the device has finished)
+and charged to prefill or decode by which runner method it called. prefill tok/s = prompt
+tokens / prefill time (ViT included); decode tok/s = tokens from decode steps / decode time.
+The engine is observed through a proxy on `engine.runner` (batch sizes, step kinds); nothing
+inside the engine is changed. Not here: argument parsing (bench/engine.py), FLOP formulas
+(flops.py), the baseline's batching (hf_baseline.py), page drawing (bench_pages.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import gc
+import json
+import platform
+import resource
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from raxdoc.engine.bench_pages import invoice_page
+from raxdoc.engine.flops import page_flops, peak_bf16_flops
+from raxdoc.engine.hf_baseline import run_baseline
+
+GIB = 2**30
+
+
+class BenchmarkError(RuntimeError):
+    """The benchmark could not produce honest figures (a request failed, a count disagrees)."""
+
+
+class _RecordingRunner:
+    """Passes calls to the engine's runner; notes each step's kind and batch size."""
+
+    def __init__(self, runner: Any) -> None:
+        self._runner = runner
+        self.last_kind: str | None = None
+        self.max_decode_batch = 0
+        self.prefill_tokens = 0
+        self.decode_tokens = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._runner, name)
+
+    def prefill(self, seqs: list) -> torch.Tensor:
+        self.last_kind = "prefill"
+        self.prefill_tokens += sum(s.num_prompt_tokens for s in seqs)
+        return self._runner.prefill(seqs)
+
+    def decode(self, seqs: list) -> torch.Tensor:
+        self.last_kind = "decode"
+        self.max_decode_batch = max(self.max_decode_batch, len(seqs))
+        self.decode_tokens += len(seqs)
+        return self._runner.decode(seqs)
+
+
+def ensure_checkpoint(preset: str, ckpt_dir: str | Path) -> Path:
+    """`ckpt_dir/<preset>-random`, written once (rax-4.5 in bf16 is ~4.5 GB) and reused after."""
+    from raxdoc.model.presets import write_random_checkpoint
+
+    path = Path(ckpt_dir) / f"{preset}-random"
+    if (path / "config.json").is_file() and (path / "tokenizer.json").is_file() \
+            and any(path.glob("*.safetensors")):
+        return path
+    # Written beside and renamed, so a killed write never looks like a checkpoint.
+    tmp = Path(tempfile.mkdtemp(prefix=f".{preset}-", dir=path.parent if path.parent.exists() else None))
+    write_random_checkpoint(tmp, preset)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp.rename(path)
+    return path
+
+
+def build_prompts(processor: Any, profile: Any, pages: int, *, long_side: int = 1288,
+                  unique_pages: int = 16, seed: int = 0) -> tuple[list[dict], dict[str, Any]]:
+    """`pages` engine prompts cycling over `unique_pages` drawn pages, and the workload's sizes.
+
+    Pixels do not change the compute, so a few distinct pages repeated keep host memory
+    bounded (one page is ~30 MB of float32 patches) without changing the figures.
+    """
+    from raxdoc.model.image_processor import preprocess_images
+    from raxdoc.prompt import build_prompt
+    from raxdoc.schemas import Invoice
+
+    instruction = build_prompt(Invoice, constrained=True)
+    image_config = dataclasses.replace(processor.image_config, min_pixels=profile.min_pixels,
+                                       max_pixels=profile.max_pixels)
+    distinct = []
+    for i in range(min(pages, unique_pages)):
+        image = invoice_page(seed + i, long_side=long_side)
+        pixel_values, grid = preprocess_images([image], image_config)
+        ids = processor.encode(instruction, grid)
+        distinct.append({"input_ids": ids, "pixel_values": pixel_values, "image_grid_thw": grid})
+    prompts = [distinct[i % len(distinct)] for i in range(pages)]
+    grid = [int(v) for v in distinct[0]["image_grid_thw"][0]]
+    workload = {
+        "page_px": list(invoice_page(seed, long_side=long_side).size),
+        "image_grid_thw": grid,
+        "visual_tokens_per_page": processor.image_token_counts(distinct[0]["image_grid_thw"])[0],
+        "instruction_tokens": len(processor.tokenizer.encode(instruction, add_special_tokens=False).ids),
+        "prompt_tokens_per_page": [len(p["input_ids"]) for p in distinct],
+        "unique_pages": len(distinct),
+    }
+    return prompts, workload
+
+
+def _run_engine(ckpt: Path, profile: Any, prompts: list[dict], new_tokens: int, *, warmup_pages: int,
+                free_bytes: int | None, device: torch.device) -> dict[str, Any]:
+    from raxdoc.engine import Engine, SamplingParams
+
+    engine = Engine.from_pretrained(str(ckpt), profile=profile, dtype=profile.dtype, device=str(device),
+                                    free_bytes=free_bytes)
+    recorder = _RecordingRunner(engine.runner)
+    engine.runner = recorder
+    params = SamplingParams(max_new_tokens=new_tokens, ignore_eos=True, temperature=0.0)
+    cuda = device.type == "cuda"
+    try:
+        if warmup_pages:  # kernels, autotuning, graph capture, allocator growth
+            engine.generate(prompts[:warmup_pages],
+                            SamplingParams(max_new_tokens=min(new_tokens, 32), ignore_eos=True))
+        recorder.max_decode_batch = recorder.prefill_tokens = recorder.decode_tokens = 0
+        if cuda:
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+        spent = {"prefill": 0.0, "decode": 0.0}
+        steps = {"prefill": 0, "decode": 0}
+        results = []
+        start = time.perf_counter()
+        for prompt in prompts:
+            engine.add_request(prompt, params)
+        while engine.has_unfinished():
+            t0 = time.perf_counter()
+            recorder.last_kind = None
+            results += engine.step()
+            kind = recorder.last_kind
+            if kind is not None:
+                spent[kind] += time.perf_counter() - t0
+                steps[kind] += 1
+        wall = time.perf_counter() - start
+        peak = torch.cuda.max_memory_allocated() if cuda else None
+        slots, max_num_seqs = engine.runner.num_slots, engine.scheduler_config.max_num_seqs
+    finally:
+        engine.close()
+    bad = [r for r in results if not r.ok or r.completion_tokens != new_tokens]
+    if bad or len(results) != len(prompts):
+        first = bad[0] if bad else None
+        raise BenchmarkError(f"{len(bad)} of {len(prompts)} requests did not produce {new_tokens} tokens "
+                             f"({len(results)} results); first: {first and (first.finish_reason, first.error)}")
+    prompt_tokens = sum(r.prompt_tokens for r in results)
+    output_tokens = sum(r.completion_tokens for r in results)
+    if recorder.prefill_tokens != prompt_tokens or recorder.decode_tokens != output_tokens - len(results):
+        raise BenchmarkError(f"runner saw {recorder.prefill_tokens} prefill / {recorder.decode_tokens} decode "
+                             f"tokens, results say {prompt_tokens} / {output_tokens - len(results)}")
+    del engine
+    gc.collect()
+    if cuda:
+        torch.cuda.empty_cache()
+    return {"wall_s": wall, "prefill_s": spent["prefill"], "decode_s": spent["decode"],
+            "prefill_steps": steps["prefill"], "decode_steps": steps["decode"],
+            "prompt_tokens": prompt_tokens, "output_tokens": output_tokens,
+            "decode_tokens": output_tokens - len(results), "peak_cuda_bytes": peak,
+            "max_pages_in_flight": recorder.max_decode_batch, "slots": slots, "max_num_seqs": max_num_seqs}
+
+
+def _cpu_matmul_peak(dtype: torch.dtype) -> float:
+    """Best of a few 1024^3 matmuls on this CPU, FLOP/s: the CPU's stand-in for a datasheet peak."""
+    a, b = torch.randn(1024, 1024, dtype=dtype), torch.randn(1024, 1024, dtype=dtype)
+    best = float("inf")
+    for _ in range(5):
+        t0 = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t0)
+    return 2 * 1024**3 / best
+
+
+def _commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
+                             cwd=Path(__file__).resolve().parent)
+        return out.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def _gib(n: int | None) -> float | None:
+    return None if n is None else round(n / GIB, 3)
+
+
+def run_engine_bench(preset: str = "rax-4.5", pages: int = 512, max_new_tokens: int = 512, *,
+                     profile: str = "auto", baseline: bool = True, baseline_pages: int | None = None,
+                     baseline_batch_size: int | None = None, memory_cap_gib: float | None = None,
+                     ckpt_dir: str | Path | None = None, out: str | Path | None = None,
+                     warmup_pages: int = 2, unique_pages: int = 16, long_side: int = 1288,
+                     device: str | None = None, command: str | None = None,
+                     verbose: bool = True) -> dict[str, Any]:
+    """Run the workload through the engine, then (unless `baseline=False`) through transformers.
+
+    `baseline_pages` (default: all, at most 64 on CUDA) runs the slow baseline on the first pages
+    only; the ratio compares pages/s. `memory_cap_gib` caps this process's CUDA memory with
+    `set_per_process_memory_fraction` before anything is loaded, and sizes the engine's cache to it.
+    """
+    from raxdoc.model import RaxProcessor
+    from raxdoc.model.config import RaxConfig
+    from raxdoc.profiles import resolve_profile
+
+    if pages < 1 or max_new_tokens < 1:
+        raise ValueError(f"need pages >= 1 and max_new_tokens >= 1, got {pages}, {max_new_tokens}")
+    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    cuda = dev.type == "cuda"
+    prof = resolve_profile(profile)
+    free_bytes = None
+    if memory_cap_gib is not None:
+        if not cuda:
+            raise ValueError("memory_cap_gib needs a CUDA device")
+        total = torch.cuda.get_device_properties(dev).total_memory
+        torch.cuda.set_per_process_memory_fraction(min(1.0, memory_cap_gib * GIB / total), dev)
+    with tempfile.TemporaryDirectory(prefix="raxdoc-bench-") as scratch:
+        ckpt = ensure_checkpoint(preset, ckpt_dir or scratch)
+        if memory_cap_gib is not None:
+            # Cache budget inside the cap: what the weights leave, less a quarter for activations.
+            weights = sum(f.stat().st_size for f in ckpt.glob("*.safetensors"))
+            free_bytes = int(max(0, memory_cap_gib * GIB - weights) * 0.75)
+        processor = RaxProcessor.from_pretrained(ckpt)
+        config = RaxConfig.from_dict(json.loads((ckpt / "config.json").read_text()))
+        prompts, workload = build_prompts(processor, prof, pages, long_side=long_side,
+                                          unique_pages=unique_pages)
+        warm = min(warmup_pages, pages)
+        eng = _run_engine(ckpt, prof, prompts, max_new_tokens, warmup_pages=warm,
+                          free_bytes=free_bytes, device=dev)
+        base = None
+        if baseline:
+            n_base = baseline_pages or (min(pages, 64) if cuda else pages)
+            batch = baseline_batch_size or (min(n_base, 32) if cuda else n_base)
+            base = run_baseline(str(ckpt), prompts[:n_base], max_new_tokens, batch_size=batch,
+                                pad_id=processor.stop_token_ids[-1], dtype=getattr(torch, prof.dtype),
+                                device=dev)
+
+    flops = [page_flops(config, len(p["input_ids"]), max_new_tokens, p["image_grid_thw"].tolist())
+             for p in prompts]
+    prefill_flops, decode_flops = sum(f.prefill for f in flops), sum(f.decode for f in flops)
+    if cuda:
+        peak, peak_source = peak_bf16_flops(_device_name(dev)), "datasheet dense bf16"
+    else:
+        peak, peak_source = _cpu_matmul_peak(getattr(torch, prof.dtype)), f"measured {prof.dtype} matmul"
+
+    def mfu(work: float, seconds: float) -> float | None:
+        return None if peak is None or seconds <= 0 else round(work / seconds / peak, 4)
+
+    engine_fig = {
+        "pages": pages, "wall_s": round(eng["wall_s"], 4),
+        "pages_per_s": round(pages / eng["wall_s"], 4),
+        "prefill_tokens": eng["prompt_tokens"], "decode_tokens": eng["decode_tokens"],
+        "output_tokens": eng["output_tokens"],
+        "prefill_s": round(eng["prefill_s"], 4), "decode_s": round(eng["decode_s"], 4),
+        "prefill_tok_s": round(eng["prompt_tokens"] / eng["prefill_s"], 1) if eng["prefill_s"] else None,
+        "decode_tok_s": round(eng["decode_tokens"] / eng["decode_s"], 1) if eng["decode_s"] else None,
+        "output_tok_s": round(eng["output_tokens"] / eng["wall_s"], 1),
+        "prefill_steps": eng["prefill_steps"], "decode_steps": eng["decode_steps"],
+        "model_tflop": round((prefill_flops + decode_flops) / 1e12, 3),
+        "achieved_tflop_s": round((prefill_flops + decode_flops) / eng["wall_s"] / 1e12, 4),
+        "mfu": mfu(prefill_flops + decode_flops, eng["wall_s"]),
+        "prefill_mfu": mfu(prefill_flops, eng["prefill_s"]), "decode_mfu": mfu(decode_flops, eng["decode_s"]),
+        "peak_memory_gib": _gib(eng["peak_cuda_bytes"] if cuda else
+                                resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024),
+        "max_pages_in_flight": eng["max_pages_in_flight"], "slots": eng["slots"],
+        "max_num_seqs": eng["max_num_seqs"],
+    }
+    base_fig = None
+    if base is not None:
+        base_fig = {"pages": base.pages, "batch_size": base.batch_size, "wall_s": round(base.wall_s, 4),
+                    "pages_per_s": round(base.pages / base.wall_s, 4), "prompt_tokens": base.prompt_tokens,
+                    "output_tokens": base.output_tokens, "output_tok_s": round(base.output_tokens / base.wall_s, 1),
+                    "peak_memory_gib": _gib(base.peak_memory_bytes)}
+    import transformers
+
+    report = {
+        "benchmark": "raxdoc-engine/1",
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": command or " ".join(shlex.quote(a) for a in sys.argv),
+        "commit": _commit(), "torch": torch.__version__, "transformers": transformers.__version__,
+        "python": platform.python_version(), "device": _device_name(dev), "device_type": dev.type,
+        "preset": preset, "profile": prof.name, "dtype": prof.dtype, "memory_cap_gib": memory_cap_gib,
+        "peak_flops": peak, "peak_source": peak_source,
+        "peak_memory_kind": "cuda max_memory_allocated (timed run)" if cuda else "process max RSS",
+        "workload": {**workload, "pages": pages, "max_new_tokens": max_new_tokens, "warmup_pages": warm},
+        "engine": engine_fig, "baseline": base_fig,
+        "speedup": round(engine_fig["pages_per_s"] / base_fig["pages_per_s"], 3) if base_fig else None,
+    }
+    if out is not None:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(json.dumps(report, indent=2) + "\n")
+    if verbose:
+        print(format_report(report))
+    return report
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """A short plain-text table of the figures that matter."""
+    e, b, w = report["engine"], report["baseline"], report["workload"]
+
+    def f(v: Any, unit: str = "") -> str:
+        return "n/a" if v is None else f"{v:,.4g}{unit}" if isinstance(v, float) else f"{v:,}{unit}"
+
+    rows = [
+        ("device", f"{report['device']} | torch {report['torch']} | {report['preset']} {report['dtype']} "
+                   f"| profile {report['profile']}"),
+        ("workload", f"{e['pages']} pages x {w['max_new_tokens']} tokens; page {w['page_px'][0]}x{w['page_px'][1]} "
+                     f"px = {w['visual_tokens_per_page']} visual tokens; instruction {w['instruction_tokens']} tokens"),
+        ("engine pages/s", f(e["pages_per_s"])),
+        ("prefill tok/s", f"{f(e['prefill_tok_s'])} ({e['prefill_tokens']:,} tokens, {f(e['prefill_s'], ' s')})"),
+        ("decode tok/s", f"{f(e['decode_tok_s'])} ({e['decode_tokens']:,} tokens, {f(e['decode_s'], ' s')})"),
+        ("MFU", f"{f(e['mfu'])} (prefill {f(e['prefill_mfu'])}, decode {f(e['decode_mfu'])}; "
+                f"peak {f(report['peak_flops'] and report['peak_flops'] / 1e12, ' TFLOP/s')} "
+                f"{report['peak_source']})"),
+        ("peak memory", f"{f(e['peak_memory_gib'], ' GiB')} ({report['peak_memory_kind']})"),
+        ("pages in flight", f"{e['max_pages_in_flight']} (slots {e['slots']}, max_num_seqs {e['max_num_seqs']})"),
+    ]
+    if b is not None:
+        rows += [("transformers pages/s", f"{f(b['pages_per_s'])} ({b['pages']} pages, batch {b['batch_size']})"),
+                 ("speedup", f(report["speedup"], "x"))]
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
