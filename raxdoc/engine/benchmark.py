@@ -11,16 +11,13 @@ How time is split: all pages are queued with `add_request`, then `step()` runs u
 step is timed whole (it ends on the host reading the sampled ids, so the device has finished)
 and charged to prefill or decode by which runner method it called. prefill tok/s = prompt
 tokens / prefill time (ViT included); decode tok/s = tokens from decode steps / decode time.
-The engine is observed through a proxy on `engine.runner` (batch sizes, step kinds); nothing
-inside the engine is changed. Not here: argument parsing (bench/engine.py), FLOP formulas
-(flops.py), the baseline's batching (hf_baseline.py), page drawing (bench_pages.py).
+Not here: argument parsing (bench/engine.py), the timed run (bench_timer.py), FLOP formulas
+(flops.py), the baseline's batching (hf_baseline.py), pages and checkpoint (bench_workload.py).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import gc
 import json
 import platform
 import resource
@@ -34,147 +31,14 @@ from typing import Any
 
 import torch
 
-from raxdoc.engine.bench_pages import invoice_page
+from raxdoc.engine.bench_timer import BenchmarkError, run_engine
+from raxdoc.engine.bench_workload import build_prompts, ensure_checkpoint
 from raxdoc.engine.flops import page_flops, peak_bf16_flops
 from raxdoc.engine.hf_baseline import run_baseline
 
+__all__ = ["BenchmarkError", "build_prompts", "ensure_checkpoint", "format_report", "run_engine_bench"]
+
 GIB = 2**30
-
-
-class BenchmarkError(RuntimeError):
-    """The benchmark could not produce honest figures (a request failed, a count disagrees)."""
-
-
-class _RecordingRunner:
-    """Passes calls to the engine's runner; notes each step's kind and batch size."""
-
-    def __init__(self, runner: Any) -> None:
-        self._runner = runner
-        self.last_kind: str | None = None
-        self.max_decode_batch = 0
-        self.prefill_tokens = 0
-        self.decode_tokens = 0
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._runner, name)
-
-    def prefill(self, seqs: list) -> torch.Tensor:
-        self.last_kind = "prefill"
-        self.prefill_tokens += sum(s.num_prompt_tokens for s in seqs)
-        return self._runner.prefill(seqs)
-
-    def decode(self, seqs: list) -> torch.Tensor:
-        self.last_kind = "decode"
-        self.max_decode_batch = max(self.max_decode_batch, len(seqs))
-        self.decode_tokens += len(seqs)
-        return self._runner.decode(seqs)
-
-
-def ensure_checkpoint(preset: str, ckpt_dir: str | Path) -> Path:
-    """`ckpt_dir/<preset>-random`, written once (rax-4.5 in bf16 is ~4.5 GB) and reused after."""
-    from raxdoc.model.presets import write_random_checkpoint
-
-    path = Path(ckpt_dir) / f"{preset}-random"
-    if (path / "config.json").is_file() and (path / "tokenizer.json").is_file() \
-            and any(path.glob("*.safetensors")):
-        return path
-    # Written beside and renamed, so a killed write never looks like a checkpoint.
-    tmp = Path(tempfile.mkdtemp(prefix=f".{preset}-", dir=path.parent if path.parent.exists() else None))
-    write_random_checkpoint(tmp, preset)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp.rename(path)
-    return path
-
-
-def build_prompts(processor: Any, profile: Any, pages: int, *, long_side: int = 1288,
-                  unique_pages: int = 16, seed: int = 0) -> tuple[list[dict], dict[str, Any]]:
-    """`pages` engine prompts cycling over `unique_pages` drawn pages, and the workload's sizes.
-
-    Pixels do not change the compute, so a few distinct pages repeated keep host memory
-    bounded (one page is ~30 MB of float32 patches) without changing the figures.
-    """
-    from raxdoc.model.image_processor import preprocess_images
-    from raxdoc.prompt import build_prompt
-    from raxdoc.schemas import Invoice
-
-    instruction = build_prompt(Invoice, constrained=True)
-    image_config = dataclasses.replace(processor.image_config, min_pixels=profile.min_pixels,
-                                       max_pixels=profile.max_pixels)
-    distinct = []
-    for i in range(min(pages, unique_pages)):
-        image = invoice_page(seed + i, long_side=long_side)
-        pixel_values, grid = preprocess_images([image], image_config)
-        ids = processor.encode(instruction, grid)
-        distinct.append({"input_ids": ids, "pixel_values": pixel_values, "image_grid_thw": grid})
-    prompts = [distinct[i % len(distinct)] for i in range(pages)]
-    grid = [int(v) for v in distinct[0]["image_grid_thw"][0]]
-    workload = {
-        "page_px": list(invoice_page(seed, long_side=long_side).size),
-        "image_grid_thw": grid,
-        "visual_tokens_per_page": processor.image_token_counts(distinct[0]["image_grid_thw"])[0],
-        "instruction_tokens": len(processor.tokenizer.encode(instruction, add_special_tokens=False).ids),
-        "prompt_tokens_per_page": [len(p["input_ids"]) for p in distinct],
-        "unique_pages": len(distinct),
-    }
-    return prompts, workload
-
-
-def _run_engine(ckpt: Path, profile: Any, prompts: list[dict], new_tokens: int, *, warmup_pages: int,
-                free_bytes: int | None, device: torch.device) -> dict[str, Any]:
-    from raxdoc.engine import Engine, SamplingParams
-
-    engine = Engine.from_pretrained(str(ckpt), profile=profile, dtype=profile.dtype, device=str(device),
-                                    free_bytes=free_bytes)
-    recorder = _RecordingRunner(engine.runner)
-    engine.runner = recorder
-    params = SamplingParams(max_new_tokens=new_tokens, ignore_eos=True, temperature=0.0)
-    cuda = device.type == "cuda"
-    try:
-        if warmup_pages:  # kernels, autotuning, graph capture, allocator growth
-            engine.generate(prompts[:warmup_pages],
-                            SamplingParams(max_new_tokens=min(new_tokens, 32), ignore_eos=True))
-        recorder.max_decode_batch = recorder.prefill_tokens = recorder.decode_tokens = 0
-        if cuda:
-            torch.cuda.synchronize()
-            torch.cuda.reset_peak_memory_stats()
-        spent = {"prefill": 0.0, "decode": 0.0}
-        steps = {"prefill": 0, "decode": 0}
-        results = []
-        start = time.perf_counter()
-        for prompt in prompts:
-            engine.add_request(prompt, params)
-        while engine.has_unfinished():
-            t0 = time.perf_counter()
-            recorder.last_kind = None
-            results += engine.step()
-            kind = recorder.last_kind
-            if kind is not None:
-                spent[kind] += time.perf_counter() - t0
-                steps[kind] += 1
-        wall = time.perf_counter() - start
-        peak = torch.cuda.max_memory_allocated() if cuda else None
-        slots, max_num_seqs = engine.runner.num_slots, engine.scheduler_config.max_num_seqs
-    finally:
-        engine.close()
-    bad = [r for r in results if not r.ok or r.completion_tokens != new_tokens]
-    if bad or len(results) != len(prompts):
-        first = bad[0] if bad else None
-        raise BenchmarkError(f"{len(bad)} of {len(prompts)} requests did not produce {new_tokens} tokens "
-                             f"({len(results)} results); first: {first and (first.finish_reason, first.error)}")
-    prompt_tokens = sum(r.prompt_tokens for r in results)
-    output_tokens = sum(r.completion_tokens for r in results)
-    if recorder.prefill_tokens != prompt_tokens or recorder.decode_tokens != output_tokens - len(results):
-        raise BenchmarkError(f"runner saw {recorder.prefill_tokens} prefill / {recorder.decode_tokens} decode "
-                             f"tokens, results say {prompt_tokens} / {output_tokens - len(results)}")
-    del engine
-    gc.collect()
-    if cuda:
-        torch.cuda.empty_cache()
-    return {"wall_s": wall, "prefill_s": spent["prefill"], "decode_s": spent["decode"],
-            "prefill_steps": steps["prefill"], "decode_steps": steps["decode"],
-            "prompt_tokens": prompt_tokens, "output_tokens": output_tokens,
-            "decode_tokens": output_tokens - len(results), "peak_cuda_bytes": peak,
-            "max_pages_in_flight": recorder.max_decode_batch, "slots": slots, "max_num_seqs": max_num_seqs}
 
 
 def _cpu_matmul_peak(dtype: torch.dtype) -> float:
@@ -246,7 +110,7 @@ def run_engine_bench(preset: str = "rax-4.5", pages: int = 512, max_new_tokens: 
         prompts, workload = build_prompts(processor, prof, pages, long_side=long_side,
                                           unique_pages=unique_pages)
         warm = min(warmup_pages, pages)
-        eng = _run_engine(ckpt, prof, prompts, max_new_tokens, warmup_pages=warm,
+        eng = run_engine(ckpt, prof, prompts, max_new_tokens, warmup_pages=warm,
                           free_bytes=free_bytes, device=dev)
         base = None
         if baseline:

@@ -1,0 +1,81 @@
+"""The engine benchmark in CPU mode (tiny preset): it runs end to end, baseline included, and its
+figures are complete, positive and consistent with each other and with the engine's results.
+
+Small pages (400 px) keep it quick; the page size, the prompt and the checkpoint path are the
+benchmark's own. Speed is not asserted (bench/ measures it); arithmetic between figures is.
+"""
+
+import json
+
+import pytest
+
+from raxdoc.engine.bench_pages import invoice_page
+from raxdoc.engine.benchmark import format_report, run_engine_bench
+
+ENGINE_KEYS = {"pages", "wall_s", "pages_per_s", "prefill_tokens", "decode_tokens", "output_tokens",
+               "prefill_s", "decode_s", "prefill_tok_s", "decode_tok_s", "output_tok_s", "prefill_steps",
+               "decode_steps", "model_tflop", "achieved_tflop_s", "mfu", "prefill_mfu", "decode_mfu",
+               "peak_memory_gib", "max_pages_in_flight", "slots", "max_num_seqs"}
+BASELINE_KEYS = {"pages", "batch_size", "wall_s", "pages_per_s", "prompt_tokens", "output_tokens",
+                 "output_tok_s", "peak_memory_gib"}
+TOP_KEYS = {"benchmark", "date", "command", "commit", "torch", "transformers", "python", "device",
+            "device_type", "preset", "profile", "dtype", "memory_cap_gib", "peak_flops", "peak_source",
+            "peak_memory_kind", "workload", "engine", "baseline", "speedup"}
+
+
+def test_invoice_page_is_deterministic_letter_size():
+    a, b, c = invoice_page(7), invoice_page(7), invoice_page(8)
+    assert a.size == (round(1288 * 8.5 / 11), 1288)
+    assert a.tobytes() == b.tobytes() and a.tobytes() != c.tobytes()
+    assert invoice_page(1, long_side=333).size == (257, 333)  # awkward size still draws
+    with pytest.raises(ValueError):
+        invoice_page(1, long_side=50)
+
+
+def test_cpu_bench_tiny_runs_and_figures_agree(tmp_path, tiny_checkpoint):
+    # Reuse the session's tiny checkpoint through the cache layout ensure_checkpoint reads.
+    ckpt_dir = tmp_path / "ckpt"
+    ckpt_dir.mkdir()
+    (ckpt_dir / "tiny-random").symlink_to(tiny_checkpoint, target_is_directory=True)
+    out = tmp_path / "r.json"
+    pages, n = 3, 4
+    report = run_engine_bench(preset="tiny", pages=pages, max_new_tokens=n, profile="cpu", device="cpu",
+                              ckpt_dir=ckpt_dir, out=out, warmup_pages=1, unique_pages=2, long_side=400,
+                              baseline=True, baseline_pages=2, command="pytest", verbose=False)
+    saved = json.loads(out.read_text())
+    assert saved == json.loads(json.dumps(report))
+    assert TOP_KEYS <= saved.keys()
+    e, b, w = saved["engine"], saved["baseline"], saved["workload"]
+    assert ENGINE_KEYS <= e.keys() and BASELINE_KEYS <= b.keys()
+    for key in ENGINE_KEYS:
+        assert e[key] is not None and e[key] > 0, key
+    for key in BASELINE_KEYS - {"peak_memory_gib"}:  # no CUDA peak on CPU
+        assert b[key] > 0, key
+
+    # Tokens: every page gets exactly n tokens, the first from prefill, the rest from decode.
+    assert e["output_tokens"] == pages * n and e["decode_tokens"] == pages * (n - 1)
+    assert e["prefill_tokens"] == sum(w["prompt_tokens_per_page"][i % 2] for i in range(pages))
+    assert w["visual_tokens_per_page"] == w["image_grid_thw"][1] * w["image_grid_thw"][2] // 4
+    assert w["prompt_tokens_per_page"][0] > w["visual_tokens_per_page"] + w["instruction_tokens"]
+    # Rates are the counts over the times they claim.
+    assert e["pages_per_s"] == pytest.approx(pages / e["wall_s"], rel=1e-3)
+    assert e["prefill_tok_s"] == pytest.approx(e["prefill_tokens"] / e["prefill_s"], rel=1e-3)
+    assert e["decode_tok_s"] == pytest.approx(e["decode_tokens"] / e["decode_s"], rel=1e-3)
+    assert e["prefill_s"] + e["decode_s"] <= e["wall_s"] * 1.001
+    assert 0 < e["mfu"] < 1
+    # All pages fit in the cpu profile's 4 slots, so all decode together.
+    assert e["max_pages_in_flight"] == pages <= e["slots"]
+
+    assert b["pages"] == 2 and b["output_tokens"] == 2 * n
+    assert saved["speedup"] == pytest.approx(e["pages_per_s"] / b["pages_per_s"], rel=1e-2)
+    assert saved["command"] == "pytest" and saved["preset"] == "tiny" and saved["device_type"] == "cpu"
+    text = format_report(saved)
+    assert "pages/s" in text and "speedup" in text
+
+
+def test_bench_rejects_bad_arguments():
+    with pytest.raises(ValueError):
+        run_engine_bench(preset="tiny", pages=0, max_new_tokens=4, device="cpu", verbose=False)
+    with pytest.raises(ValueError):
+        run_engine_bench(preset="tiny", pages=1, max_new_tokens=4, device="cpu", memory_cap_gib=1.0,
+                         verbose=False)
