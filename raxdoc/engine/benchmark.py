@@ -171,12 +171,26 @@ def run_engine_bench(preset: str = "rax-4.5", pages: int = 512, max_new_tokens: 
         "engine": engine_fig, "baseline": base_fig,
         "speedup": round(engine_fig["pages_per_s"] / base_fig["pages_per_s"], 3) if base_fig else None,
     }
+    report["targets"] = _targets(report) if cuda and preset == "rax-4.5" else None
     if out is not None:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         Path(out).write_text(json.dumps(report, indent=2) + "\n")
     if verbose:
         print(format_report(report))
     return report
+
+
+def _targets(report: dict[str, Any]) -> dict[str, bool]:
+    """Issue 3's GPU targets, each true or false for this run (512 tokens, and a cap where set)."""
+    e = report["engine"]
+    checks = {"max_new_tokens == 512": report["workload"]["max_new_tokens"] == 512}
+    if report["memory_cap_gib"] is None:
+        checks["pages_per_s >= 25"] = e["pages_per_s"] >= 25
+        checks["speedup >= 20"] = report["speedup"] is not None and report["speedup"] >= 20
+    else:
+        checks["peak_memory <= cap"] = e["peak_memory_gib"] <= report["memory_cap_gib"]
+        checks["pages in flight >= 64"] = e["max_pages_in_flight"] >= 64
+    return checks
 
 
 def format_report(report: dict[str, Any]) -> str:
@@ -203,5 +217,7 @@ def format_report(report: dict[str, Any]) -> str:
     if b is not None:
         rows += [("transformers pages/s", f"{f(b['pages_per_s'])} ({b['pages']} pages, batch {b['batch_size']})"),
                  ("speedup", f(report["speedup"], "x"))]
+    if report.get("targets"):
+        rows.append(("targets", ", ".join(f"{k}: {'ok' if v else 'MISSED'}" for k, v in report["targets"].items())))
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)

@@ -20,7 +20,7 @@ BASELINE_KEYS = {"pages", "batch_size", "wall_s", "pages_per_s", "prompt_tokens"
                  "output_tok_s", "peak_memory_gib"}
 TOP_KEYS = {"benchmark", "date", "command", "commit", "torch", "transformers", "python", "device",
             "device_type", "preset", "profile", "dtype", "memory_cap_gib", "peak_flops", "peak_source",
-            "peak_memory_kind", "workload", "engine", "baseline", "speedup"}
+            "peak_memory_kind", "workload", "engine", "baseline", "speedup", "targets"}
 
 
 def test_invoice_page_is_deterministic_letter_size():
@@ -79,3 +79,15 @@ def test_bench_rejects_bad_arguments():
     with pytest.raises(ValueError):
         run_engine_bench(preset="tiny", pages=1, max_new_tokens=4, device="cpu", memory_cap_gib=1.0,
                          verbose=False)
+
+
+def test_targets_follow_the_issue():
+    from raxdoc.engine.benchmark import _targets
+
+    report = {"engine": {"pages_per_s": 30.0, "peak_memory_gib": 21.5, "max_pages_in_flight": 64},
+              "workload": {"max_new_tokens": 512}, "memory_cap_gib": None, "speedup": 19.9}
+    assert _targets(report) == {"max_new_tokens == 512": True, "pages_per_s >= 25": True,
+                                "speedup >= 20": False}
+    capped = {**report, "memory_cap_gib": 22.0, "engine": {**report["engine"], "max_pages_in_flight": 63}}
+    assert _targets(capped) == {"max_new_tokens == 512": True, "peak_memory <= cap": True,
+                                "pages in flight >= 64": False}
