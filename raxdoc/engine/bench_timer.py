@@ -10,6 +10,7 @@ figure. Not here: FLOPs, the baseline, reporting (benchmark.py).
 from __future__ import annotations
 
 import gc
+import resource
 import time
 from pathlib import Path
 from typing import Any
@@ -79,7 +80,9 @@ def run_engine(ckpt: Path, profile: Any, prompts: list[dict], new_tokens: int, *
                 spent[kind] += time.perf_counter() - t0
                 steps[kind] += 1
         wall = time.perf_counter() - start
-        peak = torch.cuda.max_memory_allocated() if cuda else None
+        # CPU: the process's max RSS so far (page drawing and loading included, the baseline not).
+        peak = (torch.cuda.max_memory_allocated() if cuda
+                else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
         slots, max_num_seqs = engine.runner.num_slots, engine.scheduler_config.max_num_seqs
     finally:
         engine.close()
@@ -100,7 +103,7 @@ def run_engine(ckpt: Path, profile: Any, prompts: list[dict], new_tokens: int, *
     return {"wall_s": wall, "prefill_s": spent["prefill"], "decode_s": spent["decode"],
             "prefill_steps": steps["prefill"], "decode_steps": steps["decode"],
             "prompt_tokens": prompt_tokens, "output_tokens": output_tokens,
-            "decode_tokens": output_tokens - len(results), "peak_cuda_bytes": peak,
+            "decode_tokens": output_tokens - len(results), "peak_memory_bytes": peak,
             "max_pages_in_flight": recorder.max_decode_batch, "slots": slots, "max_num_seqs": max_num_seqs}
 
 

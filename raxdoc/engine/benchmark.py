@@ -20,7 +20,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import platform
-import resource
 import shlex
 import subprocess
 import sys
@@ -65,6 +64,15 @@ def _device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def _pad_id(ckpt: Path) -> int:
+    """The checkpoint's pad id (generation_config.json, else config.json's text pad id)."""
+    gen = ckpt / "generation_config.json"
+    pad = json.loads(gen.read_text()).get("pad_token_id") if gen.is_file() else None
+    if pad is None:
+        pad = json.loads((ckpt / "config.json").read_text())["text_config"]["pad_token_id"]
+    return int(pad[0] if isinstance(pad, list) else pad)
 
 
 def _gib(n: int | None) -> float | None:
@@ -117,7 +125,7 @@ def run_engine_bench(preset: str = "rax-4.5", pages: int = 512, max_new_tokens: 
             n_base = baseline_pages or (min(pages, 64) if cuda else pages)
             batch = baseline_batch_size or (min(n_base, 32) if cuda else n_base)
             base = run_baseline(str(ckpt), prompts[:n_base], max_new_tokens, batch_size=batch,
-                                pad_id=processor.stop_token_ids[-1], dtype=getattr(torch, prof.dtype),
+                                pad_id=_pad_id(ckpt), dtype=getattr(torch, prof.dtype),
                                 device=dev)
 
     flops = [page_flops(config, len(p["input_ids"]), max_new_tokens, p["image_grid_thw"].tolist())
@@ -145,8 +153,7 @@ def run_engine_bench(preset: str = "rax-4.5", pages: int = 512, max_new_tokens: 
         "achieved_tflop_s": round((prefill_flops + decode_flops) / eng["wall_s"] / 1e12, 4),
         "mfu": mfu(prefill_flops + decode_flops, eng["wall_s"]),
         "prefill_mfu": mfu(prefill_flops, eng["prefill_s"]), "decode_mfu": mfu(decode_flops, eng["decode_s"]),
-        "peak_memory_gib": _gib(eng["peak_cuda_bytes"] if cuda else
-                                resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024),
+        "peak_memory_gib": _gib(eng["peak_memory_bytes"]),
         "max_pages_in_flight": eng["max_pages_in_flight"], "slots": eng["slots"],
         "max_num_seqs": eng["max_num_seqs"],
     }
