@@ -17,6 +17,7 @@ Not here: argument parsing (bench/engine.py), the timed run (bench_timer.py), FL
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import platform
@@ -80,7 +81,8 @@ def _gib(n: int | None) -> float | None:
 
 
 def run_engine_bench(preset: str = "rax-4.5", pages: int = 512, max_new_tokens: int = 512, *,
-                     profile: str = "auto", baseline: bool = True, baseline_pages: int | None = None,
+                     profile: str = "auto", profile_overrides: dict[str, Any] | None = None,
+                     baseline: bool = True, baseline_pages: int | None = None,
                      baseline_batch_size: int | None = None, memory_cap_gib: float | None = None,
                      ckpt_dir: str | Path | None = None, out: str | Path | None = None,
                      warmup_pages: int = 2, unique_pages: int = 16, long_side: int = 1288,
@@ -89,7 +91,8 @@ def run_engine_bench(preset: str = "rax-4.5", pages: int = 512, max_new_tokens: 
     """Run the workload through the engine, then (unless `baseline=False`) through transformers.
 
     `baseline_pages` (default: all, at most 64 on CUDA) runs the slow baseline on the first pages
-    only; the ratio compares pages/s. `memory_cap_gib` caps this process's CUDA memory with
+    only; the ratio compares pages/s. `profile_overrides` replace profile fields by name (as the
+    CLI's overrides do), and the JSON records the resulting profile. `memory_cap_gib` caps this process's CUDA memory with
     `set_per_process_memory_fraction` before anything is loaded, and sizes the engine's cache to it.
     """
     from raxdoc.model import RaxProcessor
@@ -100,7 +103,7 @@ def run_engine_bench(preset: str = "rax-4.5", pages: int = 512, max_new_tokens: 
         raise ValueError(f"need pages >= 1 and max_new_tokens >= 1, got {pages}, {max_new_tokens}")
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     cuda = dev.type == "cuda"
-    prof = resolve_profile(profile)
+    prof = resolve_profile(profile, **(profile_overrides or {}))
     free_bytes = None
     if memory_cap_gib is not None:
         if not cuda:
@@ -171,7 +174,8 @@ def run_engine_bench(preset: str = "rax-4.5", pages: int = 512, max_new_tokens: 
         "command": command or " ".join(shlex.quote(a) for a in sys.argv),
         "commit": _commit(), "torch": torch.__version__, "transformers": transformers.__version__,
         "python": platform.python_version(), "device": _device_name(dev), "device_type": dev.type,
-        "preset": preset, "profile": prof.name, "dtype": prof.dtype, "memory_cap_gib": memory_cap_gib,
+        "preset": preset, "profile": prof.name,
+        "profile_fields": dataclasses.asdict(prof), "dtype": prof.dtype, "memory_cap_gib": memory_cap_gib,
         "peak_flops": peak, "peak_source": peak_source,
         "peak_memory_kind": "cuda max_memory_allocated (timed run)" if cuda else "process max RSS",
         "workload": {**workload, "pages": pages, "max_new_tokens": max_new_tokens, "warmup_pages": warm},

@@ -8,6 +8,7 @@ benchmark's own. Speed is not asserted (bench/ measures it); arithmetic between 
 import json
 
 import pytest
+import torch
 
 from raxdoc.engine.bench_pages import invoice_page
 from raxdoc.engine.benchmark import format_report, run_engine_bench
@@ -19,7 +20,7 @@ ENGINE_KEYS = {"pages", "wall_s", "pages_per_s", "prefill_tokens", "decode_token
 BASELINE_KEYS = {"pages", "batch_size", "wall_s", "pages_per_s", "prompt_tokens", "output_tokens",
                  "output_tok_s", "peak_memory_gib"}
 TOP_KEYS = {"benchmark", "date", "command", "commit", "torch", "transformers", "python", "device",
-            "device_type", "preset", "profile", "dtype", "memory_cap_gib", "peak_flops", "peak_source",
+            "device_type", "preset", "profile", "profile_fields", "dtype", "memory_cap_gib", "peak_flops", "peak_source",
             "peak_memory_kind", "workload", "engine", "baseline", "speedup", "targets"}
 
 
@@ -69,6 +70,8 @@ def test_cpu_bench_tiny_runs_and_figures_agree(tmp_path, tiny_checkpoint):
     assert b["pages"] == 2 and b["output_tokens"] == 2 * n
     assert saved["speedup"] == pytest.approx(e["pages_per_s"] / b["pages_per_s"], rel=1e-2)
     assert saved["command"] == "pytest" and saved["preset"] == "tiny" and saved["device_type"] == "cpu"
+    assert saved["profile_fields"]["max_num_seqs"] == 4
+    assert [p.name for p in ckpt_dir.iterdir()] == ["tiny-random"]  # reused, nothing written beside it
     text = format_report(saved)
     assert "pages/s" in text and "speedup" in text
 
@@ -91,3 +94,28 @@ def test_targets_follow_the_issue():
     capped = {**report, "memory_cap_gib": 22.0, "engine": {**report["engine"], "max_pages_in_flight": 63}}
     assert _targets(capped) == {"max_new_tokens == 512": True, "peak_memory <= cap": True,
                                 "pages in flight >= 64": False}
+
+
+def test_failed_requests_stop_the_benchmark(tmp_path, tiny_checkpoint):
+    from raxdoc.engine.benchmark import BenchmarkError
+
+    (tmp_path / "tiny-random").symlink_to(tiny_checkpoint, target_is_directory=True)
+    # A ViT budget below one page's patches: every request fails at admission, no figure is made.
+    with pytest.raises(BenchmarkError, match="did not produce"):
+        run_engine_bench(preset="tiny", pages=2, max_new_tokens=2, profile="cpu", device="cpu",
+                         profile_overrides={"vit_token_budget": 64}, ckpt_dir=tmp_path, warmup_pages=0,
+                         long_side=400, baseline=False, verbose=False)
+
+
+def test_baseline_batches_left_pad():
+    from raxdoc.engine.hf_baseline import _batch
+
+    pix = [torch.ones(8, 3), torch.full((4, 3), 2.0)]
+    prompts = [{"input_ids": [5, 6, 7], "pixel_values": pix[0], "image_grid_thw": torch.tensor([[1, 2, 4]])},
+               {"input_ids": [9], "pixel_values": None, "image_grid_thw": None},
+               {"input_ids": [1, 2], "pixel_values": pix[1], "image_grid_thw": torch.tensor([[1, 2, 2]])}]
+    b = _batch(prompts, pad_id=0, device=torch.device("cpu"), dtype=torch.float32)
+    assert b["input_ids"].tolist() == [[5, 6, 7], [0, 0, 9], [0, 1, 2]]
+    assert b["attention_mask"].tolist() == [[1, 1, 1], [0, 0, 1], [0, 1, 1]]
+    assert torch.equal(b["pixel_values"], torch.cat(pix))  # images in prompt order, text-only skipped
+    assert b["image_grid_thw"].tolist() == [[1, 2, 4], [1, 2, 2]]
