@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--baseline-pages", type=int, default=None,
                     help="pages for the baseline (default: all, at most 64 on CUDA); pages/s are compared")
     ap.add_argument("--baseline-batch-size", type=int, default=None,
-                    help="pages per generate() call (default: 32 on CUDA, all on CPU)")
+                    help="pages per generate() call (default: all baseline pages in one call)")
     ap.add_argument("--ckpt-dir", default=None, help="keep the random checkpoint here and reuse it")
     ap.add_argument("--warmup-pages", type=int, default=2)
     ap.add_argument("--unique-pages", type=int, default=16, help="distinct pages drawn, then repeated")

@@ -74,6 +74,8 @@ def test_cpu_bench_tiny_runs_and_figures_agree(tmp_path, tiny_checkpoint):
     assert [p.name for p in ckpt_dir.iterdir()] == ["tiny-random"]  # reused, nothing written beside it
     text = format_report(saved)
     assert "pages/s" in text and "speedup" in text
+    failed = format_report({**saved, "baseline": {"error": "OutOfMemoryError at batch 64"}, "speedup": None})
+    assert "OutOfMemoryError at batch 64" in failed and "speedup" not in failed
 
 
 def test_bench_rejects_bad_arguments():
