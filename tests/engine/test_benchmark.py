@@ -121,3 +121,37 @@ def test_baseline_batches_left_pad():
     assert b["attention_mask"].tolist() == [[1, 1, 1], [0, 0, 1], [0, 1, 1]]
     assert torch.equal(b["pixel_values"], torch.cat(pix))  # images in prompt order, text-only skipped
     assert b["image_grid_thw"].tolist() == [[1, 2, 4], [1, 2, 2]]
+
+
+def test_ensure_checkpoint_writes_once_and_atomically(tmp_path, monkeypatch):
+    from raxdoc.engine.bench_workload import ensure_checkpoint
+    from raxdoc.model import presets
+
+    calls = []
+
+    def fake_write(path, preset):
+        calls.append((path, preset))
+        for name in ("config.json", "tokenizer.json", "model.safetensors"):
+            (path / name).write_text("{}")
+        return path
+
+    monkeypatch.setattr(presets, "write_random_checkpoint", fake_write)
+    first = ensure_checkpoint("tiny", tmp_path / "cache")
+    again = ensure_checkpoint("tiny", tmp_path / "cache")
+    assert first == again == tmp_path / "cache" / "tiny-random" and len(calls) == 1
+    assert calls[0][0].parent == first.parent and calls[0][0] != first  # written beside, then renamed
+    assert sorted(p.name for p in first.parent.iterdir()) == ["tiny-random"]
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_bench_tiny_reports_device_memory(tmp_path, tiny_checkpoint):
+    (tmp_path / "tiny-random").symlink_to(tiny_checkpoint, target_is_directory=True)
+    report = run_engine_bench(preset="tiny", pages=4, max_new_tokens=8, profile="l4", device="cuda",
+                              ckpt_dir=tmp_path, warmup_pages=1, long_side=400, baseline_pages=2,
+                              memory_cap_gib=8.0, verbose=False)
+    e = report["engine"]
+    assert 0 < e["peak_memory_gib"] <= 8.0 and report["peak_memory_kind"].startswith("cuda")
+    assert e["output_tokens"] == 32 and e["max_pages_in_flight"] == 4
+    assert report["baseline"]["output_tokens"] == 16 and report["baseline"]["peak_memory_gib"] > 0
+    assert report["peak_flops"] is None or e["mfu"] > 0
