@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -76,8 +77,20 @@ def _pad_id(ckpt: Path) -> int:
     return int(pad[0] if isinstance(pad, list) else pad)
 
 
+def _version(package: str) -> str | None:
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return None
+
+
 def _gib(n: int | None) -> float | None:
     return None if n is None else round(n / GIB, 3)
+
+
+def _sig(x: float | None, digits: int = 4) -> float | None:
+    """`x` to `digits` significant digits (rates span 1e-3 on CPU to 1e5 on GPU)."""
+    return None if x is None else float(f"{x:.{digits}g}")
 
 
 def run_engine_bench(preset: str = "rax-4.5", pages: int = 512, max_new_tokens: int = 512, *,
@@ -92,8 +105,9 @@ def run_engine_bench(preset: str = "rax-4.5", pages: int = 512, max_new_tokens: 
 
     `baseline_pages` (default: all, at most 64 on CUDA) runs the slow baseline on the first pages
     only; the ratio compares pages/s. `profile_overrides` replace profile fields by name (as the
-    CLI's overrides do), and the JSON records the resulting profile. `memory_cap_gib` caps this process's CUDA memory with
-    `set_per_process_memory_fraction` before anything is loaded, and sizes the engine's cache to it.
+    CLI's overrides do); the JSON records the resulting profile. `memory_cap_gib` caps this
+    process's CUDA memory with `set_per_process_memory_fraction` before anything is loaded, and
+    sizes the engine's cache to it.
     """
     from raxdoc.model import RaxProcessor
     from raxdoc.model.config import RaxConfig
@@ -144,39 +158,37 @@ def run_engine_bench(preset: str = "rax-4.5", pages: int = 512, max_new_tokens: 
         peak, peak_source = _cpu_matmul_peak(getattr(torch, prof.dtype)), f"measured {prof.dtype} matmul"
 
     def mfu(work: float, seconds: float) -> float | None:
-        return None if peak is None or seconds <= 0 else round(work / seconds / peak, 4)
+        return None if peak is None or seconds <= 0 else _sig(work / seconds / peak, 3)
 
+    wall, pre_s, dec_s = eng["wall_s"], eng["prefill_s"], eng["decode_s"]
     engine_fig = {
-        "pages": pages, "wall_s": round(eng["wall_s"], 4),
-        "pages_per_s": round(pages / eng["wall_s"], 4),
+        "pages": pages, "wall_s": _sig(wall, 6), "pages_per_s": _sig(pages / wall),
         "prefill_tokens": eng["prompt_tokens"], "decode_tokens": eng["decode_tokens"],
-        "output_tokens": eng["output_tokens"],
-        "prefill_s": round(eng["prefill_s"], 4), "decode_s": round(eng["decode_s"], 4),
-        "prefill_tok_s": round(eng["prompt_tokens"] / eng["prefill_s"], 1) if eng["prefill_s"] else None,
-        "decode_tok_s": round(eng["decode_tokens"] / eng["decode_s"], 1) if eng["decode_s"] else None,
-        "output_tok_s": round(eng["output_tokens"] / eng["wall_s"], 1),
+        "output_tokens": eng["output_tokens"], "prefill_s": _sig(pre_s, 6), "decode_s": _sig(dec_s, 6),
+        "prefill_tok_s": _sig(eng["prompt_tokens"] / pre_s) if pre_s else None,
+        "decode_tok_s": _sig(eng["decode_tokens"] / dec_s) if dec_s else None,
+        "output_tok_s": _sig(eng["output_tokens"] / wall),
         "prefill_steps": eng["prefill_steps"], "decode_steps": eng["decode_steps"],
-        "model_tflop": round((prefill_flops + decode_flops) / 1e12, 3),
-        "achieved_tflop_s": round((prefill_flops + decode_flops) / eng["wall_s"] / 1e12, 4),
-        "mfu": mfu(prefill_flops + decode_flops, eng["wall_s"]),
-        "prefill_mfu": mfu(prefill_flops, eng["prefill_s"]), "decode_mfu": mfu(decode_flops, eng["decode_s"]),
+        "model_tflop": _sig((prefill_flops + decode_flops) / 1e12),
+        "achieved_tflop_s": _sig((prefill_flops + decode_flops) / wall / 1e12),
+        "mfu": mfu(prefill_flops + decode_flops, wall),
+        "prefill_mfu": mfu(prefill_flops, pre_s), "decode_mfu": mfu(decode_flops, dec_s),
         "peak_memory_gib": _gib(eng["peak_memory_bytes"]),
         "max_pages_in_flight": eng["max_pages_in_flight"], "slots": eng["slots"],
         "max_num_seqs": eng["max_num_seqs"],
     }
     base_fig = None if base_error is None else {"error": base_error}
     if base is not None:
-        base_fig = {"pages": base.pages, "batch_size": base.batch_size, "wall_s": round(base.wall_s, 4),
-                    "pages_per_s": round(base.pages / base.wall_s, 4), "prompt_tokens": base.prompt_tokens,
-                    "output_tokens": base.output_tokens, "output_tok_s": round(base.output_tokens / base.wall_s, 1),
+        base_fig = {"pages": base.pages, "batch_size": base.batch_size, "wall_s": _sig(base.wall_s, 6),
+                    "pages_per_s": _sig(base.pages / base.wall_s), "prompt_tokens": base.prompt_tokens,
+                    "output_tokens": base.output_tokens, "output_tok_s": _sig(base.output_tokens / base.wall_s),
                     "peak_memory_gib": _gib(base.peak_memory_bytes)}
-    import transformers
 
     report = {
         "benchmark": "raxdoc-engine/1",
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "command": command or " ".join(shlex.quote(a) for a in sys.argv),
-        "commit": _commit(), "torch": torch.__version__, "transformers": transformers.__version__,
+        "commit": _commit(), "torch": torch.__version__, "transformers": _version("transformers"),
         "python": platform.python_version(), "device": _device_name(dev), "device_type": dev.type,
         "preset": preset, "profile": prof.name,
         "profile_fields": dataclasses.asdict(prof), "dtype": prof.dtype, "memory_cap_gib": memory_cap_gib,
@@ -184,7 +196,7 @@ def run_engine_bench(preset: str = "rax-4.5", pages: int = 512, max_new_tokens: 
         "peak_memory_kind": "cuda max_memory_allocated (timed run)" if cuda else "process max RSS",
         "workload": {**workload, "pages": pages, "max_new_tokens": max_new_tokens, "warmup_pages": warm},
         "engine": engine_fig, "baseline": base_fig,
-        "speedup": round(pages / eng["wall_s"] / (base.pages / base.wall_s), 3) if base else None,
+        "speedup": _sig(pages / wall / (base.pages / base.wall_s)) if base else None,
     }
     report["targets"] = _targets(report) if cuda and preset == "rax-4.5" else None
     if out is not None:
@@ -218,8 +230,9 @@ def format_report(report: dict[str, Any]) -> str:
     rows = [
         ("device", f"{report['device']} | torch {report['torch']} | {report['preset']} {report['dtype']} "
                    f"| profile {report['profile']}"),
-        ("workload", f"{e['pages']} pages x {w['max_new_tokens']} tokens; page {w['page_px'][0]}x{w['page_px'][1]} "
-                     f"px = {w['visual_tokens_per_page']} visual tokens; instruction {w['instruction_tokens']} tokens"),
+        ("workload", f"{e['pages']} pages x {w['max_new_tokens']} tokens; page "
+                     f"{w['page_px'][0]}x{w['page_px'][1]} px = {w['visual_tokens_per_page']} visual tokens; "
+                     f"instruction {w['instruction_tokens']} tokens"),
         ("engine pages/s", f(e["pages_per_s"])),
         ("prefill tok/s", f"{f(e['prefill_tok_s'])} ({e['prefill_tokens']:,} tokens, {f(e['prefill_s'], ' s')})"),
         ("decode tok/s", f"{f(e['decode_tok_s'])} ({e['decode_tokens']:,} tokens, {f(e['decode_s'], ' s')})"),
@@ -235,6 +248,7 @@ def format_report(report: dict[str, Any]) -> str:
         rows += [("transformers pages/s", f"{f(b['pages_per_s'])} ({b['pages']} pages, batch {b['batch_size']})"),
                  ("speedup", f(report["speedup"], "x"))]
     if report.get("targets"):
-        rows.append(("targets", ", ".join(f"{k}: {'ok' if v else 'MISSED'}" for k, v in report["targets"].items())))
+        marks = (f"{k}: {'ok' if v else 'MISSED'}" for k, v in report["targets"].items())
+        rows.append(("targets", ", ".join(marks)))
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
