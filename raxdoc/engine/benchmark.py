@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import os
 import platform
 import shlex
 import subprocess
@@ -190,6 +191,8 @@ def run_engine_bench(preset: str = "rax-4.5", pages: int = 512, max_new_tokens: 
         "command": command or " ".join(shlex.quote(a) for a in sys.argv),
         "commit": _commit(), "torch": torch.__version__, "transformers": _version("transformers"),
         "python": platform.python_version(), "device": _device_name(dev), "device_type": dev.type,
+        # Other work on the host skews CPU figures (and host overhead on GPU): 1/5/15-minute loads.
+        "host_load_average": [round(x, 2) for x in os.getloadavg()],
         "preset": preset, "profile": prof.name,
         "profile_fields": dataclasses.asdict(prof), "dtype": prof.dtype, "memory_cap_gib": memory_cap_gib,
         "peak_flops": peak, "peak_source": peak_source,
