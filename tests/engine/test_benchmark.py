@@ -21,7 +21,8 @@ BASELINE_KEYS = {"pages", "batch_size", "wall_s", "pages_per_s", "prompt_tokens"
                  "output_tok_s", "peak_memory_gib"}
 TOP_KEYS = {"benchmark", "date", "command", "commit", "torch", "transformers", "python", "device",
             "host_load_average", "device_type", "preset", "profile", "profile_fields", "dtype",
-            "memory_cap_gib", "peak_flops", "peak_source", "peak_memory_kind", "workload", "engine", "baseline", "speedup", "targets"}
+            "memory_cap_gib", "peak_flops", "peak_source", "peak_memory_kind", "workload", "engine",
+            "baseline", "speedup", "targets"}
 
 
 def test_invoice_page_is_deterministic_letter_size():
