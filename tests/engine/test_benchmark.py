@@ -156,3 +156,17 @@ def test_cuda_bench_tiny_reports_device_memory(tmp_path, tiny_checkpoint):
     assert e["output_tokens"] == 32 and e["max_pages_in_flight"] == 4
     assert report["baseline"]["output_tokens"] == 16 and report["baseline"]["peak_memory_gib"] > 0
     assert report["peak_flops"] is None or e["mfu"] > 0
+
+
+def test_bench_script_parses_arguments_into_the_run(tmp_path, tiny_checkpoint):
+    from bench.engine import main
+
+    (tmp_path / "tiny-random").symlink_to(tiny_checkpoint, target_is_directory=True)
+    out = tmp_path / "nested" / "r.json"
+    report = main(["--preset", "tiny", "--profile", "cpu", "--pages", "2", "--max-new-tokens", "3",
+                   "--no-baseline", "--ckpt-dir", str(tmp_path), "--warmup-pages", "0", "--unique-pages", "1",
+                   "--long-side", "333", "--device", "cpu", "--out", str(out)])
+    saved = json.loads(out.read_text())
+    assert saved["baseline"] is None and saved["speedup"] is None
+    assert saved["workload"]["page_px"] == [257, 333] and saved["workload"]["unique_pages"] == 1
+    assert saved["engine"]["output_tokens"] == 6 and report["workload"]["warmup_pages"] == 0
