@@ -87,10 +87,11 @@ class _ProgressSink:
             return
         if self.docs is None:
             self.docs = self.progress.add_task("documents", total=event.get("documents_total"))
-            self.pages = self.progress.add_task("pages", total=event.get("pages_total"))
+            self.pages = self.progress.add_task("pages", total=event.get("pages_total") or None)
         self.progress.update(self.docs, completed=event.get("documents_done", 0),
                              total=event.get("documents_total"))
-        self.progress.update(self.pages, completed=event.get("pages_done", 0), total=event.get("pages_total"))
+        # Pages are counted as documents are opened, so their total grows during the run.
+        self.progress.update(self.pages, completed=event.get("pages_done", 0), total=event.get("pages_total") or None)
 
 
 class _RateColumn(ProgressColumn):
@@ -136,5 +137,9 @@ def _print_summary(summary, seconds: float) -> None:
         console.print(f"wrote {path}")
 
 
-def main() -> None:  # pragma: no cover - console entry point
+def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

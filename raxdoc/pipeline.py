@@ -98,12 +98,14 @@ def extract(
     settings = FinishSettings(schema_cls, constrained, model, prompt_version(schema_cls))
     doc_schema, item_schema = documents_arrow_schema(schema_cls), line_items_arrow_schema(schema_cls)
 
+    counts = {"ok": 0, "partial": 0, "error": 0, "skipped": 0, "pages": 0, "line_items": 0}
+    progress = {"documents_total": len(sources), "documents_done": 0, "pages_total": 0, "pages_done": 0}
+    report = _Throttle(on_progress, progress)
+    report(force=True)  # before Ray starts: that alone takes seconds
     started_ray = _init_ray(address)
     try:
         ds = _build_dataset(sources, render, done, model, prof, schema, constrained, device, engines,
                             engine_stage)
-        counts = {"ok": 0, "partial": 0, "error": 0, "skipped": 0, "pages": 0, "line_items": 0}
-        progress = {"documents_total": len(sources), "documents_done": 0, "pages_total": 0, "pages_done": 0}
         assembler, seen = DocumentAssembler(), set()
         doc_rows: list[dict] = []
         item_rows: list[dict] = []
@@ -139,8 +141,7 @@ def extract(
                 doc = assembler.add(row)
                 if doc is not None:
                     finish(doc)
-            if on_progress is not None:
-                on_progress(dict(progress))
+                report()
         for doc in assembler.leftovers():
             log.warning("%s: %d page(s) never came back: %s", doc.source, len(doc.missing_pages()),
                         doc.missing_pages())
@@ -149,8 +150,7 @@ def extract(
             finish(_lost_document(source))
         flush()
         store.deduplicate()
-        if on_progress is not None:
-            on_progress(dict(progress))
+        report(force=True)
     finally:
         if started_ray:
             import ray
@@ -185,6 +185,20 @@ def _build_dataset(sources, render, done, model, prof: Profile, schema, constrai
         # Ray Data's actor pools restart a dead actor and retry its batch (max_restarts and
         # max_task_retries default to -1 there); pages seen twice are dropped by DocumentAssembler.
     )
+
+
+class _Throttle:
+    """Calls `on_progress` with a copy of the counters, at most every `interval` seconds."""
+
+    def __init__(self, on_progress: Callable[[dict], None] | None, progress: dict, interval: float = 0.2):
+        self.on_progress, self.progress, self.interval = on_progress, progress, interval
+        self.last = 0.0
+
+    def __call__(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if self.on_progress is not None and (force or now - self.last >= self.interval):
+            self.last = now
+            self.on_progress(dict(self.progress))
 
 
 def _lost_document(source: str):
