@@ -96,7 +96,8 @@ def run_engine(ckpt: Path, profile: Any, prompts: list[dict], new_tokens: int, *
     if recorder.prefill_tokens != prompt_tokens or recorder.decode_tokens != output_tokens - len(results):
         raise BenchmarkError(f"runner saw {recorder.prefill_tokens} prefill / {recorder.decode_tokens} decode "
                              f"tokens, results say {prompt_tokens} / {output_tokens - len(results)}")
-    del engine
+    counted = {"max_pages_in_flight": recorder.max_decode_batch, "slots": slots, "max_num_seqs": max_num_seqs}
+    del engine, recorder  # the recorder holds the runner, and so the weights and cache pool
     gc.collect()
     if cuda:
         torch.cuda.empty_cache()
@@ -104,6 +105,6 @@ def run_engine(ckpt: Path, profile: Any, prompts: list[dict], new_tokens: int, *
             "prefill_steps": steps["prefill"], "decode_steps": steps["decode"],
             "prompt_tokens": prompt_tokens, "output_tokens": output_tokens,
             "decode_tokens": output_tokens - len(results), "peak_memory_bytes": peak,
-            "max_pages_in_flight": recorder.max_decode_batch, "slots": slots, "max_num_seqs": max_num_seqs}
+            **counted}
 
 
