@@ -1,0 +1,110 @@
+"""One timed engine run for the benchmark: every page queued, `step()` until done, each step timed.
+
+Each step is timed whole (it ends on the host reading the sampled ids, so the device has finished)
+and charged to prefill or decode by which runner method it called. The engine is observed through
+a proxy on `engine.runner` (step kinds, batch sizes, tokens): nothing inside the engine changes.
+Counts are cross-checked against the results; a failed request is a `BenchmarkError`, never a
+figure. Not here: FLOPs, the baseline, reporting (benchmark.py).
+"""
+
+from __future__ import annotations
+
+import gc
+import resource
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+class BenchmarkError(RuntimeError):
+    """The benchmark could not produce honest figures (a request failed, a count disagrees)."""
+
+
+class _RecordingRunner:
+    """Passes calls to the engine's runner; notes each step's kind and batch size."""
+
+    def __init__(self, runner: Any) -> None:
+        self._runner = runner
+        self.last_kind: str | None = None
+        self.max_decode_batch = 0
+        self.prefill_tokens = 0
+        self.decode_tokens = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._runner, name)
+
+    def prefill(self, seqs: list) -> torch.Tensor:
+        self.last_kind = "prefill"
+        self.prefill_tokens += sum(s.num_prompt_tokens for s in seqs)
+        return self._runner.prefill(seqs)
+
+    def decode(self, seqs: list) -> torch.Tensor:
+        self.last_kind = "decode"
+        self.max_decode_batch = max(self.max_decode_batch, len(seqs))
+        self.decode_tokens += len(seqs)
+        return self._runner.decode(seqs)
+
+
+def run_engine(ckpt: Path, profile: Any, prompts: list[dict], new_tokens: int, *, warmup_pages: int,
+                free_bytes: int | None, device: torch.device) -> dict[str, Any]:
+    from raxdoc.engine import Engine, SamplingParams
+
+    engine = Engine.from_pretrained(str(ckpt), profile=profile, dtype=profile.dtype, device=str(device),
+                                    free_bytes=free_bytes)
+    recorder = _RecordingRunner(engine.runner)
+    engine.runner = recorder
+    params = SamplingParams(max_new_tokens=new_tokens, ignore_eos=True, temperature=0.0)
+    cuda = device.type == "cuda"
+    try:
+        if warmup_pages:  # kernels, autotuning, graph capture, allocator growth
+            engine.generate(prompts[:warmup_pages],
+                            SamplingParams(max_new_tokens=min(new_tokens, 32), ignore_eos=True))
+        recorder.max_decode_batch = recorder.prefill_tokens = recorder.decode_tokens = 0
+        if cuda:
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+        spent = {"prefill": 0.0, "decode": 0.0}
+        steps = {"prefill": 0, "decode": 0}
+        results = []
+        start = time.perf_counter()
+        for prompt in prompts:
+            engine.add_request(prompt, params)
+        while engine.has_unfinished():
+            t0 = time.perf_counter()
+            recorder.last_kind = None
+            results += engine.step()
+            kind = recorder.last_kind
+            if kind is not None:
+                spent[kind] += time.perf_counter() - t0
+                steps[kind] += 1
+        wall = time.perf_counter() - start
+        # CPU: the process's max RSS so far (page drawing and loading included, the baseline not).
+        peak = (torch.cuda.max_memory_allocated() if cuda
+                else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+        slots, max_num_seqs = engine.runner.num_slots, engine.scheduler_config.max_num_seqs
+    finally:
+        engine.close()
+    bad = [r for r in results if not r.ok or r.completion_tokens != new_tokens]
+    if bad or len(results) != len(prompts):
+        first = bad[0] if bad else None
+        raise BenchmarkError(f"{len(bad)} of {len(prompts)} requests did not produce {new_tokens} tokens "
+                             f"({len(results)} results); first: {first and (first.finish_reason, first.error)}")
+    prompt_tokens = sum(r.prompt_tokens for r in results)
+    output_tokens = sum(r.completion_tokens for r in results)
+    if recorder.prefill_tokens != prompt_tokens or recorder.decode_tokens != output_tokens - len(results):
+        raise BenchmarkError(f"runner saw {recorder.prefill_tokens} prefill / {recorder.decode_tokens} decode "
+                             f"tokens, results say {prompt_tokens} / {output_tokens - len(results)}")
+    counted = {"max_pages_in_flight": recorder.max_decode_batch, "slots": slots, "max_num_seqs": max_num_seqs}
+    del engine, recorder  # the recorder holds the runner, and so the weights and cache pool
+    gc.collect()
+    if cuda:
+        torch.cuda.empty_cache()
+    return {"wall_s": wall, "prefill_s": spent["prefill"], "decode_s": spent["decode"],
+            "prefill_steps": steps["prefill"], "decode_steps": steps["decode"],
+            "prompt_tokens": prompt_tokens, "output_tokens": output_tokens,
+            "decode_tokens": output_tokens - len(results), "peak_memory_bytes": peak,
+            **counted}
+
+
