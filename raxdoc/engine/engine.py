@@ -57,6 +57,8 @@ class EngineConfig:
     # Constrained rows with this many tokens or fewer left are steered to close the JSON
     # (`grammar_close.py`), so a looping model still ends with parseable output. 0 = off.
     grammar_close_reserve: int = 32
+    # Run decode eagerly instead of replaying CUDA graphs (a profile's `cuda_graphs = False`).
+    enforce_eager: bool = False
 
     def __post_init__(self) -> None:
         self.scheduler_config(self.max_num_seqs)  # validates the shared fields
@@ -73,6 +75,7 @@ class EngineConfig:
         """From a `raxdoc.profiles.Profile` (or anything with its field names)."""
         fields = {name: getattr(profile, name) for name in
                   ("max_num_seqs", "max_model_len", "prefill_token_budget", "vit_token_budget")}
+        fields["enforce_eager"] = not getattr(profile, "cuda_graphs", True)
         return cls(**{**fields, **overrides})
 
     def scheduler_config(self, num_slots: int) -> SchedulerConfig:
@@ -140,7 +143,10 @@ class Engine:
                               max_model_len=config.max_model_len, max_num_seqs=config.max_num_seqs,
                               state_dtype_bytes=4)
             num_slots = plan.num_slots
-        engine = cls(SlotRunner(model, num_slots, config.max_model_len), processor.tokenizer, config)
+        # CUDA graphs on CUDA unless the config says eager; CPU always runs eagerly.
+        graphs = device.startswith("cuda") and not config.enforce_eager
+        runner = SlotRunner(model, num_slots, config.max_model_len, cuda_graphs=graphs)
+        engine = cls(runner, processor.tokenizer, config)
         engine.processor = processor
         return engine
 
