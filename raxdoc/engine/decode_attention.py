@@ -19,8 +19,7 @@ pool's spare slot with `past = 0`: they write only there. Not here: prefill atte
 from __future__ import annotations
 
 import torch
-
-from raxdoc.model.varlen import sdpa
+import torch.nn.functional as F
 
 try:  # optional CUDA kernel; absent on CPU machines
     from flash_attn import flash_attn_with_kvcache  # type: ignore
@@ -45,10 +44,17 @@ class GatherAttention:
         """caches (S, L, Hkv, D); q (B, 1, H, D), k/v (B, 1, Hkv, D); slots, past (B,) long -> (B, 1, H, D)."""
         k_cache.index_put_((slots, past), k[:, 0])
         v_cache.index_put_((slots, past), v[:, 0])
-        keys = k_cache[slots, :span]  # (B, span, Hkv, D)
-        values = v_cache[slots, :span]
+        B, _, H, D = q.shape
+        hkv = k_cache.shape[2]
+        keys = k_cache[slots, :span].transpose(1, 2)  # (B, Hkv, span, D)
+        values = v_cache[slots, :span].transpose(1, 2)
         mask = torch.arange(span, device=q.device)[None, :] <= past[:, None]  # (B, span)
-        return sdpa(q, keys, values, causal=False, scale=scale, mask=mask[:, None, None, :])
+        # One query token: the H // Hkv query heads sharing a K/V head become rows of one query
+        # block over that head (head h -> kv head h // rep), so no backend materialises repeated
+        # K/V (at 64 rows x 4k keys a repeat would cost gigabytes of graph-pool memory).
+        grouped = q[:, 0].reshape(B, hkv, H // hkv, D)  # (B, Hkv, rep, D)
+        out = F.scaled_dot_product_attention(grouped, keys, values, attn_mask=mask[:, None, None, :], scale=scale)
+        return out.reshape(B, 1, H, D)
 
 
 class FlashKVCacheAttention:
