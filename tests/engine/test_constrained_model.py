@@ -41,7 +41,8 @@ def test_constrained_outputs_terminate_and_parse(tiny_checkpoint):
     with _engine(tiny_checkpoint, reserve=32) as engine:
         prompts = _prompts(engine.processor)
         greedy = SamplingParams(max_new_tokens=BUDGET)
-        sampled = [SamplingParams(max_new_tokens=BUDGET, temperature=t, seed=s) for t, s in ((1.0, 0), (1.0, 1), (0.7, 2))]
+        sampled = [SamplingParams(max_new_tokens=BUDGET, temperature=t, seed=s)
+                   for t, s in ((1.0, 0), (1.0, 1), (0.7, 2))]
         # 6 requests through 3 slots: greedy on both prompts, three seeds / temperatures.
         jobs = [(prompts[0], greedy), (prompts[1], greedy), (prompts[0], sampled[0]), (prompts[1], sampled[0]),
                 (prompts[1], sampled[1]), (prompts[0], sampled[2])]
@@ -96,4 +97,5 @@ def test_pack_bits_matches_llguidance_layout():
     mask = torch.zeros(70, dtype=torch.bool)
     mask[[0, 31, 32, 69]] = True
     words = pack_bits(mask)
-    assert words.dtype == torch.int32 and words.tolist() == [1 - 2**31, 1, 32]  # bits 0 and 31; token 32; token 69 = bit 5
+    # word 0: bits 0 and 31; word 1: token 32; word 2: token 69 = bit 5
+    assert words.dtype == torch.int32 and words.tolist() == [1 - 2**31, 1, 32]
