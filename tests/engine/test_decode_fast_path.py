@@ -134,3 +134,15 @@ def test_decode_step_uses_no_per_row_python(tiny):
     shape, slots, past, span = calls[0]
     lens = [len(p["input_ids"]) for p in prompts]
     assert shape[0] == 3 and sorted(slots) == [0, 1, 2] and sorted(past) == sorted(lens) and span == max(lens) + 1
+
+
+def test_eager_switch_follows_the_profile_and_graphs_need_cuda(tiny):
+    from raxdoc.profiles import resolve_profile
+
+    assert EngineConfig.from_profile(resolve_profile("cpu")).enforce_eager is True
+    assert EngineConfig.from_profile(resolve_profile("l4")).enforce_eager is False
+    assert EngineConfig.from_profile(resolve_profile("l4"), enforce_eager=True).enforce_eager is True
+    model, _ = tiny
+    assert SlotRunner(model, num_slots=2, max_model_len=64).graphs is None  # CPU default: eager
+    with pytest.raises(ValueError, match="CUDA"):
+        SlotRunner(model, num_slots=2, max_model_len=64, cuda_graphs=True)
