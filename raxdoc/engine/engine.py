@@ -139,10 +139,11 @@ class Engine:
             free_bytes = int(torch.cuda.mem_get_info()[0] * 0.75)
         if free_bytes is not None:
             itemsize = next(model.parameters()).element_size()
-            plan = plan_cache(free_bytes, CacheDims.from_config(model.config.text), dtype_bytes=itemsize,
-                              max_model_len=config.max_model_len, max_num_seqs=config.max_num_seqs,
-                              state_dtype_bytes=4)
-            num_slots = plan.num_slots
+            dims = CacheDims.from_config(model.config.text)
+            sizes = dict(dtype_bytes=itemsize, max_model_len=config.max_model_len, state_dtype_bytes=4)
+            # The runner's pool holds one spare slot (padding rows of graph batches): budget it first.
+            spare = plan_cache(free_bytes, dims, max_num_seqs=1, **sizes).bytes_per_slot
+            num_slots = plan_cache(free_bytes - spare, dims, max_num_seqs=config.max_num_seqs, **sizes).num_slots
         # CUDA graphs on CUDA unless the config says eager; CPU always runs eagerly.
         graphs = device.startswith("cuda") and not config.enforce_eager
         runner = SlotRunner(model, num_slots, config.max_model_len, cuda_graphs=graphs)

@@ -104,7 +104,8 @@ class SlotRunner:
                                     [p + self._deltas[s.slot] for p, s in zip(past, seqs)],
                                     [s.slot for s in seqs], past])
         host[:, n:] = self._padding
-        self._inputs[:, :batch].copy_(host, non_blocking=True)
+        # The whole buffer (a few KiB): a contiguous pinned source keeps the copy asynchronous.
+        self._inputs.copy_(self._staging, non_blocking=True)
         if self.graphs is not None:
             logits = self.graphs.run(batch, span if self.attention.uses_span else 0)
         else:
