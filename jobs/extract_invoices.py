@@ -19,6 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def main(argv: list[str]) -> int:
+    import click
+
     from raxdoc.cli import app
 
     # Accept --input as the job-style spelling of the CLI's positional INPUT arguments.
@@ -33,19 +35,12 @@ def main(argv: list[str]) -> int:
         else:
             args.append(arg)
     try:
-        app(["extract", *inputs, *args], standalone_mode=False)
-    except SystemExit as exc:  # typer.Exit in standalone_mode=False surfaces as an exit code
-        return int(exc.code or 0)
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.Exit):
-            return exc.exit_code
-        if isinstance(exc, click.UsageError):
-            exc.show()
-            return 2
-        raise
-    return 0
+        # standalone_mode=False: click returns the command's exit code instead of calling sys.exit.
+        code = app(["extract", *inputs, *args], standalone_mode=False)
+    except click.UsageError as exc:
+        exc.show()
+        return 2
+    return int(code or 0)
 
 
 if __name__ == "__main__":

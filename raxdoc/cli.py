@@ -27,6 +27,11 @@ console = Console(stderr=True)
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
 
 
+@app.callback()
+def _main() -> None:
+    """raxdoc: invoice PDFs to validated line items in Parquet."""
+
+
 @app.command()
 def extract(
     inputs: list[str] = typer.Argument(..., help="PDF/image files, directories, globs or fsspec URLs (s3://...)."),
@@ -47,6 +52,7 @@ def extract(
     """Extract every input document into OUTPUT/documents and OUTPUT/line_items (Parquet)."""
     from raxdoc import pipeline
     from raxdoc.errors import RaxdocError
+    from raxdoc.model.loader import LoaderError
 
     overrides = {"max_num_seqs": max_num_seqs, "max_new_tokens": max_new_tokens, "max_pixels": max_pixels}
     started = time.monotonic()
@@ -57,6 +63,11 @@ def extract(
                 address=address, engines=engines, constrained=constrained, on_progress=bar,
                 **overrides,
             )
+        except LoaderError as exc:
+            console.print(f"[bold red]error:[/] cannot load the model: {exc}\n"
+                          f"Pass a checkpoint folder with --model, or download the weights once with "
+                          f"`hf download {model}` (offline nodes: set HF_HOME to the shared cache and HF_HUB_OFFLINE=1).")
+            raise typer.Exit(EXIT_USAGE) from None
         except (RaxdocError, ValueError, FileNotFoundError) as exc:
             console.print(f"[bold red]error:[/] {exc}")
             raise typer.Exit(EXIT_USAGE) from None
@@ -76,10 +87,11 @@ class _ProgressSink:
             return
         if self.docs is None:
             self.docs = self.progress.add_task("documents", total=event.get("documents_total"))
-            self.pages = self.progress.add_task("pages", total=event.get("pages_total"))
+            self.pages = self.progress.add_task("pages", total=event.get("pages_total") or None)
         self.progress.update(self.docs, completed=event.get("documents_done", 0),
                              total=event.get("documents_total"))
-        self.progress.update(self.pages, completed=event.get("pages_done", 0), total=event.get("pages_total"))
+        # Pages are counted as documents are opened, so their total grows during the run.
+        self.progress.update(self.pages, completed=event.get("pages_done", 0), total=event.get("pages_total") or None)
 
 
 class _RateColumn(ProgressColumn):
@@ -125,5 +137,9 @@ def _print_summary(summary, seconds: float) -> None:
         console.print(f"wrote {path}")
 
 
-def main() -> None:  # pragma: no cover - console entry point
+def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

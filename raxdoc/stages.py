@@ -59,7 +59,7 @@ class IngestStage:
         if doc_id in self.done_ids:
             return [{**empty_row(doc_id, source), "page_index": SKIPPED}]
         try:
-            doc = read_document(data, name=source, options=self.options)
+            doc = read_document(data, options=self.options)
         except RaxdocError as exc:
             return [self._doc_error(doc_id, source, exc)]
         except Exception as exc:  # a parser bug must not take the batch down: record it
@@ -103,3 +103,80 @@ def _source_id(source: str) -> str:
 def page_pixels(row: dict[str, Any]) -> np.ndarray:
     """(H, W, 3) uint8 view of a page row's pixels."""
     return np.frombuffer(row["pixels"], dtype=np.uint8).reshape(int(row["height"]), int(row["width"]), 3)
+
+
+class EngineStage:
+    """Page rows -> the same rows with `text` and token counts; one engine per instance (per actor).
+
+    Constructed by Ray once per actor (`fn_constructor_kwargs`), so the model loads once and every
+    batch reuses it. A page the processor or the engine cannot handle becomes that page's error.
+    """
+
+    def __init__(self, model: str, profile: Any, schema: str | None = None, constrained: bool = True,
+                 device: str | None = None):
+        import dataclasses
+
+        from raxdoc.engine import Engine, SamplingParams
+        from raxdoc.prompt import build_prompt
+        from raxdoc.schemas import Invoice
+        from raxdoc.schemas.custom import load_schema
+        from raxdoc.schemas.jsonschema import page_json_schema
+
+        self.engine = Engine.from_pretrained(model, profile=profile, device=device)
+        self.processor = self.engine.processor
+        image = self.processor.image_config
+        max_pixels = min(image.max_pixels, profile.max_pixels)
+        self.processor.image_config = dataclasses.replace(
+            image, max_pixels=max_pixels, min_pixels=min(image.min_pixels, max_pixels))
+        schema_cls = load_schema(schema) if schema else Invoice
+        self.instruction = build_prompt(schema_cls, constrained=constrained)
+        self.grammar = page_json_schema(schema_cls) if constrained else None
+        self.params = SamplingParams(max_new_tokens=profile.max_new_tokens, temperature=0.0)
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, list]:
+        rows = batch_rows(batch)
+        prompts, todo = [], []
+        for i, row in enumerate(rows):
+            if row["page_index"] < 0 or row["error_type"]:
+                continue
+            try:
+                inputs = self.processor(self.instruction, [page_pixels(row)])
+            except Exception as exc:  # one unreadable page must not fail the batch
+                row.update(error_type=getattr(exc, "error_type", None) or "preprocess_error", error=str(exc))
+                continue
+            prompts.append({"input_ids": inputs.input_ids.tolist(), "pixel_values": inputs.pixel_values,
+                            "image_grid_thw": inputs.image_grid_thw})
+            todo.append(i)
+        results = self.engine.generate(prompts, self.params, grammar=self.grammar) if prompts else []
+        for i, res in zip(todo, results):
+            rows[i].update(text=res.text, finish_reason=res.finish_reason, prompt_tokens=res.prompt_tokens,
+                           completion_tokens=res.completion_tokens, t_engine=res.latency)
+            if not res.ok:
+                rows[i].update(error_type="engine_error", error=f"{res.error_type}: {res.error}")
+        for row in rows:
+            row["pixels"] = b""  # the text is all later stages need; free the object store
+            row.setdefault("text", "")
+            row.setdefault("finish_reason", "")
+            row.setdefault("prompt_tokens", 0)
+            row.setdefault("completion_tokens", 0)
+            row.setdefault("t_engine", 0.0)
+        return rows_batch(rows)
+
+
+def batch_rows(batch: dict[str, Any]) -> list[dict[str, Any]]:
+    """Ray's column batch (dict of arrays) -> row dicts with plain Python values."""
+    columns = {k: list(v) for k, v in batch.items()}
+    n = len(next(iter(columns.values()), []))
+    rows = [{k: _plain(v[i]) for k, v in columns.items()} for i in range(n)]
+    return rows
+
+
+def rows_batch(rows: list[dict[str, Any]]) -> dict[str, list]:
+    keys = list(rows[0]) if rows else []
+    return {k: [r.get(k) for r in rows] for k in keys}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    return value

@@ -1,0 +1,61 @@
+"""Format sniffing from magic bytes: what a file is, whatever its name says.
+
+Scanners and mail gateways name files badly ("invoice.pdf" that is a JPEG, "scan" with no
+extension), so the extension is never consulted. Only the formats ingest can read are
+accepted; a few common others are named so the error tells the user what they sent.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+Format = Literal["pdf", "png", "jpeg", "tiff"]
+
+# Bytes needed to sniff: the PDF header may follow up to 1 KiB of junk (readers accept it).
+SNIFF_BYTES = 1024
+
+_IMAGE_MAGIC: tuple[tuple[bytes, Format], ...] = (
+    (b"\x89PNG\r\n\x1a\n", "png"),
+    (b"\xff\xd8\xff", "jpeg"),
+    (b"II*\x00", "tiff"),
+    (b"MM\x00*", "tiff"),
+    (b"II+\x00", "tiff"),  # BigTIFF
+    (b"MM\x00+", "tiff"),
+)
+
+# Formats we do not read, named only to make the error message useful.
+_KNOWN_OTHERS: tuple[tuple[bytes, str], ...] = (
+    (b"PK\x03\x04", "a ZIP archive (docx/xlsx/odt?)"),
+    (b"GIF8", "a GIF image"),
+    (b"BM", "a BMP image"),
+    (b"\xd0\xcf\x11\xe0", "an OLE file (doc/xls/msg?)"),
+    (b"{\\rtf", "an RTF document"),
+    (b"\x1f\x8b", "a gzip archive"),
+)
+
+
+def sniff_format(head: bytes) -> Format | None:
+    """The readable format of bytes starting with `head`, or None."""
+    for magic, fmt in _IMAGE_MAGIC:
+        if head.startswith(magic):
+            return fmt
+    if b"%PDF-" in head[:SNIFF_BYTES]:
+        return "pdf"
+    return None
+
+
+def describe_unknown(head: bytes) -> str:
+    """A short phrase for the error message of an unsupported file."""
+    for magic, what in _KNOWN_OTHERS:
+        if head.startswith(magic):
+            return what
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "a WebP image"
+    if head[4:8] == b"ftyp":  # ISO media: iPhone photos of receipts arrive as HEIC
+        return "an HEIC/HEIF image or MP4 video"
+    stripped = head.lstrip().lower()
+    if stripped.startswith((b"<!doctype html", b"<html")):
+        return "an HTML page"
+    if stripped.startswith(b"<?xml") or stripped.startswith(b"<"):
+        return "an XML/HTML file"
+    return "not a PDF, PNG, JPEG or TIFF"

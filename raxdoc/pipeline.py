@@ -1,0 +1,232 @@
+"""`extract(inputs, output, ...)`: the whole job, wired on Ray Data.
+
+    sources -> ingest (CPU tasks, a document per task, page rows out)
+            -> engine (actor pool, one engine per actor, batches sized to keep its slots full)
+            -> driver: regroup pages into documents, parse + check them, write Parquet parts
+
+The driver end is deliberate (DESIGN.md had postprocess as a Ray stage feeding write_parquet): a
+document's pages come back from different engine batches, so they must meet somewhere, and the
+driver is where the progress bar, resume and atomic writes already live. Postprocess costs about a
+millisecond a page against tens of milliseconds of GPU time, so it never limits throughput, and
+`iter_batches` streams with backpressure: only pages of unfinished documents (text, no pixels)
+are held. Every input gets exactly one `documents` row, including inputs whose task was lost.
+
+Not here: what each stage does (stages.py, finish.py), the output layout (store.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from raxdoc.assemble import DocumentAssembler
+from raxdoc.finish import FinishSettings, finish_document
+from raxdoc.profiles import Profile, resolve_profile
+from raxdoc.stages import SKIPPED, EngineStage, IngestStage, batch_rows
+from raxdoc.store import OutputStore
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "raxcore-dev/Rax-4.5"
+
+
+@dataclass(frozen=True)
+class ExtractSummary:
+    output: str
+    documents: int
+    ok: int
+    partial: int
+    error: int
+    # Documents a previous run already wrote (resume): not processed again.
+    skipped: int
+    pages: int
+    line_items: int
+    seconds: float
+    paths: tuple[str, ...] = field(default=())
+
+    @property
+    def all_ok(self) -> bool:
+        return self.partial == 0 and self.error == 0
+
+
+def extract(
+    inputs: str | Iterable[str],
+    output: str,
+    *,
+    model: str = DEFAULT_MODEL,
+    profile: str | Profile = "auto",
+    schema: str | None = None,
+    max_pages: int | None = None,
+    dpi: float | None = None,
+    address: str | None = None,
+    engines: int | None = None,
+    constrained: bool = True,
+    device: str | None = None,
+    on_progress: Callable[[dict], None] | None = None,
+    write_every: int = 64,
+    engine_stage: type = EngineStage,
+    **profile_overrides: Any,
+) -> ExtractSummary:
+    """Extract every document in `inputs` into `output` (documents/ and line_items/ Parquet parts)."""
+    from raxdoc.ingest.options import RenderOptions
+    from raxdoc.ingest.sources import iter_sources
+    from raxdoc.model.loader import resolve
+    from raxdoc.prompt import prompt_version
+    from raxdoc.schemas import Invoice
+    from raxdoc.schemas.custom import load_schema
+    from raxdoc.schemas.rows import documents_arrow_schema, line_items_arrow_schema, to_table
+
+    started = time.monotonic()
+    prof = profile.with_overrides(**profile_overrides) if isinstance(profile, Profile) else \
+        resolve_profile(profile, **profile_overrides)
+    schema_cls = load_schema(schema) if schema else Invoice
+    # Fail now, clearly, not inside an actor. Actors get `model` as given: on a cluster each node
+    # resolves a hub id from its own HF cache.
+    resolve(model)
+    sources = [s.url for s in iter_sources([inputs] if isinstance(inputs, str) else list(inputs))]
+    if not sources:
+        raise ValueError(f"no input documents found in {inputs!r}")
+    store = OutputStore(output)
+    done = store.done_doc_ids()
+    render = RenderOptions(**{k: v for k, v in dict(dpi=dpi, max_pages=max_pages, max_pixels=prof.max_pixels,
+                                                    min_pixels=min(prof.min_pixels, prof.max_pixels)).items()
+                              if v is not None})
+    settings = FinishSettings(schema_cls, constrained, model, prompt_version(schema_cls))
+    doc_schema, item_schema = documents_arrow_schema(schema_cls), line_items_arrow_schema(schema_cls)
+
+    counts = {"ok": 0, "partial": 0, "error": 0, "skipped": 0, "pages": 0, "line_items": 0}
+    progress = {"documents_total": len(sources), "documents_done": 0, "pages_total": 0, "pages_done": 0}
+    report = _Throttle(on_progress, progress)
+    report(force=True)  # before Ray starts: that alone takes seconds
+    started_ray = _init_ray(address)
+    try:
+        ds = _build_dataset(sources, render, done, model, prof, schema, constrained, device, engines,
+                            engine_stage)
+        assembler, seen = DocumentAssembler(), set()
+        doc_rows: list[dict] = []
+        item_rows: list[dict] = []
+
+        def flush() -> None:
+            if doc_rows:
+                store.write_batch(to_table(doc_rows, doc_schema), to_table(item_rows, item_schema))
+                doc_rows.clear()
+                item_rows.clear()
+
+        def finish(doc) -> None:
+            row, items = finish_document(doc, settings)
+            doc_rows.append(row)
+            item_rows.extend(items)
+            counts[row["status"]] += 1
+            counts["line_items"] += len(items)
+            progress["documents_done"] += 1
+            if len(doc_rows) >= write_every:
+                flush()
+
+        for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
+            for row in batch_rows(batch):
+                if row["source"] not in seen:
+                    seen.add(row["source"])
+                    progress["pages_total"] += max(int(row["page_count"]), 0)
+                if row["page_index"] == SKIPPED:
+                    counts["skipped"] += 1
+                    progress["documents_done"] += 1
+                    continue
+                if row["page_index"] >= 0:
+                    counts["pages"] += 1
+                    progress["pages_done"] += 1
+                doc = assembler.add(row)
+                if doc is not None:
+                    finish(doc)
+                report()
+        for doc in assembler.leftovers():
+            log.warning("%s: %d page(s) never came back: %s", doc.source, len(doc.missing_pages()),
+                        doc.missing_pages())
+            finish(doc)
+        for source in sorted(set(sources) - seen):
+            finish(_lost_document(source))
+        flush()
+        store.deduplicate()
+        report(force=True)
+    finally:
+        if started_ray:
+            import ray
+
+            ray.shutdown()
+    return ExtractSummary(
+        output=output, documents=len(sources), ok=counts["ok"], partial=counts["partial"], error=counts["error"],
+        skipped=counts["skipped"], pages=counts["pages"], line_items=counts["line_items"],
+        seconds=time.monotonic() - started,
+        paths=(os.path.join(output, "documents"), os.path.join(output, "line_items")),
+    )
+
+
+def _build_dataset(sources, render, done, model, prof: Profile, schema, constrained, device, engines,
+                   engine_stage):
+    import ray
+
+    on_gpu = _cluster_gpus() > 0 and (device is None or device.startswith("cuda"))
+    n_engines = engines or (max(1, int(_cluster_gpus()) * prof.actors_per_gpu) if on_gpu else 1)
+    ds = ray.data.from_items([{"source": s} for s in sources], override_num_blocks=min(len(sources), 1000))
+    # One document per task: a slow or huge file holds up one worker, never a block of others.
+    ds = ds.flat_map(IngestStage(render, done), num_cpus=1)
+    return ds.map_batches(
+        engine_stage,
+        fn_constructor_kwargs=dict(model=model, profile=prof, schema=schema, constrained=constrained,
+                                   device=device or ("cuda" if on_gpu else "cpu")),
+        batch_size=prof.max_num_seqs * 2,
+        batch_format="numpy",
+        compute=ray.data.ActorPoolStrategy(size=n_engines),
+        num_gpus=(1.0 / prof.actors_per_gpu) if on_gpu else 0,
+        num_cpus=1,
+        # Ray Data's actor pools restart a dead actor and retry its batch (max_restarts and
+        # max_task_retries default to -1 there); pages seen twice are dropped by DocumentAssembler.
+    )
+
+
+class _Throttle:
+    """Calls `on_progress` with a copy of the counters, at most every `interval` seconds."""
+
+    def __init__(self, on_progress: Callable[[dict], None] | None, progress: dict, interval: float = 0.2):
+        self.on_progress, self.progress, self.interval = on_progress, progress, interval
+        self.last = 0.0
+
+    def __call__(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if self.on_progress is not None and (force or now - self.last >= self.interval):
+            self.last = now
+            self.on_progress(dict(self.progress))
+
+
+def _lost_document(source: str):
+    from raxdoc.assemble import PendingDocument
+    from raxdoc.stages import _source_id
+
+    return PendingDocument(_source_id(source), source, 0, error={
+        "error_type": "lost", "error": "no result came back for this input (its task failed)", "page_count": 0})
+
+
+def _cluster_gpus() -> float:
+    import ray
+
+    return float(ray.cluster_resources().get("GPU", 0))
+
+
+def _init_ray(address: str | None) -> bool:
+    """Join `address` / RAY_ADDRESS, or start a quiet local Ray sized to the machine. True if we started it."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    kwargs: dict[str, Any] = dict(logging_level=logging.WARNING, log_to_driver=False)
+    if address is None:
+        kwargs.update(include_dashboard=False, num_cpus=os.cpu_count())
+    ray.init(address=address, **kwargs)
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = False  # the CLI draws its own
+    ctx.print_on_execution_start = False
+    return True

@@ -1,0 +1,56 @@
+"""A small corpus of good and broken inputs, made by the tests with PyMuPDF."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pymupdf
+import pytest
+from PIL import Image
+
+
+def _invoice_pdf(lines: int, pages: int = 1) -> bytes:
+    doc = pymupdf.open()
+    for p in range(pages):
+        page = doc.new_page(width=612, height=792)
+        page.insert_text((72, 72), f"INVOICE INV-{p:03d}  Date 13.03.2026", fontsize=14)
+        for i in range(lines):
+            page.insert_text((72, 110 + 16 * i), f"Item {i}   {i + 1} x 12,50 EUR   {12.5 * (i + 1):.2f}", fontsize=10)
+        page.insert_text((72, 700), "Total 1.234,56 EUR", fontsize=12)
+    return doc.tobytes()
+
+
+def _scanned_pdf() -> bytes:
+    rng = np.random.default_rng(0)
+    pixels = (rng.random((300, 240, 3)) * 255).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, format="PNG")
+    doc = pymupdf.open()
+    page = doc.new_page(width=612, height=792)
+    page.insert_image(page.rect, stream=buf.getvalue())
+    return doc.tobytes()
+
+
+def _encrypted_pdf() -> bytes:
+    doc = pymupdf.open()
+    doc.new_page().insert_text((72, 72), "secret")
+    return doc.tobytes(encryption=pymupdf.PDF_ENCRYPT_AES_256, user_pw="pw", owner_pw="owner")
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory):
+    """{name: path}: two good PDFs (one with 2 pages), a scan, and four broken inputs."""
+    root = tmp_path_factory.mktemp("corpus")
+    files = {
+        "good.pdf": _invoice_pdf(5),
+        "two_pages.pdf": _invoice_pdf(3, pages=2),
+        "scan.pdf": _scanned_pdf(),
+        "encrypted.pdf": _encrypted_pdf(),
+        "truncated.pdf": _invoice_pdf(4)[:300],
+        "not_a_pdf.pdf": b"this is a text file, not a PDF\n" * 10,
+        "empty.pdf": b"",
+    }
+    for name, data in files.items():
+        (root / name).write_bytes(data)
+    return {name: root / name for name in files}

@@ -1,0 +1,79 @@
+"""End to end on a local Ray: tiny random checkpoint, constrained grammar, good and broken inputs."""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+import raxdoc
+from raxdoc.profiles import resolve_profile
+
+# Small pages and outputs keep the CPU run short; the grammar still has to close the JSON.
+PROFILE = resolve_profile("cpu", max_num_seqs=4, max_new_tokens=160, max_pixels=320 * 320, max_model_len=1024)
+
+EXPECTED_ERRORS = {
+    "encrypted.pdf": "encrypted_document",
+    "not_a_pdf.pdf": "unsupported_format",
+    "empty.pdf": "empty_document",
+}
+
+
+@pytest.fixture(scope="module")
+def run(corpus, tiny_checkpoint, tmp_path_factory):
+    out = tmp_path_factory.mktemp("out")
+    folder = corpus["good.pdf"].parent
+    summary = raxdoc.extract([str(folder)], str(out), model=str(tiny_checkpoint), profile=PROFILE)
+    return summary, out
+
+
+def test_one_documents_row_per_input_with_typed_errors(run, corpus, tiny_checkpoint):
+    summary, out = run
+    docs = pd.read_parquet(out / "documents")
+    assert len(docs) == len(corpus) == summary.documents
+    assert docs["doc_id"].is_unique
+    by_name = {src.rsplit("/", 1)[-1]: row for src, row in zip(docs["source"], docs.to_dict("records"))}
+    assert set(by_name) == set(corpus)
+    for name, error_type in EXPECTED_ERRORS.items():
+        assert by_name[name]["status"] == "error" and by_name[name]["error_type"] == error_type, by_name[name]
+    truncated = by_name["truncated.pdf"]
+    assert truncated["status"] == "error" or truncated["page_count"] >= 1  # repaired, or a typed error
+    if truncated["status"] == "error":
+        assert truncated["error_type"] in ("corrupt_document", "empty_document")
+    for name in ("good.pdf", "two_pages.pdf", "scan.pdf"):
+        row = by_name[name]
+        assert row["error_type"] not in set(EXPECTED_ERRORS.values())
+        assert row["page_count"] == (2 if name == "two_pages.pdf" else 1)
+        # Every page is accounted for: read, or listed as failed with its cause.
+        assert row["pages_ok"] + len(row["failed_pages"]) == row["page_count"]
+    assert set(docs["model"]) == {str(tiny_checkpoint)}
+    assert summary.ok + summary.partial + summary.error == summary.documents
+    assert summary.pages == 4
+
+
+def test_parquet_reads_back_in_pandas_and_duckdb(run):
+    _, out = run
+    table = pq.read_table(out / "documents")
+    con = duckdb.connect()
+    n, statuses = con.execute(
+        f"SELECT count(*), list(DISTINCT status ORDER BY status) FROM read_parquet('{out}/documents/*.parquet')"
+    ).fetchone()
+    assert n == table.num_rows
+    assert set(statuses) <= {"ok", "partial", "error"}
+    items = list((out / "line_items").glob("*.parquet"))
+    if items:
+        li = con.execute(f"SELECT doc_id, page_index, item_index FROM read_parquet('{out}/line_items/*.parquet')").df()
+        assert not li.duplicated().any()
+        assert set(li["doc_id"]) <= set(table.column("doc_id").to_pylist())
+
+
+def test_rerun_skips_everything_and_adds_no_rows(run, corpus, tiny_checkpoint):
+    summary, out = run
+    before = pq.read_table(out / "documents").num_rows
+    again = raxdoc.extract([str(corpus["good.pdf"].parent)], str(out), model=str(tiny_checkpoint), profile=PROFILE)
+    after = pq.read_table(out / "documents").num_rows
+    assert after == before
+    # Skipped by content hash, error rows included: the same bytes would fail the same way.
+    assert again.skipped == summary.documents
+    assert (again.ok, again.partial, again.error, again.pages) == (0, 0, 0, 0)

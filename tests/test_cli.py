@@ -1,0 +1,50 @@
+"""The `raxdoc` command's usage errors: exit code 2 and a message that says what to do."""
+
+from typer.testing import CliRunner
+
+from raxdoc.cli import app
+
+runner = CliRunner()
+
+
+def _run(*args):
+    result = runner.invoke(app, list(args))
+    result.text = " ".join(result.output.split())  # rich wraps long lines at the terminal width
+    return result
+
+
+def test_help_lists_extract_options():
+    result = _run("extract", "--help")
+    assert result.exit_code == 0
+    for flag in ("--output", "--model", "--profile", "--schema", "--max-pages", "--dpi", "--address"):
+        assert flag in result.text
+
+
+def test_unknown_profile_is_a_usage_error(tmp_path, tiny_checkpoint):
+    result = _run("extract", str(tmp_path), "-o", str(tmp_path / "out"), "--model", str(tiny_checkpoint),
+                  "--profile", "tpu", "-q")
+    assert result.exit_code == 2
+    assert "unknown profile" in result.text
+
+
+def test_missing_weights_explain_how_to_get_them(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    result = _run("extract", str(tmp_path), "-o", str(tmp_path / "out"), "--model", "raxcore-dev/Rax-4.5", "-q")
+    assert result.exit_code == 2
+    assert "hf download raxcore-dev/Rax-4.5" in result.text and "HF_HUB_OFFLINE" in result.text
+
+
+def test_no_inputs_found_is_a_usage_error(tmp_path, tiny_checkpoint):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = _run("extract", str(empty), "-o", str(tmp_path / "out"), "--model", str(tiny_checkpoint), "-q")
+    assert result.exit_code == 2
+    assert "no input documents" in result.text
+
+
+def test_bad_custom_schema_is_a_usage_error(tmp_path, tiny_checkpoint):
+    result = _run("extract", str(tmp_path), "-o", str(tmp_path / "out"), "--model", str(tiny_checkpoint),
+                  "--schema", "no_such_module:Thing", "-q")
+    assert result.exit_code == 2
+    assert "no_such_module" in result.text
