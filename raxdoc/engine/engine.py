@@ -26,6 +26,7 @@ from typing import Any
 
 
 from raxdoc.engine.grammar import Grammar, MaskFiller, build_ll_tokenizer
+from raxdoc.engine.grammar_close import GrammarCloser
 from raxdoc.engine.model_runner import ModelRunner
 from raxdoc.engine.sampler import Sampler, SamplingBatch
 from raxdoc.engine.sampling_params import Result, SamplingParams
@@ -53,6 +54,11 @@ class EngineConfig:
     spatial_merge_size: int = 2
     # Host threads filling grammar masks; None = half the cores, at most 8.
     grammar_threads: int | None = None
+    # Constrained rows with this many tokens or fewer left are steered to close the JSON
+    # (`grammar_close.py`), so a looping model still ends with parseable output. 0 = off.
+    grammar_close_reserve: int = 32
+    # Run decode eagerly instead of replaying CUDA graphs (a profile's `cuda_graphs = False`).
+    enforce_eager: bool = False
 
     def __post_init__(self) -> None:
         self.scheduler_config(self.max_num_seqs)  # validates the shared fields
@@ -61,12 +67,15 @@ class EngineConfig:
             raise ValueError(f"spatial_merge_size must be >= 1, got {self.spatial_merge_size}")
         if self.grammar_threads is not None and self.grammar_threads < 1:
             raise ValueError(f"grammar_threads must be None or >= 1, got {self.grammar_threads}")
+        if self.grammar_close_reserve < 0:
+            raise ValueError(f"grammar_close_reserve must be >= 0, got {self.grammar_close_reserve}")
 
     @classmethod
     def from_profile(cls, profile: Any, **overrides: Any) -> "EngineConfig":
         """From a `raxdoc.profiles.Profile` (or anything with its field names)."""
         fields = {name: getattr(profile, name) for name in
                   ("max_num_seqs", "max_model_len", "prefill_token_budget", "vit_token_budget")}
+        fields["enforce_eager"] = not getattr(profile, "cuda_graphs", True)
         return cls(**{**fields, **overrides})
 
     def scheduler_config(self, num_slots: int) -> SchedulerConfig:
@@ -91,6 +100,7 @@ class Engine:
         self.stop = StopPolicy(lambda ids: tokenizer.decode(ids, skip_special_tokens=True),
                                self.eos_ids, self.config.max_model_len)
         self._ll_tokenizer = None
+        self._closer: GrammarCloser | None = None
         self._filler: MaskFiller | None = None
         self._grammars: dict[str, Grammar] = {}
         self._scheduler = Scheduler(self.scheduler_config, SlotManager(self.scheduler_config.max_num_seqs),
@@ -129,11 +139,15 @@ class Engine:
             free_bytes = int(torch.cuda.mem_get_info()[0] * 0.75)
         if free_bytes is not None:
             itemsize = next(model.parameters()).element_size()
-            plan = plan_cache(free_bytes, CacheDims.from_config(model.config.text), dtype_bytes=itemsize,
-                              max_model_len=config.max_model_len, max_num_seqs=config.max_num_seqs,
-                              state_dtype_bytes=4)
-            num_slots = plan.num_slots
-        engine = cls(SlotRunner(model, num_slots, config.max_model_len), processor.tokenizer, config)
+            dims = CacheDims.from_config(model.config.text)
+            sizes = dict(dtype_bytes=itemsize, max_model_len=config.max_model_len, state_dtype_bytes=4)
+            # The runner's pool holds one spare slot (padding rows of graph batches): budget it first.
+            spare = plan_cache(free_bytes, dims, max_num_seqs=1, **sizes).bytes_per_slot
+            num_slots = plan_cache(free_bytes - spare, dims, max_num_seqs=config.max_num_seqs, **sizes).num_slots
+        # CUDA graphs on CUDA unless the config says eager; CPU always runs eagerly.
+        graphs = device.startswith("cuda") and not config.enforce_eager
+        runner = SlotRunner(model, num_slots, config.max_model_len, cuda_graphs=graphs)
+        engine = cls(runner, processor.tokenizer, config)
         engine.processor = processor
         return engine
 
@@ -162,6 +176,7 @@ class Engine:
         if key not in self._grammars:
             if self._ll_tokenizer is None:
                 self._ll_tokenizer = build_ll_tokenizer(self.tokenizer, self.runner.vocab_size, self.eos_ids)
+                self._closer = GrammarCloser.from_ll_tokenizer(self._ll_tokenizer, self.config.grammar_close_reserve)
             self._grammars[key] = Grammar(schema, self._ll_tokenizer)
         return self._grammars[key]
 
@@ -239,6 +254,18 @@ class Engine:
             self._filler = MaskFiller(self.runner.vocab_size, cap, num_threads=self.config.grammar_threads)
         return self._filler
 
+    def _steer_to_close(self, seqs: list[Sequence], bitmask) -> None:
+        """Narrow the mask rows of constrained sequences near their token budget to closing tokens."""
+        if self._closer is None or self._closer.reserve == 0:
+            return
+        for i, seq in enumerate(seqs):
+            if seq.matcher is None:
+                continue
+            left = min(seq.params.max_new_tokens - seq.num_completion_tokens,
+                       self.config.max_model_len - seq.num_tokens)
+            if self._closer.closing(left):
+                self._closer.restrict(bitmask[i], seq.matcher.required_keys)
+
     def _step(self, scheduler: Scheduler) -> None:
         batch = scheduler.schedule()
         seqs = batch.seqs
@@ -252,6 +279,8 @@ class Engine:
         try:
             logits = self.runner.prefill(seqs) if batch.kind == "prefill" else self.runner.decode(seqs)
             bitmask = pending.result() if pending is not None else None
+            if bitmask is not None:
+                self._steer_to_close(seqs, bitmask)
             tokens = self.sampler(logits, sampling, bitmask).tolist()
         except RuntimeError as e:
             # Device failures (CUDA errors, out of memory) are RuntimeErrors: one attempt per

@@ -100,16 +100,37 @@ class Grammar:
     def vocab_size(self) -> int:
         return self.ll_tokenizer.vocab_size
 
+    @property
+    def required_keys(self) -> frozenset[str]:
+        """Every key some object of the schema requires (what `grammar_close` steers a key towards)."""
+        keys: set[str] = set()
+
+        def walk(node: Any) -> None:
+            if isinstance(node, dict):
+                required = node.get("required")
+                if isinstance(required, list):
+                    keys.update(k for k in required if isinstance(k, str))
+                for value in node.values():
+                    walk(value)
+            elif isinstance(node, list):
+                for value in node:
+                    walk(value)
+
+        walk(self.schema)
+        return frozenset(keys)
+
     def matcher(self) -> "GrammarMatcher":
-        return GrammarMatcher(self._template.deep_copy(), self.vocab_size)
+        return GrammarMatcher(self._template.deep_copy(), self.vocab_size, self.required_keys)
 
 
 class GrammarMatcher:
     """One sequence's position in the grammar."""
 
-    def __init__(self, matcher: llguidance.LLMatcher, vocab_size: int) -> None:
+    def __init__(self, matcher: llguidance.LLMatcher, vocab_size: int,
+                 required_keys: frozenset[str] = frozenset()) -> None:
         self._m = matcher
         self.vocab_size = vocab_size
+        self.required_keys = required_keys
 
     @property
     def ll_matcher(self) -> llguidance.LLMatcher:

@@ -2,11 +2,19 @@
 
 The model's layers take a state object per layer (see `raxdoc.model.cache`):
 Gated DeltaNet layers read and assign `conv` and `recurrent`, full-attention
-layers call `attend(q, k, v, scale, cu_seqlens)`. `SlotCache` builds those
-for one step's batch of slots: linear states hold gathered copies of the
-slots' rows and are written back with `commit()`; attention states write the
-new K/V into the slots' rows at their positions and attend over each slot's
-prefix. Plain torch; no scheduling, no positions (the runner's job).
+layers call `attend(q, k, v, scale, cu_seqlens)`. `SlotCache` builds those for
+one step's batch of slots, from device index tensors only (no host lists, no
+host syncs, so a decode step can be graph-captured):
+
+- prefill (`SlotCache.prefill`): fresh slots, so Gated DeltaNet starts from
+  zero state (None: the ops skip the gather) and hands back one final state per
+  packed sequence; K/V of all packed tokens go into their slots with one
+  `index_put_` (slot and position of every token), attention is varlen.
+- decode (`SlotCache.decode`): linear states are gathered copies of the rows'
+  slots, attention is a `decode_attention` kernel over each row's prefix.
+
+`commit()` writes the linear states back with `index_copy_`. Plain torch; no
+scheduling, no positions (the runner's job).
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ from __future__ import annotations
 import torch
 
 from raxdoc.engine.cache_pool import AttentionLayerCache, CachePool, LinearLayerCache
-from raxdoc.model.varlen import sdpa, varlen_attention
+from raxdoc.model.varlen import varlen_attention
 
 
 class SlotLinearState:
@@ -29,48 +37,57 @@ class SlotLinearState:
         self._layer.recurrent.index_copy_(0, self._idx, self.recurrent.to(self._layer.recurrent.dtype))
 
 
-class SlotAttentionState:
-    """K/V rows of the step's slots. Prefill: packed (1, N, H, D) + cu_seqlens, fresh slots.
-    Decode: (B, 1, H, D), `past[i]` tokens already cached for row i."""
+class PrefillAttentionState:
+    """Packed (1, N, H, D) + cu_seqlens of fresh sequences; token j goes to (slot[j], pos[j])."""
 
-    def __init__(self, layer: AttentionLayerCache, slots: list[int], idx: torch.Tensor,
-                 bounds: list[int] | None = None, past: list[int] | None = None,
-                 past_t: torch.Tensor | None = None) -> None:
-        self._layer, self._slots, self._idx = layer, slots, idx
-        self._bounds, self._past, self._past_t = bounds, past, past_t
+    def __init__(self, layer: AttentionLayerCache, token_slots: torch.Tensor, token_pos: torch.Tensor) -> None:
+        self._layer, self._slots, self._pos = layer, token_slots, token_pos
+
+    def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float,
+               cu_seqlens: torch.Tensor | None = None) -> torch.Tensor:
+        if cu_seqlens is None:
+            raise ValueError("prefill attention state needs cu_seqlens (packed sequences)")
+        self._layer.k.index_put_((self._slots, self._pos), k[0])
+        self._layer.v.index_put_((self._slots, self._pos), v[0])
+        return varlen_attention(q[0], k[0], v[0], cu_seqlens, causal=True, scale=scale)[None]
+
+
+class DecodeAttentionState:
+    """(B, 1, H, D) queries; row i appends at `past[i]` in slot `slots[i]` and sees its prefix."""
+
+    def __init__(self, layer: AttentionLayerCache, kernel, slots: torch.Tensor, past: torch.Tensor,
+                 span: int) -> None:
+        self._layer, self._kernel = layer, kernel
+        self._slots, self._past, self._span = slots, past, span
 
     def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float,
                cu_seqlens: torch.Tensor | None = None) -> torch.Tensor:
         if cu_seqlens is not None:
-            for slot, a, b in zip(self._slots, self._bounds, self._bounds[1:]):
-                self._layer.k[slot, : b - a] = k[0, a:b]
-                self._layer.v[slot, : b - a] = v[0, a:b]
-            return varlen_attention(q[0], k[0], v[0], cu_seqlens, causal=True, scale=scale)[None]
-        past = self._past_t  # (B,) on the device, shared by all layers of the step
-        self._layer.k[self._idx, past] = k[:, 0]
-        self._layer.v[self._idx, past] = v[:, 0]
-        span = max(self._past) + 1
-        keys = self._layer.k[self._idx, :span]  # (B, span, Hkv, D)
-        values = self._layer.v[self._idx, :span]
-        mask = torch.arange(span, device=q.device)[None, :] <= past[:, None]  # (B, span)
-        return sdpa(q, keys, values, causal=False, scale=scale, mask=mask[:, None, None, :])
+            raise ValueError("decode attention state takes one token per row, not packed sequences")
+        return self._kernel(self._layer.k, self._layer.v, q, k, v, self._slots, self._past, self._span, scale)
 
 
 class SlotCache:
-    """`layers[i]` for every decoder layer, over the given slots."""
+    """`layers[i]` for every decoder layer, over one step's slots."""
 
-    def __init__(self, pool: CachePool, slots: list[int], *, bounds: list[int] | None = None,
-                 past: list[int] | None = None) -> None:
-        idx = torch.tensor(slots, dtype=torch.long, device=pool.device)
-        fresh = bounds is not None
-        past_t = None if past is None else torch.tensor(past, dtype=torch.long, device=pool.device)
-        self.layers: list = []
-        for layer in range(len(pool.dims.layer_types)):
-            view = pool.layer_state(layer)
-            if isinstance(view, LinearLayerCache):
-                self.layers.append(SlotLinearState(view, idx, fresh))
-            else:
-                self.layers.append(SlotAttentionState(view, slots, idx, bounds=bounds, past=past, past_t=past_t))
+    def __init__(self, pool: CachePool, layers: list) -> None:
+        self.pool = pool
+        self.layers = layers
+
+    @classmethod
+    def prefill(cls, pool: CachePool, slots: torch.Tensor, token_slots: torch.Tensor,
+                token_pos: torch.Tensor) -> "SlotCache":
+        """`slots` (S,) one per packed sequence; `token_slots`, `token_pos` (N,) one per packed token."""
+        return cls(pool, [SlotLinearState(view, slots, fresh=True) if isinstance(view, LinearLayerCache)
+                          else PrefillAttentionState(view, token_slots, token_pos)
+                          for view in map(pool.layer_state, range(len(pool.dims.layer_types)))])
+
+    @classmethod
+    def decode(cls, pool: CachePool, slots: torch.Tensor, past: torch.Tensor, span: int, kernel) -> "SlotCache":
+        """`slots`, `past` (B,) long on the pool's device; `span` >= max(past) + 1 for gather kernels."""
+        return cls(pool, [SlotLinearState(view, slots, fresh=False) if isinstance(view, LinearLayerCache)
+                          else DecodeAttentionState(view, kernel, slots, past, span)
+                          for view in map(pool.layer_state, range(len(pool.dims.layer_types)))])
 
     def commit(self) -> None:
         for state in self.layers:

@@ -1,0 +1,83 @@
+"""Full-attention decode over the slot pool: one new token per row, each row over its own prefix.
+
+Two implementations of the same step, chosen once per runner:
+
+- `FlashKVCacheAttention`: flash-attn's `flash_attn_with_kvcache` appends the new K/V at each
+  row's length into the slot buffers (`cache_batch_idx` = slot ids, `cache_seqlens` = lengths)
+  and attends over exactly that prefix. Static shapes, no host sync: CUDA-graph safe. Needs
+  flash-attn, CUDA and fp16/bf16 buffers.
+- `GatherAttention`: plain torch anywhere. The new K/V go in with one `index_put_`, every row's
+  K/V are gathered up to a static `span` (the batch's longest prefix rounded up by the runner)
+  and one masked SDPA runs for the whole batch. No Python loop over rows, no host sync, so it
+  can be graph-captured too (one graph per span bucket).
+
+Row i appends at position `past[i]` and sees keys `0 .. past[i]`. Padding rows point at the
+pool's spare slot with `past = 0`: they write only there. Not here: prefill attention (varlen,
+`slot_cache.py`), choosing spans or batch sizes (`cuda_graphs.py`).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+try:  # optional CUDA kernel; absent on CPU machines
+    from flash_attn import flash_attn_with_kvcache  # type: ignore
+except ImportError:  # flash-attn is an optional dependency
+    flash_attn_with_kvcache = None
+
+
+def flash_kvcache_usable(buffer: torch.Tensor) -> bool:
+    """Whether the flash-attn kv-cache kernel can serve a pool whose K buffer is `buffer`."""
+    return (flash_attn_with_kvcache is not None and buffer.is_cuda
+            and buffer.dtype in (torch.float16, torch.bfloat16))
+
+
+class GatherAttention:
+    """Append + gather-to-span + masked SDPA; `span` must cover max(past) + 1."""
+
+    name = "gather"
+    uses_span = True  # graphs are keyed by span too
+
+    def __call__(self, k_cache: torch.Tensor, v_cache: torch.Tensor, q: torch.Tensor, k: torch.Tensor,
+                 v: torch.Tensor, slots: torch.Tensor, past: torch.Tensor, span: int, scale: float) -> torch.Tensor:
+        """caches (S, L, Hkv, D); q (B, 1, H, D), k/v (B, 1, Hkv, D); slots, past (B,) long -> (B, 1, H, D)."""
+        k_cache.index_put_((slots, past), k[:, 0])
+        v_cache.index_put_((slots, past), v[:, 0])
+        B, _, H, D = q.shape
+        hkv = k_cache.shape[2]
+        keys = k_cache[slots, :span].transpose(1, 2)  # (B, Hkv, span, D)
+        values = v_cache[slots, :span].transpose(1, 2)
+        mask = torch.arange(span, device=q.device)[None, :] <= past[:, None]  # (B, span)
+        # One query token: the H // Hkv query heads sharing a K/V head become rows of one query
+        # block over that head (head h -> kv head h // rep), so no backend materialises repeated
+        # K/V (at 64 rows x 4k keys a repeat would cost gigabytes of graph-pool memory).
+        grouped = q[:, 0].reshape(B, hkv, H // hkv, D)  # (B, Hkv, rep, D)
+        out = F.scaled_dot_product_attention(grouped, keys, values, attn_mask=mask[:, None, None, :], scale=scale)
+        return out.reshape(B, 1, H, D)
+
+
+class FlashKVCacheAttention:
+    """flash-attn kv-cache kernel: append and attend in one call, reading only each row's prefix."""
+
+    name = "flash_kvcache"
+    uses_span = False  # reads each row's own length: one graph per batch size
+
+    def __call__(self, k_cache: torch.Tensor, v_cache: torch.Tensor, q: torch.Tensor, k: torch.Tensor,
+                 v: torch.Tensor, slots: torch.Tensor, past: torch.Tensor, span: int, scale: float) -> torch.Tensor:
+        # The kernel takes int32 lengths / indices; `span` is not needed (it reads cache_seqlens).
+        return flash_attn_with_kvcache(q, k_cache, v_cache, k=k, v=v, cache_seqlens=past.to(torch.int32),
+                                       cache_batch_idx=slots.to(torch.int32), softmax_scale=scale, causal=True)
+
+
+def pick_decode_attention(k_buffer: torch.Tensor, prefer: str = "auto"):
+    """`prefer`: "auto" (flash when usable), "gather", or "flash_kvcache" (error when unusable)."""
+    if prefer not in ("auto", "gather", "flash_kvcache"):
+        raise ValueError(f"decode attention must be auto, gather or flash_kvcache, got {prefer!r}")
+    if prefer == "gather":
+        return GatherAttention()
+    if flash_kvcache_usable(k_buffer):
+        return FlashKVCacheAttention()
+    if prefer == "flash_kvcache":
+        raise RuntimeError("flash_kvcache decode attention needs flash-attn, CUDA and a fp16/bf16 pool")
+    return GatherAttention()
