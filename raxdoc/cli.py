@@ -1,4 +1,4 @@
-"""The `raxdoc` command: `raxdoc extract INPUT... -o OUT`.
+"""The `raxdoc` command: `raxdoc extract INPUT... -o OUT` and `raxdoc bench`.
 
 A thin layer over `raxdoc.pipeline.extract`: parse flags, draw progress with rich, print a
 summary table, and map the outcome to an exit code — 0 when every document is ok, 1 when some
@@ -73,6 +73,28 @@ def extract(
             raise typer.Exit(EXIT_USAGE) from None
     _print_summary(summary, time.monotonic() - started)
     raise typer.Exit(EXIT_OK if summary.all_ok else EXIT_SOME_FAILED)
+
+
+@app.command()
+def bench(
+    preset: str = typer.Option("rax-4.5", help="Model preset: rax-4.5 (full size, GPU) or tiny (CPU, anywhere)."),
+    profile: str = typer.Option("auto", help="GPU tier whose settings the engine uses."),
+    pages: int = typer.Option(512, min=1, help="Synthetic invoice pages (1,288 px, ~1,240 visual tokens)."),
+    max_new_tokens: int = typer.Option(512, min=1, help="Output tokens forced per page (ignore_eos)."),
+    baseline: bool = typer.Option(True, help="Also run transformers' generate on the workload."),
+    baseline_pages: Optional[int] = typer.Option(None, min=1, help="Pages for the (slow) baseline."),
+    memory_cap_gib: Optional[float] = typer.Option(None, help="Cap this process's GPU memory (GiB)."),
+    ckpt_dir: Optional[str] = typer.Option(None, help="Keep the random checkpoint here and reuse it."),
+    out: Optional[Path] = typer.Option(None, help="Write the figures as JSON here."),
+) -> None:
+    """Engine throughput: pages/s, prefill and decode tokens/s, MFU, peak memory, ratio to transformers."""
+    import sys
+
+    from raxdoc.engine.benchmark import run_engine_bench
+
+    run_engine_bench(preset=preset, pages=pages, max_new_tokens=max_new_tokens, profile=profile,
+                     baseline=baseline, baseline_pages=baseline_pages, memory_cap_gib=memory_cap_gib,
+                     ckpt_dir=ckpt_dir, out=out, command=" ".join(["raxdoc", *sys.argv[1:]]))
 
 
 class _ProgressSink:

@@ -48,3 +48,16 @@ def test_bad_custom_schema_is_a_usage_error(tmp_path, tiny_checkpoint):
                   "--schema", "no_such_module:Thing", "-q")
     assert result.exit_code == 2
     assert "no_such_module" in result.text
+
+
+def test_bench_runs_the_engine_benchmark_on_cpu(tmp_path):
+    import json
+
+    out = tmp_path / "bench.json"
+    result = _run("bench", "--preset", "tiny", "--profile", "cpu", "--pages", "2", "--max-new-tokens", "3",
+                  "--no-baseline", "--ckpt-dir", str(tmp_path / "ckpt"), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    figures = json.loads(out.read_text())
+    assert figures["command"].startswith("raxdoc")
+    assert figures["preset"] == "tiny" and figures["engine"]["pages"] == 2
+    assert figures["engine"]["pages_per_s"] > 0 and figures["engine"]["output_tokens"] == 2 * 3
