@@ -51,7 +51,11 @@ def module_name(checkpoint_name: str) -> str | None:
     return checkpoint_name
 
 
-def resolve(path_or_id: str | Path) -> Path:
+WEIGHT_FILES = ("*.json", "*.safetensors", "*.txt", "*.jinja", "*.model")
+
+
+def resolve(path_or_id: str | Path, *, allow_patterns: tuple[str, ...] = WEIGHT_FILES,
+            revision: str | None = None) -> Path:
     """A local folder as is; otherwise a hub id fetched (or found in the HF_HOME cache) by huggingface_hub."""
     path = Path(path_or_id).expanduser()
     if path.is_dir():
@@ -62,8 +66,7 @@ def resolve(path_or_id: str | Path) -> Path:
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
     try:  # snapshot_download reads HF_HOME and HF_HUB_OFFLINE itself
-        return Path(snapshot_download(str(path_or_id), allow_patterns=["*.json", "*.safetensors", "*.txt",
-                                                                          "*.jinja", "*.model"]))
+        return Path(snapshot_download(str(path_or_id), revision=revision, allow_patterns=list(allow_patterns)))
     except LocalEntryNotFoundError as e:
         offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False")
         hint = "HF_HUB_OFFLINE is set and it is not in the cache" if offline else "not cached and not reachable"

@@ -61,16 +61,12 @@ class RaxInputs:
 
 
 def resolve_checkpoint(path_or_id: str | os.PathLike, revision: str | None = None) -> Path:
-    """A local folder as is; otherwise the hub snapshot of the small files we read."""
-    path = Path(path_or_id).expanduser()
-    if path.is_dir():
-        return path
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import HFValidationError
+    """A local folder as is; otherwise the hub snapshot of the small files we read (no weights)."""
+    from raxdoc.model.loader import LoaderError, resolve
 
     try:
-        return Path(snapshot_download(str(path_or_id), revision=revision, allow_patterns=list(_FILES)))
-    except (HFValidationError, OSError) as err:  # hub HTTP and cache-miss errors are OSErrors
+        return resolve(path_or_id, allow_patterns=_FILES, revision=revision)
+    except LoaderError as err:
         raise CheckpointError(f"no checkpoint folder or reachable hub repo {str(path_or_id)!r}: {err}") from err
 
 
