@@ -54,6 +54,7 @@ def extract(
     from raxdoc.errors import RaxdocError
     from raxdoc.model.loader import LoaderError
 
+    _show_warnings()
     overrides = {"max_num_seqs": max_num_seqs, "max_new_tokens": max_new_tokens, "max_pixels": max_pixels}
     started = time.monotonic()
     with _progress(quiet) as bar:
@@ -95,6 +96,19 @@ def bench(
     run_engine_bench(preset=preset, pages=pages, max_new_tokens=max_new_tokens, profile=profile,
                      baseline=baseline, baseline_pages=baseline_pages, memory_cap_gib=memory_cap_gib,
                      ckpt_dir=ckpt_dir, out=out, command=" ".join(["raxdoc", *sys.argv[1:]]))
+
+
+def _show_warnings() -> None:
+    """raxdoc's own warnings (no GPU, pages lost) on the console, above the progress bars."""
+    import logging
+
+    from rich.logging import RichHandler
+
+    handler = RichHandler(console=console, show_time=False, show_path=False)
+    logger = logging.getLogger("raxdoc")
+    if not any(isinstance(h, RichHandler) for h in logger.handlers):
+        logger.addHandler(handler)
+    logger.setLevel(logging.WARNING)
 
 
 class _ProgressSink:

@@ -34,6 +34,10 @@ log = logging.getLogger(__name__)
 DEFAULT_MODEL = "raxcore-dev/Rax-4.5"
 
 
+class NoGPUError(ValueError):
+    """A GPU profile was asked for where the cluster has no GPU."""
+
+
 @dataclass(frozen=True)
 class ExtractSummary:
     output: str
@@ -170,6 +174,12 @@ def _build_dataset(sources, render, done, model, prof: Profile, schema, constrai
 
     on_gpu = _cluster_gpus() > 0 and (device is None or device.startswith("cuda"))
     n_engines = engines or (max(1, int(_cluster_gpus()) * prof.actors_per_gpu) if on_gpu else 1)
+    if not on_gpu and prof.name != "cpu" and device is None:
+        raise NoGPUError(f"profile {prof.name!r} needs a GPU and this Ray cluster has none; "
+                         f"use --profile cpu (slow) or --address of a cluster with GPUs")
+    if not on_gpu:
+        log.warning("no GPU in this Ray cluster: running the engine on CPU (%d actor%s), which is slow "
+                    "for the full model", n_engines, "" if n_engines == 1 else "s")
     ds = ray.data.from_items([{"source": s} for s in sources], override_num_blocks=min(len(sources), 1000))
     # One document per task: a slow or huge file holds up one worker, never a block of others.
     ds = ds.flat_map(IngestStage(render, done), num_cpus=1)

@@ -61,3 +61,19 @@ def test_bench_runs_the_engine_benchmark_on_cpu(tmp_path):
     assert figures["command"].startswith("raxdoc")
     assert figures["preset"] == "tiny" and figures["engine"]["pages"] == 2
     assert figures["engine"]["pages_per_s"] > 0 and figures["engine"]["output_tokens"] == 2 * 3
+
+
+def test_gpu_profile_without_a_gpu_is_a_usage_error(tmp_path, tiny_checkpoint):
+    import torch
+
+    if torch.cuda.is_available():
+        import pytest
+
+        pytest.skip("machine has a GPU")
+    pdf = tmp_path / "in" / "a.pdf"
+    pdf.parent.mkdir()
+    pdf.write_bytes(b"%PDF-1.4\n")
+    result = _run("extract", str(pdf.parent), "-o", str(tmp_path / "out"), "--model", str(tiny_checkpoint),
+                  "--profile", "l4", "-q")
+    assert result.exit_code == 2
+    assert "needs a GPU" in result.text and "--profile cpu" in result.text
