@@ -225,14 +225,27 @@ def _cluster_gpus() -> float:
     return float(ray.cluster_resources().get("GPU", 0))
 
 
+def _quiet_ray() -> None:
+    """Keep Ray's chatter (per-dataset INFO lines, its own deprecations, C++ core-worker notices) off
+    the user's terminal; raxdoc reports progress and problems itself. Errors still surface."""
+    import warnings
+
+    os.environ.setdefault("RAY_DATA_LOG_LEVEL", "ERROR")  # read when ray.data configures its logger
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"ray(\.|$)")
+    warnings.filterwarnings("ignore", message=r".*ray_remote_args.*", module=r"raxdoc\.pipeline")
+    for name in ("ray", "ray.data"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
 def _init_ray(address: str | None) -> bool:
     """Join `address` / RAY_ADDRESS, or start a quiet local Ray sized to the machine. True if we started it."""
     import ray
 
     if ray.is_initialized():
         return False
+    _quiet_ray()
     address = address or os.environ.get("RAY_ADDRESS") or None
-    kwargs: dict[str, Any] = dict(logging_level=logging.WARNING, log_to_driver=False)
+    kwargs: dict[str, Any] = dict(logging_level=logging.ERROR, log_to_driver=False)
     if address is None:
         kwargs.update(include_dashboard=False, num_cpus=os.cpu_count())
     ray.init(address=address, **kwargs)
