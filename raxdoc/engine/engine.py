@@ -14,8 +14,10 @@ A prompt is a dict `{"input_ids": list[int], "pixel_values": tensor | None,
 placeholders) is the model package's job (`engine.processor` after
 `Engine.from_pretrained`). The runner is pluggable (see `model_runner.py`):
 `SlotRunner` for checkpoints, `ReferenceRunner` as the oracle, mocks in tests.
-Failures of one step become `error` results for the sequences in it (one
-attempt; retry policy belongs to the pipeline), never a hang.
+Device failures (RuntimeError) of one step become `error` results for the
+sequences in it (one attempt; retry policy belongs to the pipeline), never a
+hang; any other exception is a bug and propagates, after the batch's slots
+are freed (and, out of `generate`, after that call's requests are dropped).
 """
 
 from __future__ import annotations
@@ -197,13 +199,22 @@ class Engine:
         wanted = {seq.seq_id for seq in seqs}
         done: dict[int, Result] = {}
         others: list[Result] = []
-        while not wanted <= done.keys():
-            for result in self.step():
-                if result.request_id in wanted:
-                    done[result.request_id] = result
-                else:
-                    others.append(result)  # a request from add_request(): keep it for step()
-        self._ready.extend(others)
+        try:
+            while not wanted <= done.keys():
+                for result in self.step():
+                    if result.request_id in wanted:
+                        done[result.request_id] = result
+                    else:
+                        others.append(result)  # a request from add_request(): keep it for step()
+        except BaseException:
+            # Nobody will collect this call's results: drop its requests (freeing their slots),
+            # so a later call neither decodes them nor piles their results up in `_ready`.
+            for seq in seqs:
+                self._scheduler.abort(seq)
+            self._finished = [s for s in self._finished if s.seq_id not in wanted]
+            raise
+        finally:
+            self._ready.extend(others)
         return [done[seq.seq_id] for seq in seqs]
 
     def add_request(self, prompt: dict, params: SamplingParams, grammar: Any = None) -> int:
@@ -284,12 +295,20 @@ class Engine:
             tokens = self.sampler(logits, sampling, bitmask).tolist()
         except RuntimeError as e:
             # Device failures (CUDA errors, out of memory) are RuntimeErrors: one attempt per
-            # step, the batch's sequences fail with a typed record. Anything else is a bug: raise.
-            if pending is not None:
-                pending.exception()  # let the worker finish before its buffer is reused
-            for seq in seqs:
-                seq.finish("error", error_type=type(e).__name__, error=f"{batch.kind} step failed: {e}")
-                scheduler.release(seq)
-            self._finished.extend(seqs)
+            # step, the batch's sequences fail with a typed record.
+            self._fail_batch(scheduler, batch, pending, e)
             return
+        except Exception as e:
+            # Anything else is a bug: raise it, but free the batch first. Left running, a sequence
+            # whose prefill never ran would decode on the previous occupant's slot state.
+            self._fail_batch(scheduler, batch, pending, e)
+            raise
         self._finished.extend(scheduler.postprocess(seqs, tokens))
+
+    def _fail_batch(self, scheduler: Scheduler, batch, pending, error: Exception) -> None:
+        if pending is not None:
+            pending.exception()  # let the worker finish before its buffer is reused
+        for seq in batch.seqs:
+            seq.finish("error", error_type=type(error).__name__, error=f"{batch.kind} step failed: {error}")
+            scheduler.release(seq)
+        self._finished.extend(batch.seqs)

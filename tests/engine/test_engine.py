@@ -293,3 +293,27 @@ def test_bad_prompt_in_generate_queues_nothing(tokenizer):
     with pytest.raises(TypeError):
         engine.generate([{"input_ids": [5, 6]}, {"input_ids": "abc"}], SamplingParams(max_new_tokens=1))
     assert not engine.has_unfinished()
+
+
+def test_a_bug_in_the_runner_raises_but_leaves_no_sequence_on_a_slot(tokenizer):
+    """A non-device error (a bug: ValueError, TypeError) propagates, but the batch's slots are freed
+    and the call's other requests dropped: nothing decodes later on a slot it never prefilled."""
+
+    class Buggy(MockRunner):
+        def prefill(self, seqs):
+            if not self.calls:
+                self.calls.append(("prefill", [s.seq_id for s in seqs]))
+                raise ValueError("image grid does not match the placeholders")
+            return super().prefill(seqs)
+
+    runner = Buggy(2, one_hot_logits(chain_next))
+    engine = Engine(runner, tokenizer, EngineConfig(max_num_seqs=2, max_model_len=64, prefill_token_budget=64))
+    params = SamplingParams(max_new_tokens=3, ignore_eos=True)
+    with pytest.raises(ValueError, match="grid"):
+        engine.generate(_prompts([3, 4, 5]), params)  # two in the failed prefill, one still waiting
+    assert not engine.has_unfinished() and engine._scheduler.slots.num_free == 2
+    prompts = _prompts([2, 6], start=70)
+    results = engine.generate(prompts, params)
+    assert [list(r.token_ids) for r in results] == [naive_generate(p["input_ids"], chain_next, 3) for p in prompts]
+    assert [r.request_id for r in results] == [3, 4]
+    assert not engine.has_unfinished()
