@@ -97,6 +97,12 @@ class Engine:
         self.eos_ids = tuple(self.config.eos_token_ids) or eos_ids_from_tokenizer(tokenizer)
         self.image_token_id = (self.config.image_token_id if self.config.image_token_id is not None
                                else tokenizer.token_to_id("<|image_pad|>"))
+        # A runner with its own pool (SlotRunner) holds KV up to its max_model_len: a longer engine
+        # limit would write past the rows (a device-side assert on CUDA). Not in the protocol: optional.
+        pool_len = getattr(runner, "max_model_len", None)
+        if pool_len is not None and self.config.max_model_len > pool_len:
+            raise ValueError(f"EngineConfig.max_model_len={self.config.max_model_len} exceeds the runner's "
+                             f"max_model_len={pool_len} (its cache holds no more positions)")
         self.sampler = sampler or Sampler()
         self.scheduler_config = self.config.scheduler_config(runner.num_slots)
         self.stop = StopPolicy(lambda ids: tokenizer.decode(ids, skip_special_tokens=True),

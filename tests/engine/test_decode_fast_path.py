@@ -146,3 +146,18 @@ def test_eager_switch_follows_the_profile_and_graphs_need_cuda(tiny):
     assert SlotRunner(model, num_slots=2, max_model_len=64).graphs is None  # CPU default: eager
     with pytest.raises(ValueError, match="CUDA"):
         SlotRunner(model, num_slots=2, max_model_len=64, cuda_graphs=True)
+
+
+def test_engine_refuses_a_max_model_len_beyond_the_runner_pool(tiny):
+    """The pool's KV rows end at the runner's max_model_len: an engine allowing longer sequences would
+    write past them (IndexError on CPU, a device-side assert that kills the CUDA context on GPU)."""
+    model, proc = tiny
+    runner = SlotRunner(model, num_slots=2, max_model_len=32)
+    with pytest.raises(ValueError, match="max_model_len"):
+        Engine(runner, proc.tokenizer, EngineConfig(max_num_seqs=2, max_model_len=64, prefill_token_budget=64))
+    # Exactly the pool's length works up to its last position: a prompt of 20 fills the slot to 32.
+    engine = Engine(runner, proc.tokenizer, EngineConfig(max_num_seqs=2, max_model_len=32, prefill_token_budget=64))
+    prompt = {"input_ids": proc("Say hello.", []).input_ids.tolist()[:20]}
+    assert len(prompt["input_ids"]) == 20
+    [r] = engine.generate([prompt], SamplingParams(max_new_tokens=100, ignore_eos=True))
+    assert r.finish_reason == "length" and r.prompt_tokens + r.completion_tokens == 32
