@@ -23,7 +23,7 @@ are freed (and, out of `generate`, after that call's requests are dropped).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 
@@ -36,6 +36,21 @@ from raxdoc.engine.scheduler import Scheduler, SchedulerConfig
 from raxdoc.engine.sequence import Sequence
 from raxdoc.engine.slot_manager import SlotManager
 from raxdoc.engine.stop import StopPolicy, eos_ids_from_tokenizer
+
+
+def _image_problem(vision: dict | None, n_patches: int) -> str | None:
+    """Why a prompt's images cannot fill its placeholders (None when they can). Checked per prompt
+    at queueing: in the runner a mismatch would fail every sequence of the prefill batch."""
+    if vision is None:
+        return None if n_patches == 0 else f"image placeholders ({n_patches} patches) but no pixel_values"
+    grid = vision["image_grid_thw"]
+    if grid is None:
+        return "pixel_values without image_grid_thw"
+    rows = grid.tolist() if hasattr(grid, "tolist") else list(grid)
+    patches = sum(int(t) * int(h) * int(w) for t, h, w in rows)
+    if patches != n_patches:
+        return f"image_grid_thw has {patches} patches, the placeholders need {n_patches}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -142,6 +157,8 @@ class Engine:
             "bfloat16" if device.startswith("cuda") else "float32")
         processor = RaxProcessor.from_pretrained(path_or_id)
         model = RaxForConditionalGeneration.from_pretrained(path_or_id, dtype=dtype, device=device).eval()
+        if "spatial_merge_size" not in overrides:  # patches per placeholder: this checkpoint's, not 2x2
+            config = replace(config, spatial_merge_size=model.config.vision.spatial_merge_size)
         num_slots = config.max_num_seqs
         if free_bytes is None and device.startswith("cuda"):
             free_bytes = int(torch.cuda.mem_get_info()[0] * 0.75)
@@ -234,7 +251,7 @@ class Engine:
         return seq.seq_id
 
     def _enqueue(self, seq: Sequence) -> None:
-        if not self._scheduler.add(seq):
+        if seq.is_finished or not self._scheduler.add(seq):
             self._finished.append(seq)  # can never fit: an error result at the next step()
 
     def has_unfinished(self) -> bool:
@@ -261,7 +278,11 @@ class Engine:
         n_vision = ids.count(self.image_token_id) if self.image_token_id is not None else 0
         n_vision *= self.config.spatial_merge_size ** 2
         matcher = self.grammar(grammar).matcher() if grammar is not None else None
-        return Sequence(index, ids, params, num_vit_tokens=n_vision, vision=vision, matcher=matcher)
+        seq = Sequence(index, ids, params, num_vit_tokens=n_vision, vision=vision, matcher=matcher)
+        problem = _image_problem(vision, n_vision)
+        if problem is not None:
+            seq.finish("error", error_type="PromptImageError", error=problem)
+        return seq
 
     def _mask_filler(self, batch_size: int) -> MaskFiller:
         if self._filler is None or self._filler.max_batch < batch_size:
