@@ -23,83 +23,20 @@ are freed (and, out of `generate`, after that call's requests are dropped).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 
+from raxdoc.engine.engine_config import EngineConfig
 from raxdoc.engine.grammar import Grammar, MaskFiller, build_ll_tokenizer
 from raxdoc.engine.grammar_close import GrammarCloser
 from raxdoc.engine.model_runner import ModelRunner
 from raxdoc.engine.sampler import Sampler, SamplingBatch
 from raxdoc.engine.sampling_params import Result, SamplingParams
-from raxdoc.engine.scheduler import Scheduler, SchedulerConfig
-from raxdoc.engine.sequence import Sequence
+from raxdoc.engine.scheduler import Scheduler
+from raxdoc.engine.sequence import Sequence, image_problem
 from raxdoc.engine.slot_manager import SlotManager
 from raxdoc.engine.stop import StopPolicy, eos_ids_from_tokenizer
-
-
-def _image_problem(vision: dict | None, n_patches: int) -> str | None:
-    """Why a prompt's images cannot fill its placeholders (None when they can). Checked per prompt
-    at queueing: in the runner a mismatch would fail every sequence of the prefill batch."""
-    if vision is None:
-        return None if n_patches == 0 else f"image placeholders ({n_patches} patches) but no pixel_values"
-    grid = vision["image_grid_thw"]
-    if grid is None:
-        return "pixel_values without image_grid_thw"
-    rows = grid.tolist() if hasattr(grid, "tolist") else list(grid)
-    patches = sum(int(t) * int(h) * int(w) for t, h, w in rows)
-    if patches != n_patches:
-        return f"image_grid_thw has {patches} patches, the placeholders need {n_patches}"
-    return None
-
-
-@dataclass(frozen=True)
-class EngineConfig:
-    # Most sequences decoding at once; the slot count is min(this, runner.num_slots).
-    max_num_seqs: int = 64
-    # Prompt + output tokens per sequence (the size of one KV slot).
-    max_model_len: int = 4096
-    # Prompt tokens prefilled per step; a page is ~1,400, so 8k admits ~5 pages a step.
-    prefill_token_budget: int = 8192
-    # ViT patch tokens encoded per step (each image placeholder is merge_size**2 patches).
-    vit_token_budget: int = 16384
-    # End-of-generation ids; empty = look up <|im_end|> and <|endoftext|> in the tokenizer.
-    eos_token_ids: tuple[int, ...] = ()
-    # Placeholder id counted as vision tokens; None = look up <|image_pad|> in the tokenizer.
-    image_token_id: int | None = None
-    # The vision tower's spatial merge (2x2 in Rax 4.5): patches per placeholder = this squared.
-    spatial_merge_size: int = 2
-    # Host threads filling grammar masks; None = half the cores, at most 8.
-    grammar_threads: int | None = None
-    # Constrained rows with this many tokens or fewer left are steered to close the JSON
-    # (`grammar_close.py`), so a looping model still ends with parseable output. 0 = off.
-    grammar_close_reserve: int = 32
-    # Run decode eagerly instead of replaying CUDA graphs (a profile's `cuda_graphs = False`).
-    enforce_eager: bool = False
-
-    def __post_init__(self) -> None:
-        self.scheduler_config(self.max_num_seqs)  # validates the shared fields
-        object.__setattr__(self, "eos_token_ids", tuple(int(i) for i in self.eos_token_ids))
-        if self.spatial_merge_size < 1:
-            raise ValueError(f"spatial_merge_size must be >= 1, got {self.spatial_merge_size}")
-        if self.grammar_threads is not None and self.grammar_threads < 1:
-            raise ValueError(f"grammar_threads must be None or >= 1, got {self.grammar_threads}")
-        if self.grammar_close_reserve < 0:
-            raise ValueError(f"grammar_close_reserve must be >= 0, got {self.grammar_close_reserve}")
-
-    @classmethod
-    def from_profile(cls, profile: Any, **overrides: Any) -> "EngineConfig":
-        """From a `raxdoc.profiles.Profile` (or anything with its field names)."""
-        fields = {name: getattr(profile, name) for name in
-                  ("max_num_seqs", "max_model_len", "prefill_token_budget", "vit_token_budget")}
-        fields["enforce_eager"] = not getattr(profile, "cuda_graphs", True)
-        return cls(**{**fields, **overrides})
-
-    def scheduler_config(self, num_slots: int) -> SchedulerConfig:
-        return SchedulerConfig(max_num_seqs=min(self.max_num_seqs, num_slots),
-                               max_model_len=self.max_model_len,
-                               prefill_token_budget=self.prefill_token_budget,
-                               vit_token_budget=self.vit_token_budget)
 
 
 class Engine:
@@ -279,7 +216,7 @@ class Engine:
         n_vision *= self.config.spatial_merge_size ** 2
         matcher = self.grammar(grammar).matcher() if grammar is not None else None
         seq = Sequence(index, ids, params, num_vit_tokens=n_vision, vision=vision, matcher=matcher)
-        problem = _image_problem(vision, n_vision)
+        problem = image_problem(vision, n_vision)
         if problem is not None:
             seq.finish("error", error_type="PromptImageError", error=problem)
         return seq
