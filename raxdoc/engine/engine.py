@@ -189,7 +189,7 @@ class Engine:
 
     def _enqueue(self, seq: Sequence) -> None:
         if seq.is_finished or not self._scheduler.add(seq):
-            self._finished.append(seq)  # can never fit: an error result at the next step()
+            self._finished.append(seq)  # malformed or can never fit: an error result at the next step()
 
     def has_unfinished(self) -> bool:
         return not self._scheduler.is_finished() or bool(self._finished) or bool(self._ready)
