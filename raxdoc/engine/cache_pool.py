@@ -9,9 +9,12 @@ Per slot (see `cache_plan.py` for why slots rather than paged blocks):
 
 The pool allocates once and never grows; a runner reads and writes rows by
 slot id (`layer_state(layer)` maps a decoder layer index to its views).
-`reset(slots)` zeroes the recurrent and conv state of freshly admitted slots;
-KV rows are not zeroed because positions past a sequence's length are never
-attended. No scheduling or slot accounting here (`slot_manager.py`).
+`reset(slots)` zeroes the recurrent and conv state of freshly admitted slots
+(a prefill that starts from zero state overwrites them anyway); `reset_kv(slots)`
+zeroes their K/V rows: positions past a sequence's length are masked, but a
+gather kernel still reads them up to its span, and a mask does not neutralise
+a NaN / inf an earlier occupant left (0 * nan = nan). No scheduling or slot
+accounting here (`slot_manager.py`).
 """
 
 from __future__ import annotations
@@ -94,3 +97,9 @@ class CachePool:
         idx = self._slot_index(slots)
         self.recurrent.index_fill_(1, idx, 0)
         self.conv.index_fill_(1, idx, 0)
+
+    def reset_kv(self, slots: list[int] | torch.Tensor) -> None:
+        """Zero the full-attention K/V rows of `slots` (on admission)."""
+        idx = self._slot_index(slots)
+        self.k.index_fill_(1, idx, 0)
+        self.v.index_fill_(1, idx, 0)

@@ -14,75 +14,29 @@ A prompt is a dict `{"input_ids": list[int], "pixel_values": tensor | None,
 placeholders) is the model package's job (`engine.processor` after
 `Engine.from_pretrained`). The runner is pluggable (see `model_runner.py`):
 `SlotRunner` for checkpoints, `ReferenceRunner` as the oracle, mocks in tests.
-Failures of one step become `error` results for the sequences in it (one
-attempt; retry policy belongs to the pipeline), never a hang.
+Device failures (RuntimeError) of one step become `error` results for the
+sequences in it (one attempt; retry policy belongs to the pipeline), never a
+hang; any other exception is a bug and propagates, after the batch's slots
+are freed (and, out of `generate`, after that call's requests are dropped).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import Any
 
 
+from raxdoc.engine.engine_config import EngineConfig
 from raxdoc.engine.grammar import Grammar, MaskFiller, build_ll_tokenizer
 from raxdoc.engine.grammar_close import GrammarCloser
 from raxdoc.engine.model_runner import ModelRunner
 from raxdoc.engine.sampler import Sampler, SamplingBatch
 from raxdoc.engine.sampling_params import Result, SamplingParams
-from raxdoc.engine.scheduler import Scheduler, SchedulerConfig
-from raxdoc.engine.sequence import Sequence
+from raxdoc.engine.scheduler import Scheduler
+from raxdoc.engine.sequence import Sequence, image_problem
 from raxdoc.engine.slot_manager import SlotManager
 from raxdoc.engine.stop import StopPolicy, eos_ids_from_tokenizer
-
-
-@dataclass(frozen=True)
-class EngineConfig:
-    # Most sequences decoding at once; the slot count is min(this, runner.num_slots).
-    max_num_seqs: int = 64
-    # Prompt + output tokens per sequence (the size of one KV slot).
-    max_model_len: int = 4096
-    # Prompt tokens prefilled per step; a page is ~1,400, so 8k admits ~5 pages a step.
-    prefill_token_budget: int = 8192
-    # ViT patch tokens encoded per step (each image placeholder is merge_size**2 patches).
-    vit_token_budget: int = 16384
-    # End-of-generation ids; empty = look up <|im_end|> and <|endoftext|> in the tokenizer.
-    eos_token_ids: tuple[int, ...] = ()
-    # Placeholder id counted as vision tokens; None = look up <|image_pad|> in the tokenizer.
-    image_token_id: int | None = None
-    # The vision tower's spatial merge (2x2 in Rax 4.5): patches per placeholder = this squared.
-    spatial_merge_size: int = 2
-    # Host threads filling grammar masks; None = half the cores, at most 8.
-    grammar_threads: int | None = None
-    # Constrained rows with this many tokens or fewer left are steered to close the JSON
-    # (`grammar_close.py`), so a looping model still ends with parseable output. 0 = off.
-    grammar_close_reserve: int = 32
-    # Run decode eagerly instead of replaying CUDA graphs (a profile's `cuda_graphs = False`).
-    enforce_eager: bool = False
-
-    def __post_init__(self) -> None:
-        self.scheduler_config(self.max_num_seqs)  # validates the shared fields
-        object.__setattr__(self, "eos_token_ids", tuple(int(i) for i in self.eos_token_ids))
-        if self.spatial_merge_size < 1:
-            raise ValueError(f"spatial_merge_size must be >= 1, got {self.spatial_merge_size}")
-        if self.grammar_threads is not None and self.grammar_threads < 1:
-            raise ValueError(f"grammar_threads must be None or >= 1, got {self.grammar_threads}")
-        if self.grammar_close_reserve < 0:
-            raise ValueError(f"grammar_close_reserve must be >= 0, got {self.grammar_close_reserve}")
-
-    @classmethod
-    def from_profile(cls, profile: Any, **overrides: Any) -> "EngineConfig":
-        """From a `raxdoc.profiles.Profile` (or anything with its field names)."""
-        fields = {name: getattr(profile, name) for name in
-                  ("max_num_seqs", "max_model_len", "prefill_token_budget", "vit_token_budget")}
-        fields["enforce_eager"] = not getattr(profile, "cuda_graphs", True)
-        return cls(**{**fields, **overrides})
-
-    def scheduler_config(self, num_slots: int) -> SchedulerConfig:
-        return SchedulerConfig(max_num_seqs=min(self.max_num_seqs, num_slots),
-                               max_model_len=self.max_model_len,
-                               prefill_token_budget=self.prefill_token_budget,
-                               vit_token_budget=self.vit_token_budget)
 
 
 class Engine:
@@ -95,6 +49,12 @@ class Engine:
         self.eos_ids = tuple(self.config.eos_token_ids) or eos_ids_from_tokenizer(tokenizer)
         self.image_token_id = (self.config.image_token_id if self.config.image_token_id is not None
                                else tokenizer.token_to_id("<|image_pad|>"))
+        # A runner with its own pool (SlotRunner) holds KV up to its max_model_len: a longer engine
+        # limit would write past the rows (a device-side assert on CUDA). Not in the protocol: optional.
+        pool_len = getattr(runner, "max_model_len", None)
+        if pool_len is not None and self.config.max_model_len > pool_len:
+            raise ValueError(f"EngineConfig.max_model_len={self.config.max_model_len} exceeds the runner's "
+                             f"max_model_len={pool_len} (its cache holds no more positions)")
         self.sampler = sampler or Sampler()
         self.scheduler_config = self.config.scheduler_config(runner.num_slots)
         self.stop = StopPolicy(lambda ids: tokenizer.decode(ids, skip_special_tokens=True),
@@ -134,6 +94,8 @@ class Engine:
             "bfloat16" if device.startswith("cuda") else "float32")
         processor = RaxProcessor.from_pretrained(path_or_id)
         model = RaxForConditionalGeneration.from_pretrained(path_or_id, dtype=dtype, device=device).eval()
+        if "spatial_merge_size" not in overrides:  # patches per placeholder: this checkpoint's, not 2x2
+            config = replace(config, spatial_merge_size=model.config.vision.spatial_merge_size)
         num_slots = config.max_num_seqs
         if free_bytes is None and device.startswith("cuda"):
             free_bytes = int(torch.cuda.mem_get_info()[0] * 0.75)
@@ -197,13 +159,22 @@ class Engine:
         wanted = {seq.seq_id for seq in seqs}
         done: dict[int, Result] = {}
         others: list[Result] = []
-        while not wanted <= done.keys():
-            for result in self.step():
-                if result.request_id in wanted:
-                    done[result.request_id] = result
-                else:
-                    others.append(result)  # a request from add_request(): keep it for step()
-        self._ready.extend(others)
+        try:
+            while not wanted <= done.keys():
+                for result in self.step():
+                    if result.request_id in wanted:
+                        done[result.request_id] = result
+                    else:
+                        others.append(result)  # a request from add_request(): keep it for step()
+        except BaseException:
+            # Nobody will collect this call's results: drop its requests (freeing their slots),
+            # so a later call neither decodes them nor piles their results up in `_ready`.
+            for seq in seqs:
+                self._scheduler.abort(seq)
+            self._finished = [s for s in self._finished if s.seq_id not in wanted]
+            raise
+        finally:
+            self._ready.extend(others)
         return [done[seq.seq_id] for seq in seqs]
 
     def add_request(self, prompt: dict, params: SamplingParams, grammar: Any = None) -> int:
@@ -217,8 +188,8 @@ class Engine:
         return seq.seq_id
 
     def _enqueue(self, seq: Sequence) -> None:
-        if not self._scheduler.add(seq):
-            self._finished.append(seq)  # can never fit: an error result at the next step()
+        if seq.is_finished or not self._scheduler.add(seq):
+            self._finished.append(seq)  # malformed or can never fit: an error result at the next step()
 
     def has_unfinished(self) -> bool:
         return not self._scheduler.is_finished() or bool(self._finished) or bool(self._ready)
@@ -244,7 +215,11 @@ class Engine:
         n_vision = ids.count(self.image_token_id) if self.image_token_id is not None else 0
         n_vision *= self.config.spatial_merge_size ** 2
         matcher = self.grammar(grammar).matcher() if grammar is not None else None
-        return Sequence(index, ids, params, num_vit_tokens=n_vision, vision=vision, matcher=matcher)
+        seq = Sequence(index, ids, params, num_vit_tokens=n_vision, vision=vision, matcher=matcher)
+        problem = image_problem(vision, n_vision)
+        if problem is not None:
+            seq.finish("error", error_type="PromptImageError", error=problem)
+        return seq
 
     def _mask_filler(self, batch_size: int) -> MaskFiller:
         if self._filler is None or self._filler.max_batch < batch_size:
@@ -284,12 +259,20 @@ class Engine:
             tokens = self.sampler(logits, sampling, bitmask).tolist()
         except RuntimeError as e:
             # Device failures (CUDA errors, out of memory) are RuntimeErrors: one attempt per
-            # step, the batch's sequences fail with a typed record. Anything else is a bug: raise.
-            if pending is not None:
-                pending.exception()  # let the worker finish before its buffer is reused
-            for seq in seqs:
-                seq.finish("error", error_type=type(e).__name__, error=f"{batch.kind} step failed: {e}")
-                scheduler.release(seq)
-            self._finished.extend(seqs)
+            # step, the batch's sequences fail with a typed record.
+            self._fail_batch(scheduler, batch, pending, e)
             return
+        except Exception as e:
+            # Anything else is a bug: raise it, but free the batch first. Left running, a sequence
+            # whose prefill never ran would decode on the previous occupant's slot state.
+            self._fail_batch(scheduler, batch, pending, e)
+            raise
         self._finished.extend(scheduler.postprocess(seqs, tokens))
+
+    def _fail_batch(self, scheduler: Scheduler, batch, pending, error: Exception) -> None:
+        if pending is not None:
+            pending.exception()  # let the worker finish before its buffer is reused
+        for seq in batch.seqs:
+            seq.finish("error", error_type=type(error).__name__, error=f"{batch.kind} step failed: {error}")
+            scheduler.release(seq)
+        self._finished.extend(batch.seqs)

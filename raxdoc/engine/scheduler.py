@@ -125,6 +125,13 @@ class Scheduler:
                 finished.append(seq)
         return finished
 
+    def abort(self, seq: Sequence) -> None:
+        """Drop a sequence that nobody will collect, wherever it is; a finished one is left alone."""
+        if seq in self.waiting:
+            self.waiting.remove(seq)
+        elif seq in self.running:
+            self.release(seq)
+
     def release(self, seq: Sequence) -> None:
         """Drop a running sequence (finished or failed) and free its slot."""
         self.running.remove(seq)

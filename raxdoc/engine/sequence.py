@@ -3,9 +3,9 @@
 A `Sequence` holds the prompt ids, an opaque reference to its vision inputs
 (pixel values and grid, handed untouched to the runner), the generated ids, its
 status, the cache slot it occupies while running, its `SamplingParams`, an
-optional grammar matcher and its timings. It is torch-free: no tensors are
-read here, only carried. Scheduling decisions live in `scheduler.py`, stop
-rules in `stop.py`.
+optional grammar matcher and its timings. It is torch-free: tensors are only
+carried (`image_problem` reads the numbers of an image grid, duck-typed).
+Scheduling decisions live in `scheduler.py`, stop rules in `stop.py`.
 """
 
 from __future__ import annotations
@@ -109,3 +109,19 @@ class Sequence:
             error=self.error,
             request_id=self.seq_id,
         )
+
+
+def image_problem(vision: dict | None, n_patches: int) -> str | None:
+    """Why a prompt's images cannot fill its placeholders (None when they can). Checked per prompt
+    at queueing: in the runner a mismatch would fail every sequence of the prefill batch."""
+    if vision is None:
+        return None if n_patches == 0 else f"image placeholders ({n_patches} patches) but no pixel_values"
+    grid = vision["image_grid_thw"]
+    if grid is None:
+        # No placeholders and no grid: vision inputs opaque to the engine (a generic reference model).
+        return None if n_patches == 0 else "image placeholders with pixel_values but no image_grid_thw"
+    rows = grid.tolist() if hasattr(grid, "tolist") else list(grid)
+    patches = sum(int(t) * int(h) * int(w) for t, h, w in rows)
+    if patches != n_patches:
+        return f"image_grid_thw has {patches} patches, the placeholders need {n_patches}"
+    return None

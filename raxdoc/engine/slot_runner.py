@@ -85,7 +85,10 @@ class SlotRunner:
         pixel_values = torch.cat(pixels).to(self.device, non_blocking=True) if pixels else None
         ids = packed[0][None]  # (1, N)
         embeds = self.model.embed(ids, pixel_values, None if grid_thw is None else grid_thw.to(self.device))
-        cache = SlotCache.prefill(self.pool, slots.to(self.device, non_blocking=True), packed[1], packed[2])
+        slot_ids = slots.to(self.device, non_blocking=True)
+        # The last occupant's K/V past the new prompt is read (masked) by padded decode spans: clear it.
+        self.pool.reset_kv(slot_ids)
+        cache = SlotCache.prefill(self.pool, slot_ids, packed[1], packed[2])
         hidden = self.model.language_model(embeds, packed[3:, None], cache=cache, cu_seqlens=cu_dev)  # (1, N, h)
         cache.commit()
         last = (cu[1:] - 1).to(self.device, non_blocking=True)

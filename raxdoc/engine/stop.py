@@ -20,8 +20,8 @@ from raxdoc.engine.sequence import Sequence
 Decode = Callable[[list[int]], str]
 
 _THINK_BLOCK = re.compile(r"<think>.*?</think>\s*", re.DOTALL)
-# Tokens a stop string can need beyond its length in characters: a token may
-# decode to nothing (a partial UTF-8 byte or a skipped special token).
+# Tokens a stop string can need beyond its length in UTF-8 bytes (every text token
+# holds at least one byte): a skipped special token decodes to nothing.
 _TAIL_SLACK = 4
 
 
@@ -70,7 +70,8 @@ class StopPolicy:
             seq.finish("stop")
             return self._finalize(seq, stop=None)
         if params.stop:
-            longest = max(len(s) for s in params.stop)
+            # In bytes, not characters: byte-level BPE spells a rare character with up to 4 tokens.
+            longest = max(len(s.encode("utf-8")) for s in params.stop)
             tail = self.decode(seq.output_ids[-(longest + _TAIL_SLACK):])
             for s in params.stop:
                 if s in tail:

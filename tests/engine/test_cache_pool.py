@@ -40,6 +40,10 @@ def test_reset_zeroes_only_given_slots_state():
     pool.reset([2, 0])
     assert pool.recurrent[:, [0, 2]].eq(0).all() and pool.recurrent[:, [1, 3]].eq(1).all()
     assert pool.conv[:, [0, 2]].eq(0).all() and pool.conv[:, 1].eq(1).all()
-    assert pool.k.eq(1).all()  # KV is masked by length, never zeroed
+    assert pool.k.eq(1).all()  # state only: K/V has its own reset
     with pytest.raises(IndexError):
         pool.reset([4])
+    pool.v.fill_(1.0)
+    pool.reset_kv(torch.tensor([3]))
+    assert pool.k[:, 3].eq(0).all() and pool.v[:, 3].eq(0).all()
+    assert pool.k[:, :3].eq(1).all() and pool.v[:, :3].eq(1).all() and pool.recurrent[:, 3].eq(1).all()

@@ -146,3 +146,35 @@ def test_eager_switch_follows_the_profile_and_graphs_need_cuda(tiny):
     assert SlotRunner(model, num_slots=2, max_model_len=64).graphs is None  # CPU default: eager
     with pytest.raises(ValueError, match="CUDA"):
         SlotRunner(model, num_slots=2, max_model_len=64, cuda_graphs=True)
+
+
+def test_engine_refuses_a_max_model_len_beyond_the_runner_pool(tiny):
+    """The pool's KV rows end at the runner's max_model_len: an engine allowing longer sequences would
+    write past them (IndexError on CPU, a device-side assert that kills the CUDA context on GPU)."""
+    model, proc = tiny
+    runner = SlotRunner(model, num_slots=2, max_model_len=32)
+    with pytest.raises(ValueError, match="max_model_len"):
+        Engine(runner, proc.tokenizer, EngineConfig(max_num_seqs=2, max_model_len=64, prefill_token_budget=64))
+    # Exactly the pool's length works up to its last position: a prompt of 20 fills the slot to 32.
+    engine = Engine(runner, proc.tokenizer, EngineConfig(max_num_seqs=2, max_model_len=32, prefill_token_budget=64))
+    prompt = {"input_ids": proc("Say hello.", []).input_ids.tolist()[:20]}
+    assert len(prompt["input_ids"]) == 20
+    [r] = engine.generate([prompt], SamplingParams(max_new_tokens=100, ignore_eos=True))
+    assert r.finish_reason == "length" and r.prompt_tokens + r.completion_tokens == 32
+
+
+def test_stale_non_finite_kv_of_a_previous_occupant_does_not_leak_into_the_slot(tiny):
+    """The gather kernel reads a slot up to the (bucketed) span and masks what lies past a row's length, but a
+    mask does not neutralise NaN / inf (0 * nan = nan): admission must clear what the last occupant left."""
+    model, proc = tiny
+    prompts = _prompts(proc)[1:2]
+    params = SamplingParams(max_new_tokens=5, ignore_eos=True)
+    cfg = EngineConfig(max_num_seqs=1, max_model_len=256, prefill_token_budget=256)
+    want = Engine(SlotRunner(model, num_slots=1, max_model_len=256), proc.tokenizer, cfg).generate(prompts, params)
+    # Padded (the graph path): spans are rounded up to a bucket, so positions past the prompt are read.
+    runner = SlotRunner(model, num_slots=1, max_model_len=256, pad_batches=True)
+    # A previous occupant that overflowed (bf16) left non-finite K/V all along the slot.
+    runner.pool.k[:, 0] = float("nan")
+    runner.pool.v[:, 0] = float("inf")
+    got = Engine(runner, proc.tokenizer, cfg).generate(prompts, params)
+    assert got[0].token_ids == want[0].token_ids

@@ -48,9 +48,10 @@ def test_vit_patches_counted_against_budget(tokenizer):
     pad = tokenizer.token_to_id("<|image_pad|>")
     # 4 and 3 placeholders = 16 and 12 patches after the 2x2 merge; 20 fit one at a time, 8 never.
     engine, runner = _engine(tokenizer, slots=4, vit_token_budget=20)
-    prompts = [{"input_ids": [50] + [pad] * 4 + [51], "pixel_values": torch.zeros(1), "image_grid_thw": None},
-               {"input_ids": [52] + [pad] * 3, "pixel_values": torch.zeros(1), "image_grid_thw": None},
-               {"input_ids": [53] + [pad] * 6, "pixel_values": torch.zeros(1), "image_grid_thw": None}]
+    prompts = [{"input_ids": [50] + [pad] * 4 + [51], "pixel_values": torch.zeros(1),
+                "image_grid_thw": torch.tensor([[1, 4, 4]])},
+               {"input_ids": [52] + [pad] * 3, "pixel_values": torch.zeros(1), "image_grid_thw": [[1, 2, 6]]},
+               {"input_ids": [53] + [pad] * 6, "pixel_values": torch.zeros(1), "image_grid_thw": [[1, 4, 6]]}]
     results = engine.generate(prompts, SamplingParams(max_new_tokens=1))
     assert [r.finish_reason for r in results[:2]] == ["length", "length"]
     assert results[2].error_type == "PromptTooLongError" and "ViT" in results[2].error
@@ -293,3 +294,43 @@ def test_bad_prompt_in_generate_queues_nothing(tokenizer):
     with pytest.raises(TypeError):
         engine.generate([{"input_ids": [5, 6]}, {"input_ids": "abc"}], SamplingParams(max_new_tokens=1))
     assert not engine.has_unfinished()
+
+
+def test_a_bug_in_the_runner_raises_but_leaves_no_sequence_on_a_slot(tokenizer):
+    """A non-device error (a bug: ValueError, TypeError) propagates, but the batch's slots are freed
+    and the call's other requests dropped: nothing decodes later on a slot it never prefilled."""
+
+    class Buggy(MockRunner):
+        def prefill(self, seqs):
+            if not self.calls:
+                self.calls.append(("prefill", [s.seq_id for s in seqs]))
+                raise ValueError("image grid does not match the placeholders")
+            return super().prefill(seqs)
+
+    runner = Buggy(2, one_hot_logits(chain_next))
+    engine = Engine(runner, tokenizer, EngineConfig(max_num_seqs=2, max_model_len=64, prefill_token_budget=64))
+    params = SamplingParams(max_new_tokens=3, ignore_eos=True)
+    with pytest.raises(ValueError, match="grid"):
+        engine.generate(_prompts([3, 4, 5]), params)  # two in the failed prefill, one still waiting
+    assert not engine.has_unfinished() and engine._scheduler.slots.num_free == 2
+    prompts = _prompts([2, 6], start=70)
+    results = engine.generate(prompts, params)
+    assert [list(r.token_ids) for r in results] == [naive_generate(p["input_ids"], chain_next, 3) for p in prompts]
+    assert [r.request_id for r in results] == [3, 4]
+    assert not engine.has_unfinished()
+
+
+def test_prompt_whose_images_do_not_match_its_placeholders_is_an_error_result(tokenizer):
+    """Caught at queueing, one prompt at a time: in the runner it would fail the whole prefill batch."""
+    pad = tokenizer.token_to_id("<|image_pad|>")
+    good = {"input_ids": [50] + [pad] * 4 + [51], "pixel_values": torch.zeros(16, 1),
+            "image_grid_thw": torch.tensor([[1, 4, 4]])}
+    bad = [{**good, "image_grid_thw": torch.tensor([[1, 4, 6]])},  # 24 patches for 4 placeholders (16)
+           {**good, "image_grid_thw": None},  # pixels without their grid
+           {**good, "pixel_values": None}]  # placeholders without pixels
+    engine, runner = _engine(tokenizer, slots=2)
+    results = engine.generate([good, *bad, good], SamplingParams(max_new_tokens=2, ignore_eos=True))
+    assert [r.finish_reason for r in results] == ["length", "error", "error", "error", "length"]
+    assert {r.error_type for r in results[1:4]} == {"PromptImageError"}
+    assert "24" in results[1].error and "16" in results[1].error
+    assert sorted(i for kind, ids in runner.calls if kind == "prefill" for i in ids) == [0, 4]

@@ -60,3 +60,14 @@ def test_max_model_len_ends_with_length(tokenizer):
     seq = Sequence(0, [5, 6, 7], SamplingParams(max_new_tokens=50))
     assert _feed(_policy(tokenizer, max_model_len=5), seq, [40, 41, 42])
     assert seq.finish_reason == "length" and seq.num_tokens == 5
+
+
+@pytest.mark.parametrize("stop", ["€€€", "。。。"])
+def test_stop_string_of_multibyte_characters_spanning_byte_tokens(tokenizer, stop):
+    """Byte-level BPE spells a rare character with up to 4 one-byte tokens: the tail decoded for the
+    check must cover the stop string's bytes, not just its characters."""
+    ids = tokenizer.encode(f"total {stop} tax amount").ids
+    assert len(tokenizer.encode(stop).ids) > len(stop) + 4  # more tokens than characters + slack
+    seq = Sequence(0, [5], SamplingParams(max_new_tokens=50, stop=(stop,)))
+    assert _feed(_policy(tokenizer), seq, ids)
+    assert seq.finish_reason == "stop" and seq.text == "total "

@@ -113,3 +113,21 @@ def test_from_pretrained_builds_a_working_engine(tiny):
     small = Engine.from_pretrained(str(model.path), free_bytes=per_slot * 7 // 2,  # 2 slots + spare + 1/2
                                    max_num_seqs=3, max_model_len=256, prefill_token_budget=256)
     assert small.runner.num_slots == 2
+
+
+def test_from_pretrained_reads_the_checkpoint_merge_size(tmp_path):
+    """Patches per placeholder are merge**2 of *this* checkpoint: the ViT budget and the per-prompt
+    image check count with it, so a merge-1 vision tower must not be counted as 2x2."""
+    import numpy as np
+
+    from raxdoc.model.presets import write_random_checkpoint
+
+    path = write_random_checkpoint(tmp_path / "merge1", "tiny", overrides={"vision_config": {"spatial_merge_size": 1}})
+    engine = Engine.from_pretrained(str(path), max_num_seqs=2, max_model_len=512, prefill_token_budget=512)
+    assert engine.config.spatial_merge_size == 1
+    page = np.random.default_rng(0).integers(0, 256, (40, 40, 3), dtype=np.uint8)
+    inputs = engine.processor("Lines?", [page])
+    prompt = {"input_ids": inputs.input_ids.tolist(), "pixel_values": inputs.pixel_values,
+              "image_grid_thw": inputs.image_grid_thw}
+    [r] = engine.generate([prompt], SamplingParams(max_new_tokens=3, ignore_eos=True))
+    assert r.finish_reason == "length", r.error

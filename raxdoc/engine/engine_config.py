@@ -1,0 +1,61 @@
+"""`EngineConfig`: the engine's sizes and switches, frozen and checked on construction.
+
+Read by `Engine` (and `Engine.from_pretrained`, which also sizes the slot pool from it);
+derived runtime values (the slot count a runner could afford) live in the engine, never here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from raxdoc.engine.scheduler import SchedulerConfig
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    # Most sequences decoding at once; the slot count is min(this, runner.num_slots).
+    max_num_seqs: int = 64
+    # Prompt + output tokens per sequence (the size of one KV slot).
+    max_model_len: int = 4096
+    # Prompt tokens prefilled per step; a page is ~1,400, so 8k admits ~5 pages a step.
+    prefill_token_budget: int = 8192
+    # ViT patch tokens encoded per step (each image placeholder is merge_size**2 patches).
+    vit_token_budget: int = 16384
+    # End-of-generation ids; empty = look up <|im_end|> and <|endoftext|> in the tokenizer.
+    eos_token_ids: tuple[int, ...] = ()
+    # Placeholder id counted as vision tokens; None = look up <|image_pad|> in the tokenizer.
+    image_token_id: int | None = None
+    # The vision tower's spatial merge (2x2 in Rax 4.5): patches per placeholder = this squared.
+    spatial_merge_size: int = 2
+    # Host threads filling grammar masks; None = half the cores, at most 8.
+    grammar_threads: int | None = None
+    # Constrained rows with this many tokens or fewer left are steered to close the JSON
+    # (`grammar_close.py`), so a looping model still ends with parseable output. 0 = off.
+    grammar_close_reserve: int = 32
+    # Run decode eagerly instead of replaying CUDA graphs (a profile's `cuda_graphs = False`).
+    enforce_eager: bool = False
+
+    def __post_init__(self) -> None:
+        self.scheduler_config(self.max_num_seqs)  # validates the shared fields
+        object.__setattr__(self, "eos_token_ids", tuple(int(i) for i in self.eos_token_ids))
+        if self.spatial_merge_size < 1:
+            raise ValueError(f"spatial_merge_size must be >= 1, got {self.spatial_merge_size}")
+        if self.grammar_threads is not None and self.grammar_threads < 1:
+            raise ValueError(f"grammar_threads must be None or >= 1, got {self.grammar_threads}")
+        if self.grammar_close_reserve < 0:
+            raise ValueError(f"grammar_close_reserve must be >= 0, got {self.grammar_close_reserve}")
+
+    @classmethod
+    def from_profile(cls, profile: Any, **overrides: Any) -> "EngineConfig":
+        """From a `raxdoc.profiles.Profile` (or anything with its field names)."""
+        fields = {name: getattr(profile, name) for name in
+                  ("max_num_seqs", "max_model_len", "prefill_token_budget", "vit_token_budget")}
+        fields["enforce_eager"] = not getattr(profile, "cuda_graphs", True)
+        return cls(**{**fields, **overrides})
+
+    def scheduler_config(self, num_slots: int) -> SchedulerConfig:
+        return SchedulerConfig(max_num_seqs=min(self.max_num_seqs, num_slots),
+                               max_model_len=self.max_model_len,
+                               prefill_token_budget=self.prefill_token_budget,
+                               vit_token_budget=self.vit_token_budget)
