@@ -61,3 +61,33 @@ def test_fsspec_memory_url_and_empty_batch():
     assert OutputStore("memory://raxdoc-store-test").done_doc_ids() == {"m"}
     with pytest.raises(ValueError, match="at least one"):
         store.write_batch(_docs())
+
+
+def _sourced(*pairs):
+    return pa.table({"doc_id": [d for d, _ in pairs], "source": [s for _, s in pairs],
+                     "status": ["ok"] * len(pairs)})
+
+
+def test_identical_files_written_apart_both_keep_their_row(tmp_path):
+    # Two files with the same bytes share a doc_id; finished in different batches, neither
+    # documents part may overwrite the other, and deduplicate keeps both.
+    store = OutputStore(str(tmp_path))
+    first = store.write_batch(_sourced(("d", "/in/a.pdf")), _items("d"))
+    second = store.write_batch(_sourced(("d", "/in/b.pdf")))
+    assert first != second
+    assert store.deduplicate() == 0
+    assert sorted(store.read().column("source").to_pylist()) == ["/in/a.pdf", "/in/b.pdf"]
+    store.write_batch(_sourced(("d", "/in/b.pdf"), ("e", "/in/e.pdf")))  # b again, grouped differently
+    assert store.deduplicate() == 1
+    assert sorted(store.read().column("source").to_pylist()) == ["/in/a.pdf", "/in/b.pdf", "/in/e.pdf"]
+    assert store.read(LINE_ITEMS).num_rows == 2
+
+
+def test_drop_doc_ids_removes_rows_and_their_line_items(tmp_path):
+    store = OutputStore(str(tmp_path))
+    store.write_batch(_docs("a", "source:x"), _items("a", "source:x"))
+    store.write_batch(_docs("source:y"), _items("source:y"))
+    assert store.drop_doc_ids({"source:x", "source:y"}) == 2
+    assert store.done_doc_ids() == {"a"}
+    assert set(store.read(LINE_ITEMS).column("doc_id").to_pylist()) == {"a"}
+    assert store.drop_doc_ids(set()) == 0
