@@ -64,6 +64,19 @@ class OutputStore:
                 ids.update(pq.read_table(f, columns=["doc_id"]).column("doc_id").to_pylist())
         return ids
 
+    def done_rows(self) -> set[tuple[str, str | None]]:
+        """(doc_id, source) of every committed `documents` row (source None where a part has none)."""
+        rows: set[tuple[str, str | None]] = set()
+        for path in self._parts(DOCUMENTS):
+            with self.fs.open(path, "rb") as f:
+                names = pq.read_schema(f).names
+                f.seek(0)
+                table = pq.read_table(f, columns=[c for c in ("doc_id", "source") if c in names])
+            ids = table.column("doc_id").to_pylist()
+            sources = table.column("source").to_pylist() if "source" in names else [None] * len(ids)
+            rows.update(zip(ids, sources))
+        return rows
+
     def write_batch(self, documents: pa.Table, line_items: pa.Table | None = None) -> str:
         """Write one batch (line items first, documents last) and return the part's file name."""
         if documents.num_rows == 0:
