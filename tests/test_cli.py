@@ -77,3 +77,39 @@ def test_gpu_profile_without_a_gpu_is_a_usage_error(tmp_path, tiny_checkpoint):
                   "--profile", "l4", "-q")
     assert result.exit_code == 2
     assert "needs a GPU" in result.text and "--profile cpu" in result.text
+
+
+def _job_main():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "jobs" / "extract_invoices.py"
+    spec = importlib.util.spec_from_file_location("extract_invoices_job", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main
+
+
+def test_job_script_takes_repeated_and_equals_inputs(tmp_path, monkeypatch):
+    from raxdoc import pipeline
+
+    seen = {}
+
+    def fake_extract(inputs, output, **kw):
+        seen.update(inputs=list(inputs), output=output)
+        return pipeline.ExtractSummary(output, 2, 2, 0, 0, 0, 2, 0, 0.1)
+
+    monkeypatch.setattr(pipeline, "extract", fake_extract)
+    code = _job_main()(["--input", "s3://b/a/", "--input=s3://b/c.pdf", "--output", str(tmp_path), "-q"])
+    assert code == 0 and seen == {"inputs": ["s3://b/a/", "s3://b/c.pdf"], "output": str(tmp_path)}
+
+
+def test_job_script_input_without_a_value_is_a_usage_error(tmp_path, monkeypatch, capsys):
+    from raxdoc import pipeline
+
+    monkeypatch.setattr(pipeline, "extract", lambda *a, **k: (_ for _ in ()).throw(AssertionError("ran")))
+    main = _job_main()
+    assert main(["--output", str(tmp_path), "--input"]) == 2
+    assert main(["--input=", "--output", str(tmp_path)]) == 2
+    assert main(["--input", "--output", str(tmp_path)]) == 2
+    assert "needs a path" in capsys.readouterr().err
