@@ -39,6 +39,14 @@ class NoGPUError(ValueError):
     """A GPU profile was asked for where the cluster has no GPU."""
 
 
+class RunFailed(RuntimeError):
+    """The run stopped part-way (a Ray task failed for good). Parts already written stay; a rerun resumes.
+
+    Raised from the original error, which any type may be: a ValueError deep in Ray is not a
+    usage error, so the CLI must not report it as one.
+    """
+
+
 @dataclass(frozen=True)
 class ExtractSummary:
     output: str
@@ -110,10 +118,16 @@ def extract(
         ds = _build_dataset(sources, render, done, model, prof, schema, constrained, device, engines,
                             engine_stage)
         store.drop_doc_ids(retry)  # their sources are read again now: one new row each
-        for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
-            for row in batch_rows(batch):
-                collector.add(row)
-        collector.close()
+        try:
+            for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
+                for row in batch_rows(batch):
+                    collector.add(row)
+            collector.close()
+        except Exception as exc:
+            first_line = (str(exc).strip().splitlines() or [""])[0]
+            raise RunFailed(f"the run stopped after {collector.progress['documents_done']} of {len(sources)} "
+                            f"documents ({type(exc).__name__}: {first_line}). Parts already written are kept: "
+                            f"run the same command again to resume.") from exc
     finally:
         if started_ray:
             import ray

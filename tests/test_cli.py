@@ -113,3 +113,21 @@ def test_job_script_input_without_a_value_is_a_usage_error(tmp_path, monkeypatch
     assert main(["--input=", "--output", str(tmp_path)]) == 2
     assert main(["--input", "--output", str(tmp_path)]) == 2
     assert "needs a path" in capsys.readouterr().err
+
+
+def test_a_run_that_stops_midway_is_not_a_usage_error(tmp_path, tiny_checkpoint, monkeypatch):
+    from raxdoc import pipeline
+
+    class BrokenDataset:
+        def iter_batches(self, **kw):
+            raise ValueError("Failed to unify schemas [/in/a.pdf]")  # a ValueError from deep in Ray
+
+    monkeypatch.setattr(pipeline, "_init_ray", lambda address: False)
+    monkeypatch.setattr(pipeline, "_build_dataset", lambda *a, **k: BrokenDataset())
+    pdf = tmp_path / "in" / "a.pdf"
+    pdf.parent.mkdir()
+    pdf.write_bytes(b"%PDF-1.4\n")
+    result = _run("extract", str(pdf.parent), "-o", str(tmp_path / "out"), "--model", str(tiny_checkpoint), "-q")
+    assert result.exit_code == 1, result.output
+    assert "stopped after 0 of 1 documents" in result.text and "again to resume" in result.text
+    assert "[/in/a.pdf]" in result.text
