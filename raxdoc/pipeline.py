@@ -155,7 +155,8 @@ def _build_dataset(sources, render, done, model, prof: Profile, schema, constrai
         log.warning("no GPU in this Ray cluster: running the engine on CPU (%d actor%s), which is slow "
                     "for the full model", n_engines, "" if n_engines == 1 else "s")
     ds = ray.data.from_items([{"source": s} for s in sources], override_num_blocks=min(len(sources), 1000))
-    # One document per task: a slow or huge file holds up one worker, never a block of others.
+    # A document per task up to 1,000 inputs (beyond, ~len/1000 each: a million one-row blocks would
+    # cost more than they save). Pages stream out of the task one by one (IngestStage yields them).
     ds = ds.flat_map(IngestStage(render, done), num_cpus=1)
     return ds.map_batches(
         engine_stage,

@@ -1,7 +1,7 @@
 """The pipeline's stages as plain callables: usable from a notebook, a test, or Ray Data.
 
-- `IngestStage(options, done_ids)(row)`: one source -> its page rows (CPU; a process per task,
-  PyMuPDF is not thread-safe). Reads the bytes once: hashes them for `doc_id`, skips documents a
+- `IngestStage(options, done_ids)(row)`: one source -> its page rows, yielded a page at a time
+  (CPU; a process per task, PyMuPDF is not thread-safe). Reads the bytes once: hashes them for `doc_id`, skips documents a
   previous run finished, and turns every failure into a row (page_index -1: the document failed;
   a page row with `error_type`: that page failed).
 - `EngineStage(...)(batch)`: page rows -> the same rows with the model's text (one engine, loaded
@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -48,7 +48,9 @@ class IngestStage:
         self.options = options
         self.done_ids = frozenset(done_ids)
 
-    def __call__(self, row: dict[str, Any]) -> list[dict[str, Any]]:
+    def __call__(self, row: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """Yields one row a page as it is rendered (Ray's flat_map streams them into blocks), so a
+        long document's pixels are never all in memory at once."""
         from raxdoc.errors import EmptyDocument
         from raxdoc.ingest import read_document
         from raxdoc.ingest.sources import SourceRef, read_source_bytes
@@ -58,37 +60,39 @@ class IngestStage:
         try:
             data = read_source_bytes(SourceRef(source))
         except Exception as exc:  # typed (RaxdocError) or not (a filesystem driver's own error): a row
-            return [self._doc_error(source_id(source), source, exc)]
+            yield self._doc_error(source_id(source), source, exc)
+            return
         doc_id = hashlib.sha256(data).hexdigest()
         if doc_id in self.done_ids:
-            return [{**empty_row(doc_id, source), "page_index": SKIPPED}]
+            yield {**empty_row(doc_id, source), "page_index": SKIPPED}
+            return
         try:
             doc = read_document(data, options=self.options)
         except Exception as exc:  # typed, or a parser bug: either way a row, never a failed task
-            return [self._doc_error(doc_id, source, exc)]
-        rows: list[dict[str, Any]] = []
+            yield self._doc_error(doc_id, source, exc)
+            return
+        del data  # the parser holds what it needs
         with doc:
             meta = json.dumps({"format": doc.metadata.format, "repaired": doc.metadata.repaired,
                                "producer": doc.metadata.producer, "encrypted": doc.metadata.encrypted})
             base = {**empty_row(doc_id, source), "page_count": doc.render_count,
                     "file_page_count": doc.page_count, "meta": meta}
             if doc.render_count == 0:
-                return [self._doc_error(doc_id, source, EmptyDocument(source, "document has no pages"), base)]
+                yield self._doc_error(doc_id, source, EmptyDocument(source, "document has no pages"), base)
+                return
+            # Reading and opening, shared by the pages; each page adds its own render time.
+            open_s = (time.perf_counter() - started) / doc.render_count
             for index in range(doc.render_count):
+                page_started = time.perf_counter()
                 try:
                     page = doc.page(index)
                 except Exception as exc:  # PageError, or a renderer bug on this page only
-                    rows.append({**base, "page_index": index, **_error_fields(exc)})
+                    yield {**base, "page_index": index, **_error_fields(exc)}
                     continue
                 pixels = np.ascontiguousarray(page.pixels, dtype=np.uint8)
-                rows.append({**base, "page_index": page.page_index, "pixels": pixels.tobytes(),
-                             "height": pixels.shape[0], "width": pixels.shape[1], "dpi": float(page.dpi or 0),
-                             "kind": str(page.kind)})
-        elapsed = (time.perf_counter() - started) / max(len(rows), 1)
-        for r in rows:
-            r["t_ingest"] = elapsed
-        return rows
-
+                yield {**base, "page_index": page.page_index, "pixels": pixels.tobytes(),
+                       "height": pixels.shape[0], "width": pixels.shape[1], "dpi": float(page.dpi or 0),
+                       "kind": str(page.kind), "t_ingest": open_s + time.perf_counter() - page_started}
     @staticmethod
     def _doc_error(doc_id: str, source: str, exc: BaseException, base: dict | None = None) -> dict[str, Any]:
         row = dict(base) if base else empty_row(doc_id, source)

@@ -52,7 +52,7 @@ def _engine_stage(engine):
 
 def test_error_free_pages_reach_the_engine_after_rays_batching(tmp_path):
     # All-null error columns used to arrive as float NaN (truthy): every page looked failed.
-    rows = IngestStage(OPTIONS)({"source": _pdf(tmp_path)})
+    rows = list(IngestStage(OPTIONS)({"source": _pdf(tmp_path)}))
     engine = _FakeEngine()
     out = batch_rows(_through_ray(batch_rows(_engine_stage(engine)(_through_ray(rows)))))
     assert len(engine.prompts) == 2
@@ -60,7 +60,7 @@ def test_error_free_pages_reach_the_engine_after_rays_batching(tmp_path):
 
 
 def test_engine_that_raises_fails_its_rows_not_the_batch(tmp_path):
-    rows = batch_rows(_through_ray(IngestStage(OPTIONS)({"source": _pdf(tmp_path, pages=3)})))
+    rows = batch_rows(_through_ray(list(IngestStage(OPTIONS)({"source": _pdf(tmp_path, pages=3)}))))
     out = batch_rows(_engine_stage(_FakeEngine(fail=True))(_through_ray(rows)))
     assert [r["error_type"] for r in out] == ["engine_error"] * 3
     assert all("TypeError" in r["error"] and r["pixels"] == b"" for r in out)
@@ -89,16 +89,30 @@ def test_unexpected_read_and_render_errors_become_rows(tmp_path, monkeypatch):
         return real_page(self, index)
 
     monkeypatch.setattr(Document, "page", flaky)
-    rows = IngestStage(OPTIONS)({"source": path})
+    rows = list(IngestStage(OPTIONS)({"source": path}))
     assert [(r["page_index"], r["error_type"]) for r in rows] == [(0, ""), (1, "internal:MemoryError"), (2, "")]
     assert rows[0]["page_count"] == 3 and len(rows[0]["pixels"]) == rows[0]["height"] * rows[0]["width"] * 3
+
+
+def test_pages_are_yielded_as_they_are_rendered(tmp_path, monkeypatch):
+    # A long document's pixels must not all be held at once: the first page comes out before the
+    # second is rendered.
+    from raxdoc.ingest.document import Document
+
+    rendered = []
+    real_page = Document.page
+    monkeypatch.setattr(Document, "page", lambda self, i: rendered.append(i) or real_page(self, i))
+    rows = IngestStage(OPTIONS)({"source": _pdf(tmp_path, pages=3)})
+    first = next(rows)
+    assert first["page_index"] == 0 and rendered == [0] and first["t_ingest"] > 0
+    assert [r["page_index"] for r in rows] == [1, 2] and rendered == [0, 1, 2]
 
 
 @pytest.mark.parametrize("data, error_type", [(b"", "empty_document"), (b"%PDF-1.4\nnonsense", None)])
 def test_bad_bytes_are_one_typed_row(tmp_path, data, error_type):
     path = tmp_path / "bad.pdf"
     path.write_bytes(data)
-    rows = IngestStage(OPTIONS)({"source": str(path)})
+    rows = list(IngestStage(OPTIONS)({"source": str(path)}))
     assert len(rows) == 1 and rows[0]["page_index"] == DOC_ERROR and rows[0]["error_type"]
     if error_type:
         assert rows[0]["error_type"] == error_type
