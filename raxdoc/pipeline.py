@@ -67,8 +67,8 @@ class ExtractSummary:
 
 
 def extract(
-    inputs: str | Iterable[str],
-    output: str,
+    inputs: str | os.PathLike | Iterable[str | os.PathLike],
+    output: str | os.PathLike,
     *,
     model: str = DEFAULT_MODEL,
     profile: str | Profile = "auto",
@@ -100,7 +100,7 @@ def extract(
     # Fail now, clearly, not inside an actor. Actors get `model` as given: on a cluster each node
     # resolves a hub id from its own HF cache.
     resolve(model)
-    sources = [s.url for s in iter_sources([inputs] if isinstance(inputs, str) else list(inputs))]
+    sources = [s.url for s in iter_sources([inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs))]
     if not sources:
         raise ValueError(f"no input documents found in {inputs!r}")
     store = OutputStore(output)
@@ -135,10 +135,10 @@ def extract(
             ray.shutdown()
     counts = collector.counts
     return ExtractSummary(
-        output=output, documents=len(sources), ok=counts["ok"], partial=counts["partial"], error=counts["error"],
+        output=str(output), documents=len(sources), ok=counts["ok"], partial=counts["partial"], error=counts["error"],
         skipped=counts["skipped"], pages=counts["pages"], line_items=counts["line_items"],
         seconds=time.monotonic() - started,
-        paths=(os.path.join(output, "documents"), os.path.join(output, "line_items")),
+        paths=(os.path.join(str(output), "documents"), os.path.join(str(output), "line_items")),
     )
 
 
