@@ -85,6 +85,7 @@ def extract(
     **profile_overrides: Any,
 ) -> ExtractSummary:
     """Extract every document in `inputs` into `output` (documents/ and line_items/ Parquet parts)."""
+    from raxdoc.errors import SourceNotFound
     from raxdoc.ingest.options import RenderOptions
     from raxdoc.ingest.sources import iter_sources
     from raxdoc.model.loader import resolve
@@ -100,9 +101,13 @@ def extract(
     # Fail now, clearly, not inside an actor. Actors get `model` as given: on a cluster each node
     # resolves a hub id from its own HF cache.
     resolve(model)
-    sources = [s.url for s in iter_sources([inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs))]
-    if not sources:
-        raise ValueError(f"no input documents found in {inputs!r}")
+    refs = list(iter_sources([inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)))
+    # Nothing at all, or only names that do not exist (a typo): a usage error, before Ray starts.
+    # A missing name among real files is an error row like any unreadable input.
+    if all(isinstance(r.error, SourceNotFound) for r in refs):
+        found = "; ".join(str(r.error) for r in refs) or repr(inputs)
+        raise ValueError(f"no input documents found: {found}")
+    sources = [r.url for r in refs]
     store = OutputStore(output)
     done, done_sources, retry = resume_state(store)
     render = RenderOptions(**{k: v for k, v in dict(dpi=dpi, max_pages=max_pages, max_pixels=prof.max_pixels,

@@ -131,3 +131,11 @@ def test_a_run_that_stops_midway_is_not_a_usage_error(tmp_path, tiny_checkpoint,
     assert result.exit_code == 1, result.output
     assert "stopped after 0 of 1 documents" in result.text and "again to resume" in result.text
     assert "[/in/a.pdf]" in result.text
+
+
+def test_a_mistyped_input_is_a_usage_error(tmp_path, tiny_checkpoint):
+    result = _run("extract", str(tmp_path / "invoces"), "-o", str(tmp_path / "out"), "--model", str(tiny_checkpoint),
+                  "-q")
+    assert result.exit_code == 2
+    assert "no input documents found" in result.text and "invoces" in result.text
+    assert not (tmp_path / "out").exists()  # refused before anything was written
