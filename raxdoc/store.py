@@ -19,6 +19,7 @@ Not here: what the rows hold (raxdoc.schemas), deciding what to process (pipelin
 from __future__ import annotations
 
 import hashlib
+import os
 import posixpath
 import uuid
 from collections.abc import Iterable
@@ -36,6 +37,8 @@ class OutputStore:
     def __init__(self, root: str, *, storage_options: dict | None = None):
         self.fs, self.root = fsspec.core.url_to_fs(str(root), **(storage_options or {}))
         self.root = self.root.rstrip("/")
+        protocols = (self.fs.protocol,) if isinstance(self.fs.protocol, str) else tuple(self.fs.protocol)
+        self._local = "file" in protocols
         for table in (DOCUMENTS, LINE_ITEMS):
             self.fs.makedirs(self._dir(table), exist_ok=True)
         self._clean()
@@ -91,7 +94,10 @@ class OutputStore:
         tmp = f"{path}.{uuid.uuid4().hex[:8]}{_TMP_SUFFIX}"
         with self.fs.open(tmp, "wb") as f:
             pq.write_table(table, f, compression="zstd")
-        if self.fs.exists(path):
+        if self._local:
+            os.replace(tmp, path)  # atomic even over an existing part: never a moment without it
+            return
+        if self.fs.exists(path):  # object stores: mv overwrites as one PUT; others may refuse to
             self.fs.rm(path)
         self.fs.mv(tmp, path)
 

@@ -91,3 +91,15 @@ def test_drop_doc_ids_removes_rows_and_their_line_items(tmp_path):
     assert store.done_doc_ids() == {"a"}
     assert set(store.read(LINE_ITEMS).column("doc_id").to_pylist()) == {"a"}
     assert store.drop_doc_ids(set()) == 0
+
+
+def test_rewriting_a_local_part_never_removes_it_first(tmp_path, monkeypatch):
+    store = OutputStore(str(tmp_path))
+    store.write_batch(_docs("a", "b"), _items("a", "b"))
+
+    def no_rm(path, *a, **k):
+        raise AssertionError(f"removed {path}: a kill here would lose the committed part")
+
+    monkeypatch.setattr(store.fs, "rm", no_rm)
+    store.write_batch(_docs("a", "b"), _items("a", "b"))  # the same batch again (a retry)
+    assert store.read().num_rows == 2 and store.read(LINE_ITEMS).num_rows == 4
