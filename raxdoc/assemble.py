@@ -73,6 +73,14 @@ class DocumentAssembler:
         self.finished.add(key)
         return self._pending.pop(key)
 
+    def is_new(self, row: Mapping[str, Any]) -> bool:
+        """Whether `add(row)` would use this row (not a repeat from a retried batch)."""
+        key = (row["doc_id"], row["source"])
+        if key in self.finished:
+            return False
+        doc = self._pending.get(key)
+        return doc is None or int(row.get("page_index", -1)) not in doc.pages
+
     def leftovers(self) -> Iterator[PendingDocument]:
         """Documents still missing pages; each is yielded once and forgotten."""
         while self._pending:

@@ -77,7 +77,7 @@ class ResultCollector:
             self.counts["skipped"] += 1
             self.progress["documents_done"] += 1
             return
-        if row["page_index"] >= 0:
+        if row["page_index"] >= 0 and self.assembler.is_new(row):  # a retried batch's repeats count once
             self.counts["pages"] += 1
             self.progress["pages_done"] += 1
         doc = self.assembler.add(row)

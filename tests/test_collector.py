@@ -91,3 +91,15 @@ def test_inputs_that_never_came_back_get_a_lost_row(tmp_path):
     assert docs.loc["/in/b.pdf", "doc_id"] == source_id("/in/b.pdf")
     assert docs.loc["/in/a.pdf", "status"] in ("partial", "error")
     assert len(docs.loc["/in/a.pdf", "failed_pages"]) == 2
+
+
+def test_rows_repeated_by_a_retried_batch_count_once(tmp_path):
+    store = OutputStore(str(tmp_path))
+    events = []
+    c = _collector(store, ["/in/a.pdf"], on_progress=events.append)
+    for row in (_page("d", "/in/a.pdf", 0, 2), _page("d", "/in/a.pdf", 0, 2), _page("d", "/in/a.pdf", 1, 2),
+                _page("d", "/in/a.pdf", 1, 2), _page("d", "/in/a.pdf", 0, 2)):
+        c.add(row)
+    c.close()
+    assert c.counts["pages"] == 2 and store.read().num_rows == 1
+    assert events[-1]["pages_done"] == events[-1]["pages_total"] == 2
