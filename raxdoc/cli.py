@@ -178,7 +178,11 @@ def _print_summary(summary, seconds: float) -> None:
         table.add_row(label, str(value))
     console.print(table)
     for path in summary.paths:
-        console.print(f"wrote {path}")
+        console.print(Text(f"wrote {path}"))
+    if not summary.all_ok:
+        # Exit code 1 says "look"; say where.
+        console.print(Text(f"{summary.partial + summary.error} document(s) not ok: see status, error_type, error "
+                           f"and failed_pages in {summary.paths[0]}"))
 
 
 def main() -> None:

@@ -139,3 +139,20 @@ def test_a_mistyped_input_is_a_usage_error(tmp_path, tiny_checkpoint):
     assert result.exit_code == 2
     assert "no input documents found" in result.text and "invoces" in result.text
     assert not (tmp_path / "out").exists()  # refused before anything was written
+
+
+def test_some_documents_failed_exits_1_and_says_where_to_look(tmp_path, tiny_checkpoint, monkeypatch):
+    from raxdoc import pipeline
+
+    class NothingComesBack:
+        def iter_batches(self, **kw):
+            return iter(())
+
+    monkeypatch.setattr(pipeline, "_init_ray", lambda address: False)
+    monkeypatch.setattr(pipeline, "_build_dataset", lambda *a, **k: NothingComesBack())
+    pdf = tmp_path / "in" / "a.pdf"
+    pdf.parent.mkdir()
+    pdf.write_bytes(b"%PDF-1.4\n")
+    result = _run("extract", str(pdf.parent), "-o", str(tmp_path / "out"), "--model", str(tiny_checkpoint), "-q")
+    assert result.exit_code == 1, result.output
+    assert "1 document(s) not ok" in result.text and str(tmp_path / "out" / "documents") in result.text
