@@ -71,14 +71,18 @@ class OutputStore:
         """(doc_id, source) of every committed `documents` row (source None where a part has none)."""
         rows: set[tuple[str, str | None]] = set()
         for path in self._parts(DOCUMENTS):
-            with self.fs.open(path, "rb") as f:
-                names = pq.read_schema(f).names
-                f.seek(0)
-                table = pq.read_table(f, columns=[c for c in ("doc_id", "source") if c in names])
+            table = self._read_keys(path)
             ids = table.column("doc_id").to_pylist()
-            sources = table.column("source").to_pylist() if "source" in names else [None] * len(ids)
+            sources = table.column("source").to_pylist() if "source" in table.column_names else [None] * len(ids)
             rows.update(zip(ids, sources))
         return rows
+
+    def _read_keys(self, path: str) -> pa.Table:
+        """Only the identity columns of a documents part (the rest may be large: nested line items)."""
+        with self.fs.open(path, "rb") as f:
+            names = pq.read_schema(f).names
+            f.seek(0)
+            return pq.read_table(f, columns=[c for c in ("doc_id", "source") if c in names])
 
     def write_batch(self, documents: pa.Table, line_items: pa.Table | None = None) -> str:
         """Write one batch (line items first, documents last) and return the part's file name."""
@@ -110,14 +114,13 @@ class OutputStore:
         seen: set[tuple[str, str]] = set()
         dropped = 0
         for path in self._parts(DOCUMENTS):
-            table = self._read(path)
-            keys = _row_keys(table)
+            keys = _row_keys(self._read_keys(path))  # whole parts are read only where rows repeat
             keep = [k not in seen for k in keys]
             seen.update(keys)
             if all(keep):
                 continue
             dropped += len(keys) - sum(keep)
-            self._drop_rows(path, table, keep)
+            self._drop_rows(path, self._read(path), keep)
         return dropped
 
     def drop_doc_ids(self, doc_ids: Iterable[str]) -> int:

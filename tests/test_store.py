@@ -103,3 +103,15 @@ def test_rewriting_a_local_part_never_removes_it_first(tmp_path, monkeypatch):
     monkeypatch.setattr(store.fs, "rm", no_rm)
     store.write_batch(_docs("a", "b"), _items("a", "b"))  # the same batch again (a retry)
     assert store.read().num_rows == 2 and store.read(LINE_ITEMS).num_rows == 4
+
+
+def test_deduplicate_reads_whole_parts_only_where_rows_repeat(tmp_path, monkeypatch):
+    store = OutputStore(str(tmp_path))
+    store.write_batch(_docs("a", "b"), _items("a", "b"))
+    store.write_batch(_docs("c"), _items("c"))
+    read = []
+    real = OutputStore._read
+    monkeypatch.setattr(OutputStore, "_read", lambda self, path: read.append(path) or real(self, path))
+    assert store.deduplicate() == 0 and read == []  # the end-of-run check on a clean store: ids only
+    store.write_batch(_docs("c", "d"))
+    assert store.deduplicate() == 1 and len(read) >= 1
