@@ -29,11 +29,17 @@ def main(argv: list[str]) -> int:
     it = iter(argv)
     for arg in it:
         if arg in ("--input", "-i"):
-            inputs.append(next(it, ""))
+            value = next(it, None)
         elif arg.startswith("--input="):
-            inputs.append(arg.split("=", 1)[1])
+            value = arg.split("=", 1)[1]
         else:
             args.append(arg)
+            continue
+        # An empty input would expand to the job's working directory (this repository): refuse it.
+        if not value or value.startswith("-"):
+            print(f"error: {arg} needs a path or URL (got {value!r})", file=sys.stderr)
+            return 2
+        inputs.append(value)
     try:
         # standalone_mode=False: click returns the command's exit code instead of calling sys.exit.
         code = app(["extract", *inputs, *args], standalone_mode=False)

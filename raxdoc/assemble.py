@@ -6,6 +6,11 @@ text only, the pixels are gone by then — and hands back each document the mome
 At the end of a run, `leftovers()` returns whatever never completed (a page lost to a crashed
 actor), so the caller can still write a row for it: nothing is dropped silently.
 
+A document is keyed by (`doc_id`, `source`), not `doc_id` alone: two files with identical bytes
+(the same invoice saved twice under different names) share a `doc_id` but are two inputs, and each
+input gets its own row. Keying by `doc_id` alone would merge their pages into one document and
+silently drop the second file.
+
 Not here: parsing or validating the text (postprocess), writing (store.py).
 """
 
@@ -37,11 +42,12 @@ class PendingDocument:
 
 
 class DocumentAssembler:
-    """Collects page rows keyed by (doc_id, page_index); yields documents once whole."""
+    """Collects page rows keyed by (doc_id, source, page_index); yields documents once whole."""
 
     def __init__(self) -> None:
-        self._pending: dict[str, PendingDocument] = {}
-        self.finished_ids: set[str] = set()
+        self._pending: dict[tuple[str, str], PendingDocument] = {}
+        # (doc_id, source) of documents handed back: their late rows (a retried batch) are ignored.
+        self.finished: set[tuple[str, str]] = set()
 
     def add(self, row: Mapping[str, Any]) -> PendingDocument | None:
         """Take one row; return its document if that row completed it.
@@ -50,13 +56,13 @@ class DocumentAssembler:
         A page seen twice (a retried engine batch) keeps the first copy; rows of a document already
         finished are ignored, so a retry can never produce a second documents row.
         """
-        doc_id = row["doc_id"]
-        if doc_id in self.finished_ids:
+        key = (row["doc_id"], row["source"])
+        if key in self.finished:
             return None
-        doc = self._pending.get(doc_id)
+        doc = self._pending.get(key)
         if doc is None:
-            doc = PendingDocument(doc_id, row["source"], int(row.get("page_count") or 0))
-            self._pending[doc_id] = doc
+            doc = PendingDocument(row["doc_id"], row["source"], int(row.get("page_count") or 0))
+            self._pending[key] = doc
         page_index = int(row.get("page_index", -1))
         if page_index < 0:
             doc.error = dict(row)
@@ -64,14 +70,22 @@ class DocumentAssembler:
             doc.pages.setdefault(page_index, dict(row))
         if not doc.complete:
             return None
-        self.finished_ids.add(doc_id)
-        return self._pending.pop(doc_id)
+        self.finished.add(key)
+        return self._pending.pop(key)
+
+    def is_new(self, row: Mapping[str, Any]) -> bool:
+        """Whether `add(row)` would use this row (not a repeat from a retried batch)."""
+        key = (row["doc_id"], row["source"])
+        if key in self.finished:
+            return False
+        doc = self._pending.get(key)
+        return doc is None or int(row.get("page_index", -1)) not in doc.pages
 
     def leftovers(self) -> Iterator[PendingDocument]:
         """Documents still missing pages; each is yielded once and forgotten."""
         while self._pending:
-            doc_id, doc = self._pending.popitem()
-            self.finished_ids.add(doc_id)
+            key, doc = self._pending.popitem()
+            self.finished.add(key)
             yield doc
 
     def __len__(self) -> int:

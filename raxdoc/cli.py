@@ -65,12 +65,15 @@ def extract(
                 **overrides,
             )
         except LoaderError as exc:
-            console.print(f"[bold red]error:[/] cannot load the model: {exc}\n"
-                          f"Pass a checkpoint folder with --model, or download the weights once with "
-                          f"`hf download {model}` (offline nodes: set HF_HOME to the shared cache and HF_HUB_OFFLINE=1).")
+            _error(f"cannot load the model: {exc}\n"
+                   f"Pass a checkpoint folder with --model, or download the weights once with "
+                   f"`hf download {model}` (offline nodes: set HF_HOME to the shared cache and HF_HUB_OFFLINE=1).")
             raise typer.Exit(EXIT_USAGE) from None
+        except pipeline.RunFailed as exc:  # not a usage error, whatever its cause's type
+            _error(str(exc))
+            raise typer.Exit(EXIT_SOME_FAILED) from None
         except (RaxdocError, ValueError, FileNotFoundError) as exc:
-            console.print(f"[bold red]error:[/] {exc}")
+            _error(str(exc))
             raise typer.Exit(EXIT_USAGE) from None
     _print_summary(summary, time.monotonic() - started)
     raise typer.Exit(EXIT_OK if summary.all_ok else EXIT_SOME_FAILED)
@@ -96,6 +99,11 @@ def bench(
     run_engine_bench(preset=preset, pages=pages, max_new_tokens=max_new_tokens, profile=profile,
                      baseline=baseline, baseline_pages=baseline_pages, memory_cap_gib=memory_cap_gib,
                      ckpt_dir=ckpt_dir, out=out, command=" ".join(["raxdoc", *sys.argv[1:]]))
+
+
+def _error(message: str) -> None:
+    # Text, not markup: messages hold paths and lists ("[/in/a.pdf]"), which rich would read as tags.
+    console.print(Text.assemble(("error: ", "bold red"), message))
 
 
 def _show_warnings() -> None:
@@ -170,7 +178,11 @@ def _print_summary(summary, seconds: float) -> None:
         table.add_row(label, str(value))
     console.print(table)
     for path in summary.paths:
-        console.print(f"wrote {path}")
+        console.print(Text(f"wrote {path}"))
+    if not summary.all_ok:
+        # Exit code 1 says "look"; say where.
+        console.print(Text(f"{summary.partial + summary.error} document(s) not ok: see status, error_type, error "
+                           f"and failed_pages in {summary.paths[0]}"))
 
 
 def main() -> None:

@@ -42,7 +42,7 @@ def finish_document(doc: PendingDocument, settings: FinishSettings) -> tuple[dic
         return row, []
 
     pages = doc.ordered_pages()
-    texts = {p["page_index"]: p["text"] or "" for p in pages if not p.get("error_type")}
+    texts = {p["page_index"]: p["text"] or "" for p in pages if not _cause(p)}
     record = parse_document(texts, settings.schema, constrained=settings.constrained, doc_id=doc.doc_id,
                             source=doc.source, page_count=doc.page_count)
     timings = {
@@ -51,7 +51,7 @@ def finish_document(doc: PendingDocument, settings: FinishSettings) -> tuple[dic
         "postprocess_s": time.perf_counter() - started,
     }
     row = document_row(record, model=settings.model, prompt_version=settings.prompt_version, timings=timings)
-    failed = {p["page_index"]: p for p in pages if p.get("error_type")}
+    failed = {p["page_index"]: p for p in pages if _cause(p)}
     for entry in row["failed_pages"]:
         cause = failed.get(entry["page_index"])
         if cause is not None:
@@ -59,6 +59,12 @@ def finish_document(doc: PendingDocument, settings: FinishSettings) -> tuple[dic
             entry["message"] = str(cause.get("error") or "")
     _account_for_unread_pages(row, pages)
     return row, line_item_rows(record)
+
+
+def _cause(page: dict[str, Any]) -> str | None:
+    """The page's upstream error type, if it failed before its text existed ("", None, NaN: it did not)."""
+    error_type = page.get("error_type")
+    return error_type if isinstance(error_type, str) and error_type else None
 
 
 def _account_for_unread_pages(row: dict[str, Any], pages: list[dict[str, Any]]) -> None:
@@ -69,7 +75,7 @@ def _account_for_unread_pages(row: dict[str, Any], pages: list[dict[str, Any]]) 
                               "message": f"read {row['page_count']} of {file_pages} pages (max_pages)"})
         row["page_count"] = file_pages
     # Every page failed before the model's text existed: the document's error is that cause.
-    causes = {str(p["error_type"]) for p in pages if p.get("error_type")}
+    causes = {_cause(p) for p in pages if _cause(p)}
     if row["status"] == ERROR and len(causes) == 1 and len(row["failed_pages"]) == len(pages):
         row["error_type"] = causes.pop()
         row["error"] = row["failed_pages"][0]["message"]

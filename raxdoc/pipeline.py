@@ -11,7 +11,8 @@ millisecond a page against tens of milliseconds of GPU time, so it never limits 
 `iter_batches` streams with backpressure: only pages of unfinished documents (text, no pixels)
 are held. Every input gets exactly one `documents` row, including inputs whose task was lost.
 
-Not here: what each stage does (stages.py, finish.py), the output layout (store.py).
+Not here: what each stage does (stages.py, finish.py), the driver end and its row/resume rules
+(collector.py), the output layout (store.py).
 """
 
 from __future__ import annotations
@@ -23,10 +24,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from raxdoc.assemble import DocumentAssembler
-from raxdoc.finish import FinishSettings, finish_document
+from raxdoc.collector import ResultCollector, resume_state
+from raxdoc.finish import FinishSettings
 from raxdoc.profiles import Profile, resolve_profile
-from raxdoc.stages import SKIPPED, EngineStage, IngestStage, batch_rows
+from raxdoc.stages import EngineStage, IngestStage, batch_rows
 from raxdoc.store import OutputStore
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,14 @@ DEFAULT_MODEL = "raxcore-dev/Rax-4.5"
 
 class NoGPUError(ValueError):
     """A GPU profile was asked for where the cluster has no GPU."""
+
+
+class RunFailed(RuntimeError):
+    """The run stopped part-way (a Ray task failed for good). Parts already written stay; a rerun resumes.
+
+    Raised from the original error, which any type may be: a ValueError deep in Ray is not a
+    usage error, so the CLI must not report it as one.
+    """
 
 
 @dataclass(frozen=True)
@@ -58,8 +67,8 @@ class ExtractSummary:
 
 
 def extract(
-    inputs: str | Iterable[str],
-    output: str,
+    inputs: str | os.PathLike | Iterable[str | os.PathLike],
+    output: str | os.PathLike,
     *,
     model: str = DEFAULT_MODEL,
     profile: str | Profile = "auto",
@@ -76,13 +85,14 @@ def extract(
     **profile_overrides: Any,
 ) -> ExtractSummary:
     """Extract every document in `inputs` into `output` (documents/ and line_items/ Parquet parts)."""
+    from raxdoc.errors import SourceNotFound
     from raxdoc.ingest.options import RenderOptions
     from raxdoc.ingest.sources import iter_sources
     from raxdoc.model.loader import resolve
     from raxdoc.prompt import prompt_version
     from raxdoc.schemas import Invoice
     from raxdoc.schemas.custom import load_schema
-    from raxdoc.schemas.rows import documents_arrow_schema, line_items_arrow_schema, to_table
+    from raxdoc.schemas.rows import documents_arrow_schema, line_items_arrow_schema
 
     started = time.monotonic()
     prof = profile.with_overrides(**profile_overrides) if isinstance(profile, Profile) else \
@@ -91,80 +101,49 @@ def extract(
     # Fail now, clearly, not inside an actor. Actors get `model` as given: on a cluster each node
     # resolves a hub id from its own HF cache.
     resolve(model)
-    sources = [s.url for s in iter_sources([inputs] if isinstance(inputs, str) else list(inputs))]
-    if not sources:
-        raise ValueError(f"no input documents found in {inputs!r}")
+    refs = list(iter_sources([inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)))
+    # Nothing at all, or only names that do not exist (a typo): a usage error, before Ray starts.
+    # A missing name among real files is an error row like any unreadable input.
+    if all(isinstance(r.error, SourceNotFound) for r in refs):
+        found = "; ".join(str(r.error) for r in refs) or repr(inputs)
+        raise ValueError(f"no input documents found: {found}")
+    sources = [r.url for r in refs]
     store = OutputStore(output)
-    done = store.done_doc_ids()
+    done, done_sources, retry = resume_state(store)
     render = RenderOptions(**{k: v for k, v in dict(dpi=dpi, max_pages=max_pages, max_pixels=prof.max_pixels,
                                                     min_pixels=min(prof.min_pixels, prof.max_pixels)).items()
                               if v is not None})
     settings = FinishSettings(schema_cls, constrained, model, prompt_version(schema_cls))
-    doc_schema, item_schema = documents_arrow_schema(schema_cls), line_items_arrow_schema(schema_cls)
-
-    counts = {"ok": 0, "partial": 0, "error": 0, "skipped": 0, "pages": 0, "line_items": 0}
-    progress = {"documents_total": len(sources), "documents_done": 0, "pages_total": 0, "pages_done": 0}
-    report = _Throttle(on_progress, progress)
-    report(force=True)  # before Ray starts: that alone takes seconds
+    collector = ResultCollector(store, settings, documents_arrow_schema(schema_cls),
+                                line_items_arrow_schema(schema_cls), sources, done_sources=done_sources,
+                                write_every=write_every, on_progress=on_progress)
+    collector.report(force=True)  # before Ray starts: that alone takes seconds
     started_ray = _init_ray(address)
     try:
         ds = _build_dataset(sources, render, done, model, prof, schema, constrained, device, engines,
                             engine_stage)
-        assembler, seen = DocumentAssembler(), set()
-        doc_rows: list[dict] = []
-        item_rows: list[dict] = []
-
-        def flush() -> None:
-            if doc_rows:
-                store.write_batch(to_table(doc_rows, doc_schema), to_table(item_rows, item_schema))
-                doc_rows.clear()
-                item_rows.clear()
-
-        def finish(doc) -> None:
-            row, items = finish_document(doc, settings)
-            doc_rows.append(row)
-            item_rows.extend(items)
-            counts[row["status"]] += 1
-            counts["line_items"] += len(items)
-            progress["documents_done"] += 1
-            if len(doc_rows) >= write_every:
-                flush()
-
-        for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
-            for row in batch_rows(batch):
-                if row["source"] not in seen:
-                    seen.add(row["source"])
-                    progress["pages_total"] += max(int(row["page_count"]), 0)
-                if row["page_index"] == SKIPPED:
-                    counts["skipped"] += 1
-                    progress["documents_done"] += 1
-                    continue
-                if row["page_index"] >= 0:
-                    counts["pages"] += 1
-                    progress["pages_done"] += 1
-                doc = assembler.add(row)
-                if doc is not None:
-                    finish(doc)
-                report()
-        for doc in assembler.leftovers():
-            log.warning("%s: %d page(s) never came back: %s", doc.source, len(doc.missing_pages()),
-                        doc.missing_pages())
-            finish(doc)
-        for source in sorted(set(sources) - seen):
-            finish(_lost_document(source))
-        flush()
-        store.deduplicate()
-        report(force=True)
+        store.drop_doc_ids(retry)  # their sources are read again now: one new row each
+        try:
+            for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
+                for row in batch_rows(batch):
+                    collector.add(row)
+            collector.close()
+        except Exception as exc:
+            first_line = (str(exc).strip().splitlines() or [""])[0]
+            raise RunFailed(f"the run stopped after {collector.progress['documents_done']} of {len(sources)} "
+                            f"documents ({type(exc).__name__}: {first_line}). Parts already written are kept: "
+                            f"run the same command again to resume.") from exc
     finally:
         if started_ray:
             import ray
 
             ray.shutdown()
+    counts = collector.counts
     return ExtractSummary(
-        output=output, documents=len(sources), ok=counts["ok"], partial=counts["partial"], error=counts["error"],
+        output=str(output), documents=len(sources), ok=counts["ok"], partial=counts["partial"], error=counts["error"],
         skipped=counts["skipped"], pages=counts["pages"], line_items=counts["line_items"],
         seconds=time.monotonic() - started,
-        paths=(os.path.join(output, "documents"), os.path.join(output, "line_items")),
+        paths=(os.path.join(str(output), "documents"), os.path.join(str(output), "line_items")),
     )
 
 
@@ -181,7 +160,8 @@ def _build_dataset(sources, render, done, model, prof: Profile, schema, constrai
         log.warning("no GPU in this Ray cluster: running the engine on CPU (%d actor%s), which is slow "
                     "for the full model", n_engines, "" if n_engines == 1 else "s")
     ds = ray.data.from_items([{"source": s} for s in sources], override_num_blocks=min(len(sources), 1000))
-    # One document per task: a slow or huge file holds up one worker, never a block of others.
+    # A document per task up to 1,000 inputs (beyond, ~len/1000 each: a million one-row blocks would
+    # cost more than they save). Pages stream out of the task one by one (IngestStage yields them).
     ds = ds.flat_map(IngestStage(render, done), num_cpus=1)
     return ds.map_batches(
         engine_stage,
@@ -195,28 +175,6 @@ def _build_dataset(sources, render, done, model, prof: Profile, schema, constrai
         # Ray Data's actor pools restart a dead actor and retry its batch (max_restarts and
         # max_task_retries default to -1 there); pages seen twice are dropped by DocumentAssembler.
     )
-
-
-class _Throttle:
-    """Calls `on_progress` with a copy of the counters, at most every `interval` seconds."""
-
-    def __init__(self, on_progress: Callable[[dict], None] | None, progress: dict, interval: float = 0.2):
-        self.on_progress, self.progress, self.interval = on_progress, progress, interval
-        self.last = 0.0
-
-    def __call__(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if self.on_progress is not None and (force or now - self.last >= self.interval):
-            self.last = now
-            self.on_progress(dict(self.progress))
-
-
-def _lost_document(source: str):
-    from raxdoc.assemble import PendingDocument
-    from raxdoc.stages import _source_id
-
-    return PendingDocument(_source_id(source), source, 0, error={
-        "error_type": "lost", "error": "no result came back for this input (its task failed)", "page_count": 0})
 
 
 def _cluster_gpus() -> float:

@@ -1,7 +1,7 @@
 """The pipeline's stages as plain callables: usable from a notebook, a test, or Ray Data.
 
-- `IngestStage(options, done_ids)(row)`: one source -> its page rows (CPU; a process per task,
-  PyMuPDF is not thread-safe). Reads the bytes once: hashes them for `doc_id`, skips documents a
+- `IngestStage(options, done_ids)(row)`: one source -> its page rows, yielded a page at a time
+  (CPU; a process per task, PyMuPDF is not thread-safe). Reads the bytes once: hashes them for `doc_id`, skips documents a
   previous run finished, and turns every failure into a row (page_index -1: the document failed;
   a page row with `error_type`: that page failed).
 - `EngineStage(...)(batch)`: page rows -> the same rows with the model's text (one engine, loaded
@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -26,6 +26,8 @@ import numpy as np
 # page_index of rows that are not pages.
 DOC_ERROR = -1
 SKIPPED = -2
+# doc_ids not derived from the bytes (they could not be read): never trusted as done by a rerun.
+SOURCE_ID_PREFIX = "source:"
 
 
 def empty_row(doc_id: str, source: str) -> dict[str, Any]:
@@ -33,7 +35,9 @@ def empty_row(doc_id: str, source: str) -> dict[str, Any]:
         # page_count: pages this run sends on (what the assembler waits for); file_page_count: in the file.
         "doc_id": doc_id, "source": source, "page_count": 0, "file_page_count": 0, "page_index": DOC_ERROR,
         "pixels": b"", "height": 0, "width": 0, "dpi": 0.0, "kind": "", "meta": "{}",
-        "error_type": None, "error": None, "t_ingest": 0.0,
+        # "" not None: a column of nulls reaches the next stage as float NaN (Ray's numpy batches), and
+        # NaN is truthy, which made every page of an error-free batch look failed.
+        "error_type": "", "error": "", "t_ingest": 0.0,
     }
 
 
@@ -44,8 +48,10 @@ class IngestStage:
         self.options = options
         self.done_ids = frozenset(done_ids)
 
-    def __call__(self, row: dict[str, Any]) -> list[dict[str, Any]]:
-        from raxdoc.errors import PageError, RaxdocError
+    def __call__(self, row: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """Yields one row a page as it is rendered (Ray's flat_map streams them into blocks), so a
+        long document's pixels are never all in memory at once."""
+        from raxdoc.errors import EmptyDocument
         from raxdoc.ingest import read_document
         from raxdoc.ingest.sources import SourceRef, read_source_bytes
 
@@ -53,51 +59,61 @@ class IngestStage:
         source = row["source"]
         try:
             data = read_source_bytes(SourceRef(source))
-        except RaxdocError as exc:
-            return [self._doc_error(_source_id(source), source, exc)]
+        except Exception as exc:  # typed (RaxdocError) or not (a filesystem driver's own error): a row
+            yield self._doc_error(source_id(source), source, exc)
+            return
         doc_id = hashlib.sha256(data).hexdigest()
         if doc_id in self.done_ids:
-            return [{**empty_row(doc_id, source), "page_index": SKIPPED}]
+            yield {**empty_row(doc_id, source), "page_index": SKIPPED}
+            return
         try:
             doc = read_document(data, options=self.options)
-        except RaxdocError as exc:
-            return [self._doc_error(doc_id, source, exc)]
-        except Exception as exc:  # a parser bug must not take the batch down: record it
-            return [self._doc_error(doc_id, source, exc)]
-        rows: list[dict[str, Any]] = []
+        except Exception as exc:  # typed, or a parser bug: either way a row, never a failed task
+            yield self._doc_error(doc_id, source, exc)
+            return
+        del data  # the parser holds what it needs
         with doc:
             meta = json.dumps({"format": doc.metadata.format, "repaired": doc.metadata.repaired,
                                "producer": doc.metadata.producer, "encrypted": doc.metadata.encrypted})
             base = {**empty_row(doc_id, source), "page_count": doc.render_count,
                     "file_page_count": doc.page_count, "meta": meta}
             if doc.render_count == 0:
-                return [self._doc_error(doc_id, source, ValueError("document has no pages"), base)]
-            for page in doc.pages():
-                if isinstance(page, PageError):
-                    rows.append({**base, "page_index": page.page_index, "error_type": page.error_type,
-                                 "error": page.message})
+                yield self._doc_error(doc_id, source, EmptyDocument(source, "document has no pages"), base)
+                return
+            # Reading and opening, shared by the pages; each page adds its own render time.
+            open_s = (time.perf_counter() - started) / doc.render_count
+            for index in range(doc.render_count):
+                page_started = time.perf_counter()
+                try:
+                    page = doc.page(index)
+                except Exception as exc:  # PageError, or a renderer bug on this page only
+                    yield {**base, "page_index": index, **_error_fields(exc)}
                     continue
                 pixels = np.ascontiguousarray(page.pixels, dtype=np.uint8)
-                rows.append({**base, "page_index": page.page_index, "pixels": pixels.tobytes(),
-                             "height": pixels.shape[0], "width": pixels.shape[1], "dpi": float(page.dpi or 0),
-                             "kind": str(page.kind)})
-        elapsed = (time.perf_counter() - started) / max(len(rows), 1)
-        for r in rows:
-            r["t_ingest"] = elapsed
-        return rows
-
+                yield {**base, "page_index": page.page_index, "pixels": pixels.tobytes(),
+                       "height": pixels.shape[0], "width": pixels.shape[1], "dpi": float(page.dpi or 0),
+                       "kind": str(page.kind), "t_ingest": open_s + time.perf_counter() - page_started}
     @staticmethod
     def _doc_error(doc_id: str, source: str, exc: BaseException, base: dict | None = None) -> dict[str, Any]:
-        error_type = getattr(exc, "error_type", None) or f"internal:{type(exc).__name__}"
-        message = getattr(exc, "message", None) or str(exc)
         row = dict(base) if base else empty_row(doc_id, source)
-        row.update(page_index=DOC_ERROR, error_type=error_type, error=message)
+        row.update(page_index=DOC_ERROR, **_error_fields(exc))
         return row
 
 
-def _source_id(source: str) -> str:
+def _error_fields(exc: BaseException) -> dict[str, str]:
+    """error_type / error columns: a RaxdocError's own, else `internal:<class>` (a bug, still a row)."""
+    error_type = getattr(exc, "error_type", None) or f"internal:{type(exc).__name__}"
+    return {"error_type": str(error_type), "error": str(getattr(exc, "message", None) or exc)}
+
+
+def source_id(source: str) -> str:
     """doc_id for a source whose bytes could not be read: a hash of its name, so it still keys a row."""
-    return "source:" + hashlib.sha256(source.encode()).hexdigest()
+    return SOURCE_ID_PREFIX + hashlib.sha256(source.encode()).hexdigest()
+
+
+def _failed(row: dict[str, Any]) -> bool:
+    """A row that already failed upstream (its error_type is a non-empty string)."""
+    return isinstance(row.get("error_type"), str) and bool(row["error_type"])
 
 
 def page_pixels(row: dict[str, Any]) -> np.ndarray:
@@ -137,7 +153,7 @@ class EngineStage:
         rows = batch_rows(batch)
         prompts, todo = [], []
         for i, row in enumerate(rows):
-            if row["page_index"] < 0 or row["error_type"]:
+            if row["page_index"] < 0 or _failed(row):
                 continue
             try:
                 inputs = self.processor(self.instruction, [page_pixels(row)])
@@ -147,7 +163,12 @@ class EngineStage:
             prompts.append({"input_ids": inputs.input_ids.tolist(), "pixel_values": inputs.pixel_values,
                             "image_grid_thw": inputs.image_grid_thw})
             todo.append(i)
-        results = self.engine.generate(prompts, self.params, grammar=self.grammar) if prompts else []
+        try:
+            results = self.engine.generate(prompts, self.params, grammar=self.grammar) if prompts else []
+        except Exception as exc:  # the engine raises only for bugs (device errors are results): rows, not a crash
+            results = []
+            for i in todo:
+                rows[i].update(error_type="engine_error", error=f"internal:{type(exc).__name__}: {exc}")
         for i, res in zip(todo, results):
             rows[i].update(text=res.text, finish_reason=res.finish_reason, prompt_tokens=res.prompt_tokens,
                            completion_tokens=res.completion_tokens, t_engine=res.latency)

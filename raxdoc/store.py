@@ -5,8 +5,10 @@ Layout under the output root (a local path or any fsspec URL, e.g. s3://bucket/r
     documents/part-<key>.parquet     one row per input document (the commit record)
     line_items/part-<key>.parquet    the same batch's line items, exploded
 
-`<key>` is a hash of the batch's sorted doc_ids, so a retried batch (an actor killed after writing)
-lands on the same names and overwrites instead of duplicating. Each file is written under a
+A row is identified by (`doc_id`, `source`): two files with identical bytes share a `doc_id` and
+each has its own row. `<key>` is a hash of the batch's sorted (doc_id, source) pairs, so writing
+the same rows again lands on the same names and overwrites instead of duplicating, while two
+batches that share only a `doc_id` (the two files finished apart) never overwrite each other. Each file is written under a
 temporary name that no `*.parquet` glob matches, then renamed. The `documents` part is written
 last: a document is done only once its `documents` row exists, so a run killed between the two
 files leaves an orphan `line_items` part, which opening the store removes.
@@ -17,6 +19,7 @@ Not here: what the rows hold (raxdoc.schemas), deciding what to process (pipelin
 from __future__ import annotations
 
 import hashlib
+import os
 import posixpath
 import uuid
 from collections.abc import Iterable
@@ -34,6 +37,8 @@ class OutputStore:
     def __init__(self, root: str, *, storage_options: dict | None = None):
         self.fs, self.root = fsspec.core.url_to_fs(str(root), **(storage_options or {}))
         self.root = self.root.rstrip("/")
+        protocols = (self.fs.protocol,) if isinstance(self.fs.protocol, str) else tuple(self.fs.protocol)
+        self._local = "file" in protocols
         for table in (DOCUMENTS, LINE_ITEMS):
             self.fs.makedirs(self._dir(table), exist_ok=True)
         self._clean()
@@ -62,11 +67,28 @@ class OutputStore:
                 ids.update(pq.read_table(f, columns=["doc_id"]).column("doc_id").to_pylist())
         return ids
 
+    def done_rows(self) -> set[tuple[str, str | None]]:
+        """(doc_id, source) of every committed `documents` row (source None where a part has none)."""
+        rows: set[tuple[str, str | None]] = set()
+        for path in self._parts(DOCUMENTS):
+            table = self._read_keys(path)
+            ids = table.column("doc_id").to_pylist()
+            sources = table.column("source").to_pylist() if "source" in table.column_names else [None] * len(ids)
+            rows.update(zip(ids, sources))
+        return rows
+
+    def _read_keys(self, path: str) -> pa.Table:
+        """Only the identity columns of a documents part (the rest may be large: nested line items)."""
+        with self.fs.open(path, "rb") as f:
+            names = pq.read_schema(f).names
+            f.seek(0)
+            return pq.read_table(f, columns=[c for c in ("doc_id", "source") if c in names])
+
     def write_batch(self, documents: pa.Table, line_items: pa.Table | None = None) -> str:
         """Write one batch (line items first, documents last) and return the part's file name."""
         if documents.num_rows == 0:
             raise ValueError("write_batch needs at least one documents row")
-        name = f"part-{batch_key(documents.column('doc_id').to_pylist())}.parquet"
+        name = f"part-{batch_key(_row_keys(documents))}.parquet"
         if line_items is not None and line_items.num_rows:
             self._write_atomic(line_items, posixpath.join(self._dir(LINE_ITEMS), name))
         self._write_atomic(documents, posixpath.join(self._dir(DOCUMENTS), name))
@@ -76,37 +98,57 @@ class OutputStore:
         tmp = f"{path}.{uuid.uuid4().hex[:8]}{_TMP_SUFFIX}"
         with self.fs.open(tmp, "wb") as f:
             pq.write_table(table, f, compression="zstd")
-        if self.fs.exists(path):
+        if self._local:
+            os.replace(tmp, path)  # atomic even over an existing part: never a moment without it
+            return
+        if self.fs.exists(path):  # object stores: mv overwrites as one PUT; others may refuse to
             self.fs.rm(path)
         self.fs.mv(tmp, path)
 
     def deduplicate(self) -> int:
-        """Remove repeated doc_ids across parts (a batch retried with a different grouping).
+        """Remove rows whose (doc_id, source) an earlier part already holds (e.g. two runs at once).
 
-        The first part (by name) keeps a document; later parts lose its rows in both tables.
-        Returns the number of document rows dropped. Runs at the end of a job; cheap when clean.
+        The first part (by name) keeps a row; later parts lose it, and its line items when no row
+        of that doc_id is left in the part. Returns the number of document rows dropped.
         """
-        seen: set[str] = set()
+        seen: set[tuple[str, str]] = set()
         dropped = 0
         for path in self._parts(DOCUMENTS):
-            with self.fs.open(path, "rb") as f:
-                table = pq.read_table(f)
-            ids = table.column("doc_id").to_pylist()
-            keep = [i not in seen for i in ids]
-            repeated = {i for i, k in zip(ids, keep) if not k}
-            seen.update(ids)
-            if not repeated:
+            keys = _row_keys(self._read_keys(path))  # whole parts are read only where rows repeat
+            keep = [k not in seen for k in keys]
+            seen.update(keys)
+            if all(keep):
                 continue
-            dropped += len(ids) - sum(keep)
-            name = posixpath.basename(path)
-            items_path = posixpath.join(self._dir(LINE_ITEMS), name)
-            if self.fs.exists(items_path):
-                with self.fs.open(items_path, "rb") as f:
-                    items = pq.read_table(f)
-                mask = [i not in repeated for i in items.column("doc_id").to_pylist()]
-                self._replace(items_path, items.filter(pa.array(mask)))
-            self._replace(path, table.filter(pa.array(keep)))
+            dropped += len(keys) - sum(keep)
+            self._drop_rows(path, self._read(path), keep)
         return dropped
+
+    def drop_doc_ids(self, doc_ids: Iterable[str]) -> int:
+        """Remove every row of these doc_ids (both tables); returns the document rows dropped."""
+        doc_ids = set(doc_ids)
+        dropped = 0
+        for path in self._parts(DOCUMENTS) if doc_ids else []:
+            table = self._read(path)
+            keep = [i not in doc_ids for i in table.column("doc_id").to_pylist()]
+            if not all(keep):
+                dropped += len(keep) - sum(keep)
+                self._drop_rows(path, table, keep)
+        return dropped
+
+    def _drop_rows(self, path: str, table: pa.Table, keep: list[bool]) -> None:
+        """Keep `keep` rows of a documents part; its line items go with the doc_ids no longer in it."""
+        ids = table.column("doc_id").to_pylist()
+        gone = {i for i, k in zip(ids, keep) if not k} - {i for i, k in zip(ids, keep) if k}
+        items_path = posixpath.join(self._dir(LINE_ITEMS), posixpath.basename(path))
+        if gone and self.fs.exists(items_path):
+            items = self._read(items_path)
+            mask = [i not in gone for i in items.column("doc_id").to_pylist()]
+            self._replace(items_path, items.filter(pa.array(mask)))
+        self._replace(path, table.filter(pa.array(keep)))
+
+    def _read(self, path: str) -> pa.Table:
+        with self.fs.open(path, "rb") as f:
+            return pq.read_table(f)
 
     def _replace(self, path: str, table: pa.Table) -> None:
         if table.num_rows:
@@ -119,14 +161,18 @@ class OutputStore:
         parts = self._parts(table)
         if not parts:
             return None
-        tables = []
-        for path in parts:
-            with self.fs.open(path, "rb") as f:
-                tables.append(pq.read_table(f))
-        return pa.concat_tables(tables, promote_options="default")
+        return pa.concat_tables([self._read(p) for p in parts], promote_options="default")
 
 
-def batch_key(doc_ids: Iterable[str]) -> str:
-    """A stable name for a set of documents: the same set always gives the same key."""
-    digest = hashlib.sha256("\n".join(sorted(set(doc_ids))).encode()).hexdigest()
+def batch_key(row_keys: Iterable[str]) -> str:
+    """A stable name for a set of rows: the same set always gives the same key."""
+    digest = hashlib.sha256("\n".join(sorted(set(row_keys))).encode()).hexdigest()
     return digest[:24]
+
+
+def _row_keys(documents: pa.Table) -> list[str]:
+    """Each documents row's identity: doc_id, plus its source when the table has one."""
+    ids = documents.column("doc_id").to_pylist()
+    if "source" not in documents.column_names:
+        return ids
+    return [f"{i}\t{s}" for i, s in zip(ids, documents.column("source").to_pylist())]

@@ -40,3 +40,16 @@ def test_leftovers_report_missing_pages():
     assert doc.missing_pages() == [1, 2]
     assert list(asm.leftovers()) == []
     assert asm.add(_page("a", 1, 4)) is None  # already reported
+
+
+def test_identical_files_under_two_names_are_two_documents():
+    # Same bytes -> same doc_id; each file still completes (and is reported) on its own.
+    asm = DocumentAssembler()
+    a = {**_page("d", 0, 2), "source": "/in/a.pdf"}
+    b = {**_page("d", 0, 2), "source": "/in/b.pdf"}
+    assert asm.add(a) is None and asm.add(b) is None
+    done_a = asm.add({**a, "page_index": 1})
+    done_b = asm.add({**b, "page_index": 1})
+    assert (done_a.source, done_b.source) == ("/in/a.pdf", "/in/b.pdf")
+    assert done_a.doc_id == done_b.doc_id == "d" and len(done_b.pages) == 2
+    assert asm.add(b) is None and len(asm) == 0

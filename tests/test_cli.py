@@ -77,3 +77,82 @@ def test_gpu_profile_without_a_gpu_is_a_usage_error(tmp_path, tiny_checkpoint):
                   "--profile", "l4", "-q")
     assert result.exit_code == 2
     assert "needs a GPU" in result.text and "--profile cpu" in result.text
+
+
+def _job_main():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "jobs" / "extract_invoices.py"
+    spec = importlib.util.spec_from_file_location("extract_invoices_job", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main
+
+
+def test_job_script_takes_repeated_and_equals_inputs(tmp_path, monkeypatch):
+    from raxdoc import pipeline
+
+    seen = {}
+
+    def fake_extract(inputs, output, **kw):
+        seen.update(inputs=list(inputs), output=output)
+        return pipeline.ExtractSummary(output, 2, 2, 0, 0, 0, 2, 0, 0.1)
+
+    monkeypatch.setattr(pipeline, "extract", fake_extract)
+    code = _job_main()(["--input", "s3://b/a/", "--input=s3://b/c.pdf", "--output", str(tmp_path), "-q"])
+    assert code == 0 and seen == {"inputs": ["s3://b/a/", "s3://b/c.pdf"], "output": str(tmp_path)}
+
+
+def test_job_script_input_without_a_value_is_a_usage_error(tmp_path, monkeypatch, capsys):
+    from raxdoc import pipeline
+
+    monkeypatch.setattr(pipeline, "extract", lambda *a, **k: (_ for _ in ()).throw(AssertionError("ran")))
+    main = _job_main()
+    assert main(["--output", str(tmp_path), "--input"]) == 2
+    assert main(["--input=", "--output", str(tmp_path)]) == 2
+    assert main(["--input", "--output", str(tmp_path)]) == 2
+    assert "needs a path" in capsys.readouterr().err
+
+
+def test_a_run_that_stops_midway_is_not_a_usage_error(tmp_path, tiny_checkpoint, monkeypatch):
+    from raxdoc import pipeline
+
+    class BrokenDataset:
+        def iter_batches(self, **kw):
+            raise ValueError("Failed to unify schemas [/in/a.pdf]")  # a ValueError from deep in Ray
+
+    monkeypatch.setattr(pipeline, "_init_ray", lambda address: False)
+    monkeypatch.setattr(pipeline, "_build_dataset", lambda *a, **k: BrokenDataset())
+    pdf = tmp_path / "in" / "a.pdf"
+    pdf.parent.mkdir()
+    pdf.write_bytes(b"%PDF-1.4\n")
+    result = _run("extract", str(pdf.parent), "-o", str(tmp_path / "out"), "--model", str(tiny_checkpoint), "-q")
+    assert result.exit_code == 1, result.output
+    assert "stopped after 0 of 1 documents" in result.text and "again to resume" in result.text
+    assert "[/in/a.pdf]" in result.text
+
+
+def test_a_mistyped_input_is_a_usage_error(tmp_path, tiny_checkpoint):
+    result = _run("extract", str(tmp_path / "invoces"), "-o", str(tmp_path / "out"), "--model", str(tiny_checkpoint),
+                  "-q")
+    assert result.exit_code == 2
+    assert "no input documents found" in result.text and "invoces" in result.text
+    assert not (tmp_path / "out").exists()  # refused before anything was written
+
+
+def test_some_documents_failed_exits_1_and_says_where_to_look(tmp_path, tiny_checkpoint, monkeypatch):
+    from raxdoc import pipeline
+
+    class NothingComesBack:
+        def iter_batches(self, **kw):
+            return iter(())
+
+    monkeypatch.setattr(pipeline, "_init_ray", lambda address: False)
+    monkeypatch.setattr(pipeline, "_build_dataset", lambda *a, **k: NothingComesBack())
+    pdf = tmp_path / "in" / "a.pdf"
+    pdf.parent.mkdir()
+    pdf.write_bytes(b"%PDF-1.4\n")
+    result = _run("extract", str(pdf.parent), "-o", str(tmp_path / "out"), "--model", str(tiny_checkpoint), "-q")
+    assert result.exit_code == 1, result.output
+    assert "1 document(s) not ok" in result.text and str(tmp_path / "out" / "documents") in result.text

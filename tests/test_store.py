@@ -61,3 +61,57 @@ def test_fsspec_memory_url_and_empty_batch():
     assert OutputStore("memory://raxdoc-store-test").done_doc_ids() == {"m"}
     with pytest.raises(ValueError, match="at least one"):
         store.write_batch(_docs())
+
+
+def _sourced(*pairs):
+    return pa.table({"doc_id": [d for d, _ in pairs], "source": [s for _, s in pairs],
+                     "status": ["ok"] * len(pairs)})
+
+
+def test_identical_files_written_apart_both_keep_their_row(tmp_path):
+    # Two files with the same bytes share a doc_id; finished in different batches, neither
+    # documents part may overwrite the other, and deduplicate keeps both.
+    store = OutputStore(str(tmp_path))
+    first = store.write_batch(_sourced(("d", "/in/a.pdf")), _items("d"))
+    second = store.write_batch(_sourced(("d", "/in/b.pdf")))
+    assert first != second
+    assert store.deduplicate() == 0
+    assert sorted(store.read().column("source").to_pylist()) == ["/in/a.pdf", "/in/b.pdf"]
+    store.write_batch(_sourced(("d", "/in/b.pdf"), ("e", "/in/e.pdf")))  # b again, grouped differently
+    assert store.deduplicate() == 1
+    assert sorted(store.read().column("source").to_pylist()) == ["/in/a.pdf", "/in/b.pdf", "/in/e.pdf"]
+    assert store.read(LINE_ITEMS).num_rows == 2
+
+
+def test_drop_doc_ids_removes_rows_and_their_line_items(tmp_path):
+    store = OutputStore(str(tmp_path))
+    store.write_batch(_docs("a", "source:x"), _items("a", "source:x"))
+    store.write_batch(_docs("source:y"), _items("source:y"))
+    assert store.drop_doc_ids({"source:x", "source:y"}) == 2
+    assert store.done_doc_ids() == {"a"}
+    assert set(store.read(LINE_ITEMS).column("doc_id").to_pylist()) == {"a"}
+    assert store.drop_doc_ids(set()) == 0
+
+
+def test_rewriting_a_local_part_never_removes_it_first(tmp_path, monkeypatch):
+    store = OutputStore(str(tmp_path))
+    store.write_batch(_docs("a", "b"), _items("a", "b"))
+
+    def no_rm(path, *a, **k):
+        raise AssertionError(f"removed {path}: a kill here would lose the committed part")
+
+    monkeypatch.setattr(store.fs, "rm", no_rm)
+    store.write_batch(_docs("a", "b"), _items("a", "b"))  # the same batch again (a retry)
+    assert store.read().num_rows == 2 and store.read(LINE_ITEMS).num_rows == 4
+
+
+def test_deduplicate_reads_whole_parts_only_where_rows_repeat(tmp_path, monkeypatch):
+    store = OutputStore(str(tmp_path))
+    store.write_batch(_docs("a", "b"), _items("a", "b"))
+    store.write_batch(_docs("c"), _items("c"))
+    read = []
+    real = OutputStore._read
+    monkeypatch.setattr(OutputStore, "_read", lambda self, path: read.append(path) or real(self, path))
+    assert store.deduplicate() == 0 and read == []  # the end-of-run check on a clean store: ids only
+    store.write_batch(_docs("c", "d"))
+    assert store.deduplicate() == 1 and len(read) >= 1

@@ -40,10 +40,12 @@ def _encrypted_pdf() -> bytes:
 
 @pytest.fixture(scope="session")
 def corpus(tmp_path_factory):
-    """{name: path}: two good PDFs (one with 2 pages), a scan, and four broken inputs."""
+    """{name: path}: two good PDFs (one with 2 pages, one saved twice), a scan, and four broken inputs."""
     root = tmp_path_factory.mktemp("corpus")
+    good = _invoice_pdf(5)
     files = {
-        "good.pdf": _invoice_pdf(5),
+        "good.pdf": good,
+        "good_copy.pdf": good,  # the same bytes under another name: its own row
         "two_pages.pdf": _invoice_pdf(3, pages=2),
         "scan.pdf": _scanned_pdf(),
         "encrypted.pdf": _encrypted_pdf(),

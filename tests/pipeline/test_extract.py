@@ -34,7 +34,11 @@ def test_one_documents_row_per_input_with_typed_errors(run, corpus, tiny_checkpo
     summary, out, _ = run
     docs = pd.read_parquet(out / "documents")
     assert len(docs) == len(corpus) == summary.documents
-    assert docs["doc_id"].is_unique
+    # One row per input file: the two identical files share their content's doc_id, nothing else does.
+    assert not docs.duplicated(["doc_id", "source"]).any()
+    twins = docs[docs["doc_id"].duplicated(keep=False)]
+    assert sorted(s.rsplit("/", 1)[-1] for s in twins["source"]) == ["good.pdf", "good_copy.pdf"]
+    assert sum(any(i["kind"] == "duplicate_content" for i in issues) for issues in twins["issues"]) == 1
     by_name = {src.rsplit("/", 1)[-1]: row for src, row in zip(docs["source"], docs.to_dict("records"))}
     assert set(by_name) == set(corpus)
     for name, error_type in EXPECTED_ERRORS.items():
@@ -43,15 +47,17 @@ def test_one_documents_row_per_input_with_typed_errors(run, corpus, tiny_checkpo
     assert truncated["status"] == "error" or truncated["page_count"] >= 1  # repaired, or a typed error
     if truncated["status"] == "error":
         assert truncated["error_type"] in ("corrupt_document", "empty_document")
-    for name in ("good.pdf", "two_pages.pdf", "scan.pdf"):
+    for name in ("good.pdf", "good_copy.pdf", "two_pages.pdf", "scan.pdf"):
         row = by_name[name]
         assert row["error_type"] not in set(EXPECTED_ERRORS.values())
         assert row["page_count"] == (2 if name == "two_pages.pdf" else 1)
         # Every page is accounted for: read, or listed as failed with its cause.
         assert row["pages_ok"] + len(row["failed_pages"]) == row["page_count"]
+        # Failed (gibberish from the random model) at parsing, never skipped as failed upstream.
+        assert all(f["kind"] != "nan" and f["raw_text"] for f in row["failed_pages"]), row["failed_pages"]
     assert set(docs["model"]) == {str(tiny_checkpoint)}
     assert summary.ok + summary.partial + summary.error == summary.documents
-    assert summary.pages == 4
+    assert summary.pages == 5
 
 
 def test_progress_starts_at_zero_and_ends_complete(run):
@@ -76,6 +82,7 @@ def test_parquet_reads_back_in_pandas_and_duckdb(run):
     items = list((out / "line_items").glob("*.parquet"))
     if items:
         li = con.execute(f"SELECT doc_id, page_index, item_index FROM read_parquet('{out}/line_items/*.parquet')").df()
+        # Unique even with two identical input files: their items are written once per doc_id.
         assert not li.duplicated().any()
         assert set(li["doc_id"]) <= set(table.column("doc_id").to_pylist())
 

@@ -1,0 +1,140 @@
+"""The driver end of a run: page rows stream in (any order), `documents` rows go out in atomic batches.
+
+`ResultCollector.add(row)` takes each row back from the engine stage, regroups pages into
+documents (`DocumentAssembler`), finishes each complete document (`finish_document`) and writes
+every `write_every` documents as one `OutputStore` batch. `close()` writes a row for whatever
+never completed (pages or whole inputs lost to failed tasks), so every input gets exactly one row.
+
+Row identity and resume, decided here:
+
+- One `documents` row per input FILE. Two files with identical bytes share a `doc_id` (the
+  content hash) and both get a row; the later one carries a `duplicate_content` issue naming the
+  first, and the exploded `line_items` are written once per `doc_id` (under the first), so
+  (`doc_id`, `page_index`, `item_index`) stays a unique key there.
+- Resume is by content: a source whose bytes a previous run already wrote is skipped, whatever
+  its name (a moved corpus resumes). So a copy that a killed run had not written yet is skipped
+  by the rerun when its twin was written: its content has a row.
+- Rows keyed `source:<hash of the name>` (bytes unreadable, or the task lost) are not trusted as
+  done: `resume_state` drops them before the run, so the source is tried again and gets exactly
+  one new row. A source that has a content row already is not given a second, error row
+  because its bytes cannot be read this time: it counts as skipped.
+
+Not here: the Ray graph (pipeline.py), the stages (stages.py), the row layout (schemas.rows).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from raxdoc.assemble import DocumentAssembler, PendingDocument
+from raxdoc.finish import FinishSettings, finish_document
+from raxdoc.stages import SKIPPED, SOURCE_ID_PREFIX, source_id
+from raxdoc.store import OutputStore
+
+log = logging.getLogger(__name__)
+
+
+def resume_state(store: OutputStore) -> tuple[set[str], set[str], set[str]]:
+    """(doc_ids to skip, sources that have a content row, `source:` ids to retry).
+
+    The caller drops the retried ids' rows (`store.drop_doc_ids`) once the run is sure to start.
+    """
+    done = store.done_rows()
+    retry = {d for d, _ in done if d.startswith(SOURCE_ID_PREFIX)}
+    return {d for d, _ in done} - retry, {s for d, s in done if d not in retry}, retry
+
+
+class ResultCollector:
+    """Regroups, finishes and writes documents as their rows arrive; counts what happened."""
+
+    def __init__(self, store: OutputStore, settings: FinishSettings, doc_schema: Any, item_schema: Any,
+                 sources: Iterable[str], *, done_sources: Iterable[str] = (), write_every: int = 64,
+                 on_progress: Callable[[dict], None] | None = None):
+        self.store, self.settings, self.write_every = store, settings, write_every
+        self.doc_schema, self.item_schema = doc_schema, item_schema
+        self.sources = list(sources)
+        self.done_sources = frozenset(done_sources)
+        self.assembler = DocumentAssembler()
+        self.seen: set[str] = set()
+        # doc_id -> the first source written with it this run (for identical files).
+        self.first_source: dict[str, str] = {}
+        self.doc_rows: list[dict] = []
+        self.item_rows: list[dict] = []
+        self.counts = {"ok": 0, "partial": 0, "error": 0, "skipped": 0, "pages": 0, "line_items": 0}
+        self.progress = {"documents_total": len(self.sources), "documents_done": 0, "pages_total": 0,
+                         "pages_done": 0}
+        self.report = _Throttle(on_progress, self.progress)
+
+    def add(self, row: dict[str, Any]) -> None:
+        if row["source"] not in self.seen:
+            self.seen.add(row["source"])
+            self.progress["pages_total"] += max(int(row["page_count"]), 0)
+        unreadable_but_done = str(row["doc_id"]).startswith(SOURCE_ID_PREFIX) and row["source"] in self.done_sources
+        if row["page_index"] == SKIPPED or unreadable_but_done:
+            self.counts["skipped"] += 1
+            self.progress["documents_done"] += 1
+            return
+        if row["page_index"] >= 0 and self.assembler.is_new(row):  # a retried batch's repeats count once
+            self.counts["pages"] += 1
+            self.progress["pages_done"] += 1
+        doc = self.assembler.add(row)
+        if doc is not None:
+            self._finish(doc)
+        self.report()
+
+    def close(self) -> None:
+        """Rows for everything unfinished or never seen, the last batch, and a final dedupe."""
+        for doc in self.assembler.leftovers():
+            log.warning("%s: %d page(s) never came back: %s", doc.source, len(doc.missing_pages()),
+                        doc.missing_pages())
+            self._finish(doc)
+        for source in sorted(set(self.sources) - self.seen):
+            self._finish(_lost_document(source))
+        self._flush()
+        self.store.deduplicate()
+        self.report(force=True)
+
+    def _finish(self, doc: PendingDocument) -> None:
+        row, items = finish_document(doc, self.settings)
+        first = self.first_source.setdefault(doc.doc_id, doc.source)
+        if first != doc.source:
+            row["issues"].append({"page_index": None, "kind": "duplicate_content", "field": "",
+                                  "message": f"same bytes as {first}"})
+            items = []  # the exploded items are written once per doc_id, with the first file
+        self.doc_rows.append(row)
+        self.item_rows.extend(items)
+        self.counts[row["status"]] += 1
+        self.counts["line_items"] += len(items)
+        self.progress["documents_done"] += 1
+        if len(self.doc_rows) >= self.write_every:
+            self._flush()
+
+    def _flush(self) -> None:
+        from raxdoc.schemas.rows import to_table
+
+        if self.doc_rows:
+            self.store.write_batch(to_table(self.doc_rows, self.doc_schema), to_table(self.item_rows, self.item_schema))
+            self.doc_rows.clear()
+            self.item_rows.clear()
+
+
+class _Throttle:
+    """Calls `on_progress` with a copy of the counters, at most every `interval` seconds."""
+
+    def __init__(self, on_progress: Callable[[dict], None] | None, progress: dict, interval: float = 0.2):
+        self.on_progress, self.progress, self.interval = on_progress, progress, interval
+        self.last = 0.0
+
+    def __call__(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if self.on_progress is not None and (force or now - self.last >= self.interval):
+            self.last = now
+            self.on_progress(dict(self.progress))
+
+
+def _lost_document(source: str) -> PendingDocument:
+    return PendingDocument(source_id(source), source, 0, error={
+        "error_type": "lost", "error": "no result came back for this input (its task failed)", "page_count": 0})

@@ -1,0 +1,105 @@
+"""The driver end without Ray: plain row dicts in, Parquet rows out (identical files, resume, lost inputs)."""
+
+import json
+
+from raxdoc.collector import ResultCollector, resume_state
+from raxdoc.finish import FinishSettings
+from raxdoc.schemas import Invoice
+from raxdoc.schemas.rows import documents_arrow_schema, error_row, line_items_arrow_schema, to_table
+from raxdoc.stages import SKIPPED, empty_row, source_id
+from raxdoc.store import LINE_ITEMS, OutputStore
+
+SETTINGS = FinishSettings(schema=Invoice, constrained=True, model="tiny", prompt_version="page-v1")
+TEXT = json.dumps({"invoice_number": "INV-1", "currency": "EUR", "line_items": [
+    {"description": "Widget", "quantity": "2", "unit_price": "1,50", "amount": "3,00"}]})
+
+
+def _collector(store, sources, **kw):
+    return ResultCollector(store, SETTINGS, documents_arrow_schema(Invoice), line_items_arrow_schema(Invoice),
+                           sources, **kw)
+
+
+def _page(doc_id, source, i, n):
+    return {**empty_row(doc_id, source), "page_count": n, "file_page_count": n, "page_index": i,
+            "text": TEXT, "t_engine": 0.1}
+
+
+def test_identical_files_each_get_a_row_and_items_are_written_once(tmp_path):
+    store = OutputStore(str(tmp_path))
+    events = []
+    c = _collector(store, ["/in/a.pdf", "/in/b.pdf", "/in/c.pdf"], write_every=1, on_progress=events.append)
+    for row in (_page("d", "/in/a.pdf", 0, 2), _page("d", "/in/b.pdf", 0, 2), _page("d", "/in/b.pdf", 1, 2),
+                _page("d", "/in/a.pdf", 1, 2), _page("e", "/in/c.pdf", 0, 1)):
+        c.add(row)
+    c.close()
+    docs = store.read().to_pandas().set_index("source")
+    assert sorted(docs.index) == ["/in/a.pdf", "/in/b.pdf", "/in/c.pdf"]
+    assert docs.loc["/in/a.pdf", "doc_id"] == docs.loc["/in/b.pdf", "doc_id"] == "d"
+    # b finished first, so a is the copy.
+    assert [i["kind"] for i in docs.loc["/in/a.pdf", "issues"]] == ["duplicate_content"]
+    items = store.read(LINE_ITEMS).to_pandas()
+    assert not items.duplicated(["doc_id", "page_index", "item_index"]).any()
+    assert sorted(set(items["doc_id"])) == ["d", "e"]
+    assert c.counts["ok"] + c.counts["partial"] + c.counts["error"] == 3
+    assert events[-1]["documents_done"] == events[-1]["documents_total"] == 3
+    assert events[-1]["pages_done"] == events[-1]["pages_total"] == 5
+
+
+def _write(store, *rows):
+    store.write_batch(to_table(list(rows), documents_arrow_schema(Invoice)))
+
+
+def test_unreadable_sources_are_retried_once_and_never_doubled(tmp_path):
+    store = OutputStore(str(tmp_path))
+    _write(store, error_row(source_id("/in/x.pdf"), "/in/x.pdf", "source_unreadable", "permission denied"),
+           error_row(source_id("/in/lost.pdf"), "/in/lost.pdf", "lost", "no result"),
+           error_row("h", "/in/y.pdf", "encrypted_document", "password"))
+    done, done_sources, retry = resume_state(store)
+    assert done == {"h"} and done_sources == {"/in/y.pdf"}
+    assert retry == {source_id("/in/x.pdf"), source_id("/in/lost.pdf")}
+    store.drop_doc_ids(retry)
+    c = _collector(store, ["/in/lost.pdf", "/in/x.pdf", "/in/y.pdf"], done_sources=done_sources)
+    c.add({**empty_row("h", "/in/y.pdf"), "page_index": SKIPPED})
+    # x is readable now; lost is still unreadable.
+    c.add(_page("x-bytes", "/in/x.pdf", 0, 1))
+    c.add({**empty_row(source_id("/in/lost.pdf"), "/in/lost.pdf"), "error_type": "source_unreadable",
+           "error": "permission denied"})
+    c.close()
+    docs = store.read().to_pandas()
+    assert sorted(docs["source"]) == ["/in/lost.pdf", "/in/x.pdf", "/in/y.pdf"]
+    assert docs.set_index("source").loc["/in/x.pdf", "doc_id"] == "x-bytes"
+    assert c.counts["skipped"] == 1
+
+
+def test_a_source_with_a_content_row_gets_no_error_row_when_unreadable_later(tmp_path):
+    store = OutputStore(str(tmp_path))
+    _write(store, error_row("h", "/in/y.pdf", "encrypted_document", "password"))
+    done, done_sources, _ = resume_state(store)
+    c = _collector(store, ["/in/y.pdf"], done_sources=done_sources)
+    c.add({**empty_row(source_id("/in/y.pdf"), "/in/y.pdf"), "error_type": "source_unreadable", "error": "gone"})
+    c.close()
+    assert store.read().column("doc_id").to_pylist() == ["h"] and c.counts["skipped"] == 1
+
+
+def test_inputs_that_never_came_back_get_a_lost_row(tmp_path):
+    store = OutputStore(str(tmp_path))
+    c = _collector(store, ["/in/a.pdf", "/in/b.pdf"])
+    c.add(_page("d", "/in/a.pdf", 0, 3))  # pages 1 and 2 never come back; b never does
+    c.close()
+    docs = store.read().to_pandas().set_index("source")
+    assert docs.loc["/in/b.pdf", "error_type"] == "lost"
+    assert docs.loc["/in/b.pdf", "doc_id"] == source_id("/in/b.pdf")
+    assert docs.loc["/in/a.pdf", "status"] in ("partial", "error")
+    assert len(docs.loc["/in/a.pdf", "failed_pages"]) == 2
+
+
+def test_rows_repeated_by_a_retried_batch_count_once(tmp_path):
+    store = OutputStore(str(tmp_path))
+    events = []
+    c = _collector(store, ["/in/a.pdf"], on_progress=events.append)
+    for row in (_page("d", "/in/a.pdf", 0, 2), _page("d", "/in/a.pdf", 0, 2), _page("d", "/in/a.pdf", 1, 2),
+                _page("d", "/in/a.pdf", 1, 2), _page("d", "/in/a.pdf", 0, 2)):
+        c.add(row)
+    c.close()
+    assert c.counts["pages"] == 2 and store.read().num_rows == 1
+    assert events[-1]["pages_done"] == events[-1]["pages_total"] == 2

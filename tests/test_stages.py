@@ -1,0 +1,118 @@
+"""The Ray stages as plain callables: rows survive Ray's Arrow/numpy batches, and no input raises."""
+
+import types
+
+import numpy as np
+import pyarrow as pa
+import pymupdf
+import pytest
+from ray.data.block import BlockAccessor
+
+from raxdoc.engine import SamplingParams
+from raxdoc.ingest.options import RenderOptions
+from raxdoc.stages import DOC_ERROR, EngineStage, IngestStage, batch_rows, source_id
+
+OPTIONS = RenderOptions(max_pixels=200 * 200, min_pixels=64 * 64)
+
+
+def _pdf(tmp_path, name="a.pdf", pages=2):
+    doc = pymupdf.open()
+    for p in range(pages):
+        doc.new_page(width=200, height=300).insert_text((20, 40), f"INVOICE {p}")
+    path = tmp_path / name
+    path.write_bytes(doc.tobytes())
+    return str(path)
+
+
+def _through_ray(rows):
+    """What the next stage receives: rows as an Arrow block, handed over as a numpy batch by Ray's own code."""
+    return BlockAccessor.for_block(pa.Table.from_pylist(rows)).to_batch_format("numpy")
+
+
+class _FakeEngine:
+    def __init__(self, fail=False):
+        self.fail, self.prompts = fail, []
+
+    def generate(self, prompts, params, grammar=None):
+        if self.fail:
+            raise TypeError("a bug in the engine")
+        self.prompts.extend(prompts)
+        return [types.SimpleNamespace(text="{}", finish_reason="stop", prompt_tokens=3, completion_tokens=1,
+                                      latency=0.01, ok=True) for _ in prompts]
+
+
+def _engine_stage(engine):
+    stage = EngineStage.__new__(EngineStage)  # no model: the fake engine stands in for it
+    stage.engine, stage.instruction, stage.grammar = engine, "extract", None
+    stage.params = SamplingParams(max_new_tokens=4, temperature=0.0)
+    stage.processor = lambda text, images: types.SimpleNamespace(
+        input_ids=np.array([1, 2, 3]), pixel_values=np.zeros((4, 8)), image_grid_thw=np.array([[1, 2, 2]]))
+    return stage
+
+
+def test_error_free_pages_reach_the_engine_after_rays_batching(tmp_path):
+    # All-null error columns used to arrive as float NaN (truthy): every page looked failed.
+    rows = list(IngestStage(OPTIONS)({"source": _pdf(tmp_path)}))
+    engine = _FakeEngine()
+    out = batch_rows(_through_ray(batch_rows(_engine_stage(engine)(_through_ray(rows)))))
+    assert len(engine.prompts) == 2
+    assert [(r["page_index"], r["error_type"], r["text"]) for r in out] == [(0, "", "{}"), (1, "", "{}")]
+
+
+def test_engine_that_raises_fails_its_rows_not_the_batch(tmp_path):
+    rows = batch_rows(_through_ray(list(IngestStage(OPTIONS)({"source": _pdf(tmp_path, pages=3)}))))
+    out = batch_rows(_engine_stage(_FakeEngine(fail=True))(_through_ray(rows)))
+    assert [r["error_type"] for r in out] == ["engine_error"] * 3
+    assert all("TypeError" in r["error"] and r["pixels"] == b"" for r in out)
+
+
+def test_unexpected_read_and_render_errors_become_rows(tmp_path, monkeypatch):
+    import raxdoc.ingest.sources as sources
+
+    path = _pdf(tmp_path, pages=3)
+
+    def boom(ref):
+        raise KeyError("driver bug")  # not an OSError: read_source_bytes lets it through
+
+    monkeypatch.setattr(sources, "read_source_bytes", boom)
+    (row,) = IngestStage(OPTIONS)({"source": path})
+    assert (row["doc_id"], row["page_index"], row["error_type"]) == (source_id(path), DOC_ERROR, "internal:KeyError")
+    monkeypatch.undo()
+
+    from raxdoc.ingest.document import Document
+
+    real_page = Document.page
+
+    def flaky(self, index):
+        if index == 1:
+            raise MemoryError("renderer ran out")
+        return real_page(self, index)
+
+    monkeypatch.setattr(Document, "page", flaky)
+    rows = list(IngestStage(OPTIONS)({"source": path}))
+    assert [(r["page_index"], r["error_type"]) for r in rows] == [(0, ""), (1, "internal:MemoryError"), (2, "")]
+    assert rows[0]["page_count"] == 3 and len(rows[0]["pixels"]) == rows[0]["height"] * rows[0]["width"] * 3
+
+
+def test_pages_are_yielded_as_they_are_rendered(tmp_path, monkeypatch):
+    # A long document's pixels must not all be held at once: the first page comes out before the
+    # second is rendered.
+    from raxdoc.ingest.document import Document
+
+    rendered = []
+    real_page = Document.page
+    monkeypatch.setattr(Document, "page", lambda self, i: rendered.append(i) or real_page(self, i))
+    rows = IngestStage(OPTIONS)({"source": _pdf(tmp_path, pages=3)})
+    first = next(rows)
+    assert first["page_index"] == 0 and rendered == [0] and first["t_ingest"] > 0
+    assert [r["page_index"] for r in rows] == [1, 2] and rendered == [0, 1, 2]
+
+
+@pytest.mark.parametrize("data, error_type", [(b"", "empty_document"), (b"%PDF-1.4\nnonsense", None)])
+def test_bad_bytes_are_one_typed_row(tmp_path, data, error_type):
+    path = tmp_path / "bad.pdf"
+    path.write_bytes(data)
+    rows = list(IngestStage(OPTIONS)({"source": str(path)}))
+    assert len(rows) == 1 and rows[0]["page_index"] == DOC_ERROR and rows[0]["error_type"]
+    if error_type:
+        assert rows[0]["error_type"] == error_type
