@@ -55,6 +55,9 @@ def test_one_documents_row_per_input_with_typed_errors(run, corpus, tiny_checkpo
         assert row["pages_ok"] + len(row["failed_pages"]) == row["page_count"]
         # Failed (gibberish from the random model) at parsing, never skipped as failed upstream.
         assert all(f["kind"] != "nan" and f["raw_text"] for f in row["failed_pages"]), row["failed_pages"]
+        # The pages really went through the model, and constrained output (grammar + closer) always parses.
+        assert row["engine_s"] > 0, row
+        assert row["pages_ok"] == row["page_count"], row["failed_pages"]
     assert set(docs["model"]) == {str(tiny_checkpoint)}
     assert summary.ok + summary.partial + summary.error == summary.documents
     assert summary.pages == 5
