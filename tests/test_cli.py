@@ -7,6 +7,22 @@ from raxdoc.cli import app
 runner = CliRunner()
 
 
+def _one_pdf(tmp_path):
+    """An input folder holding one (unreadable) PDF: enough for the CLI to get past its checks."""
+    pdf = tmp_path / "in" / "a.pdf"
+    pdf.parent.mkdir()
+    pdf.write_bytes(b"%PDF-1.4\n")
+    return pdf
+
+
+def _fake_dataset(monkeypatch, dataset):
+    """Run the pipeline's driver over `dataset` instead of a Ray graph (no Ray started)."""
+    from raxdoc import pipeline
+
+    monkeypatch.setattr(pipeline, "_init_ray", lambda address: False)
+    monkeypatch.setattr(pipeline, "_build_dataset", lambda *a, **k: dataset)
+
+
 def _run(*args):
     result = runner.invoke(app, list(args))
     result.text = " ".join(result.output.split())  # rich wraps long lines at the terminal width
@@ -70,9 +86,7 @@ def test_gpu_profile_without_a_gpu_is_a_usage_error(tmp_path, tiny_checkpoint):
         import pytest
 
         pytest.skip("machine has a GPU")
-    pdf = tmp_path / "in" / "a.pdf"
-    pdf.parent.mkdir()
-    pdf.write_bytes(b"%PDF-1.4\n")
+    pdf = _one_pdf(tmp_path)
     result = _run("extract", str(pdf.parent), "-o", str(tmp_path / "out"), "--model", str(tiny_checkpoint),
                   "--profile", "l4", "-q")
     assert result.exit_code == 2
@@ -116,17 +130,12 @@ def test_job_script_input_without_a_value_is_a_usage_error(tmp_path, monkeypatch
 
 
 def test_a_run_that_stops_midway_is_not_a_usage_error(tmp_path, tiny_checkpoint, monkeypatch):
-    from raxdoc import pipeline
-
     class BrokenDataset:
         def iter_batches(self, **kw):
             raise ValueError("Failed to unify schemas [/in/a.pdf]")  # a ValueError from deep in Ray
 
-    monkeypatch.setattr(pipeline, "_init_ray", lambda address: False)
-    monkeypatch.setattr(pipeline, "_build_dataset", lambda *a, **k: BrokenDataset())
-    pdf = tmp_path / "in" / "a.pdf"
-    pdf.parent.mkdir()
-    pdf.write_bytes(b"%PDF-1.4\n")
+    _fake_dataset(monkeypatch, BrokenDataset())
+    pdf = _one_pdf(tmp_path)
     result = _run("extract", str(pdf.parent), "-o", str(tmp_path / "out"), "--model", str(tiny_checkpoint), "-q")
     assert result.exit_code == 1, result.output
     assert "stopped after 0 of 1 documents" in result.text and "again to resume" in result.text
@@ -142,17 +151,12 @@ def test_a_mistyped_input_is_a_usage_error(tmp_path, tiny_checkpoint):
 
 
 def test_some_documents_failed_exits_1_and_says_where_to_look(tmp_path, tiny_checkpoint, monkeypatch):
-    from raxdoc import pipeline
-
     class NothingComesBack:
         def iter_batches(self, **kw):
             return iter(())
 
-    monkeypatch.setattr(pipeline, "_init_ray", lambda address: False)
-    monkeypatch.setattr(pipeline, "_build_dataset", lambda *a, **k: NothingComesBack())
-    pdf = tmp_path / "in" / "a.pdf"
-    pdf.parent.mkdir()
-    pdf.write_bytes(b"%PDF-1.4\n")
+    _fake_dataset(monkeypatch, NothingComesBack())
+    pdf = _one_pdf(tmp_path)
     result = _run("extract", str(pdf.parent), "-o", str(tmp_path / "out"), "--model", str(tiny_checkpoint), "-q")
     assert result.exit_code == 1, result.output
     assert "1 document(s) not ok" in result.text and str(tmp_path / "out" / "documents") in result.text
