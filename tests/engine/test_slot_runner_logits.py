@@ -63,11 +63,16 @@ def _teacher_forced_logits(model, prompt: dict, tokens: list[int]) -> list[torch
     return [model.forward_step(torch.tensor([[t]]), cache)[0, -1] for t in tokens[:-1]]
 
 
-@pytest.mark.parametrize("pad_batches", [False, True], ids=["exact", "padded"])
-def test_decode_logits_equal_single_request_cached_decode(tiny, pad_batches):
+@pytest.mark.parametrize("pad_batches, attention", [(False, "gather"), (True, "gather"), (True, "triton_slots")],
+                         ids=["exact", "padded", "padded_triton"])
+def test_decode_logits_equal_single_request_cached_decode(tiny, pad_batches, attention):
+    if attention == "triton_slots":
+        pytest.importorskip("triton")  # on CPU under the interpreter (tests/conftest.py)
     model, proc = tiny
     prompts = _prompts(proc)
-    runner = RecordingRunner(model, num_slots=2, max_model_len=512, pad_batches=pad_batches)
+    runner = RecordingRunner(model, num_slots=2, max_model_len=512, pad_batches=pad_batches,
+                             decode_attention=attention)
+    assert runner.attention.name == attention
     engine = Engine(runner, proc.tokenizer, EngineConfig(max_num_seqs=2, max_model_len=512, prefill_token_budget=512))
     results = engine.generate(prompts, SamplingParams(max_new_tokens=NEW_TOKENS, ignore_eos=True))
     assert len(runner.rows) == len(prompts)
