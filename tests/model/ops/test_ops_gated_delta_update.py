@@ -17,8 +17,8 @@ def test_update_equals_gathered_recurrent_and_leaves_other_rows(slots, HV):
     pool = gdn_state(S, HV, 16, 8)
     before = pool.clone()
     idx = torch.tensor(slots)
-    o_ref, s_ref = naive_recurrent_gated_delta_rule(q, k, v, g, beta, initial_state=before[idx], output_final_state=True,
-                                                    use_qk_l2norm_in_kernel=True)
+    o_ref, s_ref = naive_recurrent_gated_delta_rule(q, k, v, g, beta, initial_state=before[idx],
+                                                    output_final_state=True, use_qk_l2norm_in_kernel=True)
     o = fused_recurrent_gated_delta_rule_update(q, k, v, g, beta, pool, idx, use_qk_l2norm_in_kernel=True)
     torch.testing.assert_close(o, o_ref, atol=F32_ATOL, rtol=F32_RTOL)
     torch.testing.assert_close(pool[idx], s_ref, atol=F32_ATOL, rtol=F32_RTOL)
