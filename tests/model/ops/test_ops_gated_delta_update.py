@@ -59,3 +59,42 @@ def test_bad_pool_or_indices_raise_typed_errors(bad):
         idx = torch.tensor([0, 1, 2])
     with pytest.raises(OpInputError):
         fused_recurrent_gated_delta_rule_update(q, k, v, g, beta, pool, idx)
+
+
+@pytest.fixture
+def fla_on_cpu(monkeypatch):
+    """fla's Triton kernels on CPU tensors under Triton's interpreter (TRITON_INTERPRET=1 from
+    tests/conftest.py). Where fla and Triton are installed (not in CI: fla on the path would also
+    change transformers' CPU path); the GPU run checks the same branch on CUDA (test_ops_gpu.py)."""
+    pytest.importorskip("triton")
+    pytest.importorskip("fla")
+    from triton.runtime import interpreter
+
+    from raxdoc.model.ops.gated_delta import fast
+
+    patch_tensor = interpreter._patch_lang_tensor
+
+    def patched(tensor, scope):
+        # Triton 3.6's interpreter calls int() on one-element arrays, which NumPy 2 refuses.
+        patch_tensor(tensor, scope)
+        scope.set_attr(tensor, "__index__", lambda self: int(self.handle.data.reshape(-1)[0]))
+
+    monkeypatch.setattr(interpreter, "_patch_lang_tensor", patched)
+    monkeypatch.setattr(fast, "use_fla", lambda *tensors: True)
+
+
+@pytest.mark.parametrize("HV", [2, 4], ids=["heads", "grouped_values"])
+def test_fla_kda_branch_equals_naive_update(fla_on_cpu, HV):
+    """The fla branch maps the gated delta rule onto the KDA kernel (decay repeated over the key
+    channels) and updates only the named rows: same outputs and states as the naive branch."""
+    B, S = 3, 6
+    q, k, v, g, beta = gdn_inputs(B=B, T=1, H=2, HV=HV, K=16, V=32, normalized_k=False)
+    pool = gdn_state(S, HV, 16, 32)
+    before = pool.clone()
+    idx = torch.tensor([4, 0, 2])
+    o_ref, s_ref = naive_recurrent_gated_delta_rule(q, k, v, g, beta, initial_state=before[idx],
+                                                    output_final_state=True, use_qk_l2norm_in_kernel=True)
+    o = fused_recurrent_gated_delta_rule_update(q, k, v, g, beta, pool, idx, use_qk_l2norm_in_kernel=True)
+    torch.testing.assert_close(o, o_ref, atol=F32_ATOL, rtol=F32_RTOL)
+    torch.testing.assert_close(pool[idx], s_ref, atol=F32_ATOL, rtol=F32_RTOL)
+    assert torch.equal(pool[[1, 3, 5]], before[[1, 3, 5]])
