@@ -53,6 +53,7 @@ def run_engine(ckpt: Path, profile: Any, prompts: list[dict], new_tokens: int, *
 
     engine = Engine.from_pretrained(str(ckpt), profile=profile, dtype=profile.dtype, device=str(device),
                                     free_bytes=free_bytes)
+    attention = engine.runner.attention.name
     recorder = _RecordingRunner(engine.runner)
     engine.runner = recorder
     params = SamplingParams(max_new_tokens=new_tokens, ignore_eos=True, temperature=0.0)
@@ -96,7 +97,8 @@ def run_engine(ckpt: Path, profile: Any, prompts: list[dict], new_tokens: int, *
     if recorder.prefill_tokens != prompt_tokens or recorder.decode_tokens != output_tokens - len(results):
         raise BenchmarkError(f"runner saw {recorder.prefill_tokens} prefill / {recorder.decode_tokens} decode "
                              f"tokens, results say {prompt_tokens} / {output_tokens - len(results)}")
-    counted = {"max_pages_in_flight": recorder.max_decode_batch, "slots": slots, "max_num_seqs": max_num_seqs}
+    counted = {"max_pages_in_flight": recorder.max_decode_batch, "slots": slots, "max_num_seqs": max_num_seqs,
+               "decode_attention": attention}
     del engine, recorder  # the recorder holds the runner, and so the weights and cache pool
     gc.collect()
     if cuda:

@@ -176,6 +176,7 @@ def run_engine_bench(preset: str = "rax-4.5", pages: int = 512, max_new_tokens: 
         "prefill_mfu": mfu(prefill_flops, pre_s), "decode_mfu": mfu(decode_flops, dec_s),
         "peak_memory_gib": _gib(eng["peak_memory_bytes"]),
         "max_pages_in_flight": eng["max_pages_in_flight"], "slots": eng["slots"],
+        "decode_attention": eng["decode_attention"],
         "max_num_seqs": eng["max_num_seqs"],
     }
     base_fig = None if base_error is None else {"error": base_error}

@@ -73,6 +73,17 @@ def test_decode_attention_choice_on_cpu():
         pick_decode_attention(buf, "paged")
 
 
+def test_triton_slots_choice_needs_triton(monkeypatch):
+    from raxdoc.engine import decode_attention
+
+    buf = torch.zeros(1, 2, 4, 1, 8)
+    monkeypatch.setattr(decode_attention, "triton_installed", lambda: False)
+    with pytest.raises(RuntimeError, match="Triton"):
+        pick_decode_attention(buf, "triton_slots")
+    monkeypatch.setattr(decode_attention, "triton_installed", lambda: True)
+    assert pick_decode_attention(buf).name == "gather"  # auto: the kernel only for CUDA pools
+
+
 @pytest.fixture(scope="module")
 def tiny(tiny_checkpoint):
     from raxdoc.model import RaxForConditionalGeneration, RaxProcessor

@@ -119,3 +119,14 @@ def test_flash_kvcache_decode_equals_gather(bf16):
     Engine(gather, proc.tokenizer, CFG).generate(_prompts(proc), _params())
     # Later steps feed each runner its own sampled tokens; the first decode step is like for like.
     torch.testing.assert_close(flash.logits[0], gather.logits[0], rtol=2e-2, atol=2e-2)
+
+
+def test_triton_slots_decode_equals_gather(bf16):
+    """Auto picks our Triton kernel on CUDA without flash-attn; its first decode step == gather's."""
+    pytest.importorskip("triton")
+    model, proc = bf16
+    triton_runner = Recording(model, 6, 512, cuda_graphs=False, decode_attention="triton_slots")
+    gather = Recording(model, 6, 512, cuda_graphs=False, decode_attention="gather")
+    Engine(triton_runner, proc.tokenizer, CFG).generate(_prompts(proc), _params())
+    Engine(gather, proc.tokenizer, CFG).generate(_prompts(proc), _params())
+    torch.testing.assert_close(triton_runner.logits[0], gather.logits[0], rtol=2e-2, atol=2e-2)
