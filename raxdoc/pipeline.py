@@ -176,6 +176,8 @@ def _build_dataset(sources, render, done, model, prof: Profile, schema, constrai
         batch_format="numpy",
         # Several calls run at once on each actor, in threads (true multi-threading: by default Ray
         # Data serialises a sync UDF's calls on one thread); they share the actor's one EngineLoop.
+        # Not an async __call__: Ray Data overlaps those only within one task's input bundle,
+        # which here is one batch, and a plain callable stays usable without Ray.
         compute=ray.data.ActorPoolStrategy(size=n_engines, max_concurrent_calls_per_actor=BATCHES_IN_FLIGHT,
                                            enable_true_multi_threading=True),
         num_gpus=(1.0 / prof.actors_per_gpu) if on_gpu else 0,
