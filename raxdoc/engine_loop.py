@@ -79,10 +79,6 @@ class EngineLoop:
         self._preparer.start()
         self._loop.start()
 
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
     def submit(self, build: Callable[[], dict], params: Any, grammar: Any = None) -> Future:
         """Queue one request; `build()` (run later, on the preparer thread) returns its prompt dict.
 
