@@ -275,6 +275,9 @@ class Engine:
                                        device=self.runner.device)
         try:
             logits = self.runner.prefill(seqs) if batch.kind == "prefill" else self.runner.decode(seqs)
+            if batch.kind == "prefill" and not getattr(self.runner, "needs_vision_after_prefill", True):
+                for seq in seqs:  # the images live in the cache now: free the host pixels
+                    seq.vision = None
             bitmask = pending.result() if pending is not None else None
             if bitmask is not None:
                 self._steer_to_close(seqs, bitmask)

@@ -101,6 +101,8 @@ class SlotRunner:
 
     # Takes `decode(seqs, next_tokens=...)`: the engine may queue a step before reading the last ids.
     decode_ahead = True
+    # Prefill puts the images into the cache; decode never reads pixels again (the engine frees them).
+    needs_vision_after_prefill = False
 
     @torch.inference_mode()
     def decode(self, seqs: list[Sequence], next_tokens: torch.Tensor | None = None) -> torch.Tensor:
