@@ -35,6 +35,10 @@ class EngineConfig:
     grammar_close_reserve: int = 32
     # Run decode eagerly instead of replaying CUDA graphs (a profile's `cuda_graphs = False`).
     enforce_eager: bool = False
+    # Queue decode step N+1 before reading step N's ids, so the host's per-token work (append,
+    # grammar, stops) runs while the device computes. None = on when the runner supports it
+    # (`SlotRunner`) and runs on CUDA; True forces it wherever supported (CPU tests).
+    overlap_decode: bool | None = None
 
     def __post_init__(self) -> None:
         self.scheduler_config(self.max_num_seqs)  # validates the shared fields
