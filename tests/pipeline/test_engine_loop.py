@@ -23,9 +23,10 @@ PROFILE = resolve_profile("cpu", max_num_seqs=4, max_new_tokens=6, max_pixels=96
 TIMEOUT = 120  # generous: a join that times out means a hang, whatever the machine's load
 
 
-@pytest.fixture(scope="module")
-def stage(tiny_checkpoint):
+@pytest.fixture(scope="module", params=[False, True], ids=["serial", "overlapped"])
+def stage(tiny_checkpoint, request):
     stage = EngineStage(str(tiny_checkpoint), PROFILE, constrained=False, device="cpu")
+    stage.engine.overlap = request.param  # on a GPU the engine overlaps decode: run the loop both ways
     stage.params = SamplingParams(max_new_tokens=5, temperature=0.0, ignore_eos=True)
     stage.instruction = "Extract the invoice."  # the real one (~1k tokens) only slows the CPU down
     yield stage
@@ -82,8 +83,8 @@ def test_concurrent_batches_share_steps_and_match_running_alone(stage, monkeypat
     real_submit = stage.loop.submit
     monkeypatch.setattr(stage, "_prompt", prompt)
     monkeypatch.setattr(stage.engine, "add_request", add_request)
-    monkeypatch.setattr(stage.engine.runner, "decode", lambda seqs: steps.append(
-        {owner[s.seq_id] for s in seqs}) or real_decode(seqs))
+    monkeypatch.setattr(stage.engine.runner, "decode", lambda seqs, **kw: steps.append(
+        {owner[s.seq_id] for s in seqs}) or real_decode(seqs, **kw))
     monkeypatch.setattr(stage.loop, "submit", submit)
     runs = [_in_thread(stage, batch) for batch in (a, b)]
     for thread, _ in runs:
@@ -121,11 +122,11 @@ def test_bad_page_and_raising_step_become_rows_and_later_batches_are_served(stag
     bad["height"][1] = 7  # pixels no longer fit the shape: the processor cannot build this page
     real_decode, calls = stage.engine.runner.decode, []
 
-    def decode(seqs):
+    def decode(seqs, **kw):  # kw: next_tokens, when the engine overlaps decode
         calls.append(len(seqs))
         if len(calls) == 2:
             raise TypeError("a bug in the runner")  # not a device error: the engine raises it
-        return real_decode(seqs)
+        return real_decode(seqs, **kw)
 
     monkeypatch.setattr(stage.engine.runner, "decode", decode)
     thread, out = _in_thread(stage, bad)
