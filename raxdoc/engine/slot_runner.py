@@ -15,6 +15,8 @@ layers update all rows at once (`ops.fused_recurrent_gated_delta_rule`), the
 attention layers use a `decode_attention` kernel. With CUDA graphs (default on
 CUDA; `cuda_graphs=False` is the eager switch) the batch is padded to a bucket
 size and a captured graph is replayed; padding rows use the pool's spare slot.
+If a capture fails (`GraphCaptureError`) the runner warns, keeps the reason in
+`graph_error` and decodes eagerly from then on: a slower run, not a failed one.
 `pad_batches=True` runs the padded path eagerly (CPU tests of it).
 
 Not here: scheduling, sampling, slot accounting.
@@ -22,11 +24,19 @@ Not here: scheduling, sampling, slot accounting.
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 
 from raxdoc.engine.cache_plan import CacheDims
 from raxdoc.engine.cache_pool import CachePool
-from raxdoc.engine.cuda_graphs import DecodeGraphs, graph_batch_sizes, padded_batch_size, span_bucket
+from raxdoc.engine.cuda_graphs import (
+    DecodeGraphs,
+    GraphCaptureError,
+    graph_batch_sizes,
+    padded_batch_size,
+    span_bucket,
+)
 from raxdoc.engine.decode_attention import pick_decode_attention
 from raxdoc.engine.sequence import Sequence
 from raxdoc.engine.slot_cache import SlotCache
@@ -63,6 +73,8 @@ class SlotRunner:
         # mRoPE delta of the sequence in each slot (host ints, set at prefill).
         self._deltas = [0] * (num_slots + 1)
         self.graphs = DecodeGraphs(self._decode_step, self._park, self.device) if use_graphs else None
+        # Why graphs were dropped mid-run (a failed capture), for reports; None while they work.
+        self.graph_error: str | None = None
 
     @torch.inference_mode()
     def prefill(self, seqs: list[Sequence]) -> torch.Tensor:
@@ -109,11 +121,21 @@ class SlotRunner:
         host[:, n:] = self._padding
         # The whole buffer (a few KiB): a contiguous pinned source keeps the copy asynchronous.
         self._inputs.copy_(self._staging, non_blocking=True)
+        logits = None
         if self.graphs is not None:
-            logits = self.graphs.run(batch, span if self.attention.uses_span else 0)
-        else:
+            try:
+                logits = self.graphs.run(batch, span if self.attention.uses_span else 0)
+            except GraphCaptureError as err:
+                self._drop_graphs(err)
+        if logits is None:
             logits = self._decode_step(batch, span)
         return logits[:n]
+
+    def _drop_graphs(self, err: GraphCaptureError) -> None:
+        """Eager decode from now on: a capture that failed once fails again (same code, other shapes)."""
+        self.graph_error = str(err)
+        self.graphs = None
+        warnings.warn(f"{err}; decoding eagerly from now on", RuntimeWarning, stacklevel=3)
 
     def _decode_step(self, batch: int, span: int) -> torch.Tensor:
         """One decode step over the first `batch` rows of the input buffer -> logits (batch, V)."""

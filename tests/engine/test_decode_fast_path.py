@@ -11,7 +11,14 @@ import pytest
 import torch
 
 from raxdoc.engine import Engine, EngineConfig, SamplingParams
-from raxdoc.engine.cuda_graphs import MIN_SPAN, DecodeGraphs, graph_batch_sizes, padded_batch_size, span_bucket
+from raxdoc.engine.cuda_graphs import (
+    MIN_SPAN,
+    DecodeGraphs,
+    GraphCaptureError,
+    graph_batch_sizes,
+    padded_batch_size,
+    span_bucket,
+)
 from raxdoc.engine.decode_attention import GatherAttention, pick_decode_attention
 from raxdoc.engine.slot_runner import SlotRunner
 from raxdoc.model.varlen import sdpa
@@ -178,3 +185,33 @@ def test_stale_non_finite_kv_of_a_previous_occupant_does_not_leak_into_the_slot(
     runner.pool.v[:, 0] = float("inf")
     got = Engine(runner, proc.tokenizer, cfg).generate(prompts, params)
     assert got[0].token_ids == want[0].token_ids
+
+
+class _FailingGraphs:
+    """Stands in for `DecodeGraphs` on CPU: every capture fails, as an unsupported op would on CUDA."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def run(self, batch: int, span: int):
+        self.calls += 1
+        raise GraphCaptureError(f"capturing the decode step (batch {batch}, span {span}) failed: test")
+
+
+def test_failed_graph_capture_falls_back_to_eager_decode_with_a_warning(tiny):
+    """A capture failure must cost speed, not the run: without the fallback every decode step raised
+    and the engine turned each batch into error results."""
+    model, proc = tiny
+    prompts = _prompts(proc)[:3]
+    params = SamplingParams(max_new_tokens=4, ignore_eos=True)
+    cfg = EngineConfig(max_num_seqs=4, max_model_len=256, prefill_token_budget=1024)
+    want = Engine(SlotRunner(model, num_slots=4, max_model_len=256, pad_batches=True), proc.tokenizer,
+                  cfg).generate(prompts, params)
+    runner = SlotRunner(model, num_slots=4, max_model_len=256, pad_batches=True)
+    failing = runner.graphs = _FailingGraphs()
+    with pytest.warns(RuntimeWarning, match="decoding eagerly"):
+        got = Engine(runner, proc.tokenizer, cfg).generate(prompts, params)
+    assert all(r.ok for r in got), [r.error for r in got]
+    assert [r.token_ids for r in got] == [r.token_ids for r in want]
+    assert failing.calls == 1 and runner.graphs is None  # tried once, then eager for good
+    assert "batch 4" in runner.graph_error

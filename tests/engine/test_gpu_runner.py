@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from raxdoc.engine import Engine, EngineConfig, SamplingParams
+from raxdoc.engine.cuda_graphs import DecodeGraphs, GraphCaptureError
 from raxdoc.engine.slot_runner import SlotRunner
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")]
@@ -119,3 +120,27 @@ def test_flash_kvcache_decode_equals_gather(bf16):
     Engine(gather, proc.tokenizer, CFG).generate(_prompts(proc), _params())
     # Later steps feed each runner its own sampled tokens; the first decode step is like for like.
     torch.testing.assert_close(flash.logits[0], gather.logits[0], rtol=2e-2, atol=2e-2)
+
+
+def test_failed_capture_is_a_typed_error_inputs_come_back_and_cuda_still_works():
+    """What the runner's eager fallback relies on: a capture that hits a host sync raises
+    GraphCaptureError (not a bare CUDA error), the parked inputs are restored, no graph is kept,
+    and the device takes ordinary work afterwards."""
+    buf = torch.arange(4.0, device="cuda")
+    events = []
+
+    def step(batch, span):
+        out = buf[:batch] * 2
+        if torch.cuda.is_current_stream_capturing():
+            out.sum().item()  # a host sync: not allowed while capturing
+        return out
+
+    def park(batch):
+        events.append(("park", batch))
+        return lambda: events.append(("restore", batch))
+
+    graphs = DecodeGraphs(step, park, torch.device("cuda"))
+    with pytest.raises(GraphCaptureError, match="batch 2"):
+        graphs.run(2, 64)
+    assert events == [("park", 2), ("restore", 2)] and len(graphs) == 0
+    assert torch.ones(3, device="cuda").sum().item() == 3.0
