@@ -47,6 +47,22 @@ class _RecordingRunner:
         return self._runner.decode(seqs)
 
 
+def runner_facts(runner: Any, device: torch.device) -> dict[str, Any]:
+    """Which code paths the run took, so a figure is never read as the fast path's by mistake:
+    fla or the plain-torch ops, the decode attention kernel, CUDA graphs (and why they stopped)."""
+    from raxdoc.model.ops import BackendUnavailableError, use_fla
+
+    try:
+        ops = "fla" if use_fla(torch.empty(0, device=device)) else "torch"
+    except BackendUnavailableError:
+        ops = "unavailable"
+    graphs = getattr(runner, "graphs", None)
+    attention = getattr(runner, "attention", None)
+    return {"ops": ops, "decode_attention": getattr(attention, "name", None),
+            "cuda_graphs": graphs is not None, "graphs_captured": 0 if graphs is None else len(graphs),
+            "graph_error": getattr(runner, "graph_error", None)}
+
+
 def run_engine(ckpt: Path, profile: Any, prompts: list[dict], new_tokens: int, *, warmup_pages: int,
                 free_bytes: int | None, device: torch.device) -> dict[str, Any]:
     from raxdoc.engine import Engine, SamplingParams
@@ -96,7 +112,8 @@ def run_engine(ckpt: Path, profile: Any, prompts: list[dict], new_tokens: int, *
     if recorder.prefill_tokens != prompt_tokens or recorder.decode_tokens != output_tokens - len(results):
         raise BenchmarkError(f"runner saw {recorder.prefill_tokens} prefill / {recorder.decode_tokens} decode "
                              f"tokens, results say {prompt_tokens} / {output_tokens - len(results)}")
-    counted = {"max_pages_in_flight": recorder.max_decode_batch, "slots": slots, "max_num_seqs": max_num_seqs}
+    counted = {"max_pages_in_flight": recorder.max_decode_batch, "slots": slots, "max_num_seqs": max_num_seqs,
+               "runner": runner_facts(recorder._runner, device)}
     del engine, recorder  # the recorder holds the runner, and so the weights and cache pool
     gc.collect()
     if cuda:

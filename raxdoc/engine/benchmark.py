@@ -178,6 +178,7 @@ def run_engine_bench(preset: str = "rax-4.5", pages: int = 512, max_new_tokens: 
         "max_pages_in_flight": eng["max_pages_in_flight"], "slots": eng["slots"],
         "max_num_seqs": eng["max_num_seqs"],
     }
+    runner_fig = eng["runner"]
     base_fig = None if base_error is None else {"error": base_error}
     if base is not None:
         base_fig = {"pages": base.pages, "batch_size": base.batch_size, "wall_s": _sig(base.wall_s, 6),
@@ -190,6 +191,7 @@ def run_engine_bench(preset: str = "rax-4.5", pages: int = 512, max_new_tokens: 
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "command": command or " ".join(shlex.quote(a) for a in sys.argv),
         "commit": _commit(), "torch": torch.__version__, "transformers": _version("transformers"),
+        "fla": _version("fla-core"), "triton": _version("triton"),
         "python": platform.python_version(), "device": _device_name(dev), "device_type": dev.type,
         # Other work on the host skews CPU figures (and host overhead on GPU): 1/5/15-minute loads.
         "host_load_average": [round(x, 2) for x in os.getloadavg()],
@@ -198,7 +200,7 @@ def run_engine_bench(preset: str = "rax-4.5", pages: int = 512, max_new_tokens: 
         "peak_flops": peak, "peak_source": peak_source,
         "peak_memory_kind": "cuda max_memory_allocated (timed run)" if cuda else "process max RSS",
         "workload": {**workload, "pages": pages, "max_new_tokens": max_new_tokens, "warmup_pages": warm},
-        "engine": engine_fig, "baseline": base_fig,
+        "engine": engine_fig, "runner": runner_fig, "baseline": base_fig,
         "speedup": _sig(pages / wall / (base.pages / base.wall_s)) if base else None,
     }
     report["targets"] = _targets(report) if cuda and preset == "rax-4.5" else None
@@ -245,6 +247,11 @@ def format_report(report: dict[str, Any]) -> str:
         ("peak memory", f"{f(e['peak_memory_gib'], ' GiB')} ({report['peak_memory_kind']})"),
         ("pages in flight", f"{e['max_pages_in_flight']} (slots {e['slots']}, max_num_seqs {e['max_num_seqs']})"),
     ]
+    r = report.get("runner")
+    if r is not None:
+        graphs = (f"cuda graphs on ({r['graphs_captured']} captured)" if r["cuda_graphs"]
+                  else f"cuda graphs OFF ({r['graph_error']})" if r["graph_error"] else "eager")
+        rows.append(("code paths", f"ops {r['ops']} | decode attention {r['decode_attention']} | {graphs}"))
     if b is not None and "error" in b:
         rows.append(("transformers", b["error"]))
     elif b is not None:

@@ -22,7 +22,7 @@ BASELINE_KEYS = {"pages", "batch_size", "wall_s", "pages_per_s", "prompt_tokens"
 TOP_KEYS = {"benchmark", "date", "command", "commit", "torch", "transformers", "python", "device",
             "host_load_average", "device_type", "preset", "profile", "profile_fields", "dtype",
             "memory_cap_gib", "peak_flops", "peak_source", "peak_memory_kind", "workload", "engine",
-            "baseline", "speedup", "targets"}
+            "baseline", "speedup", "targets", "runner", "fla", "triton"}
 
 
 def test_invoice_page_is_deterministic_letter_size():
@@ -73,8 +73,10 @@ def test_cpu_bench_tiny_runs_and_figures_agree(tmp_path, tiny_checkpoint):
     assert saved["command"] == "pytest" and saved["preset"] == "tiny" and saved["device_type"] == "cpu"
     assert saved["profile_fields"]["max_num_seqs"] == 4
     assert [p.name for p in ckpt_dir.iterdir()] == ["tiny-random"]  # reused, nothing written beside it
+    assert saved["runner"] == {"ops": "torch", "decode_attention": "gather", "cuda_graphs": False,
+                               "graphs_captured": 0, "graph_error": None}
     text = format_report(saved)
-    assert "pages/s" in text and "speedup" in text
+    assert "pages/s" in text and "speedup" in text and "ops torch | decode attention gather | eager" in text
     failed = format_report({**saved, "baseline": {"error": "OutOfMemoryError at batch 64"}, "speedup": None})
     assert "OutOfMemoryError at batch 64" in failed and "speedup" not in failed
 
@@ -156,6 +158,9 @@ def test_cuda_bench_tiny_reports_device_memory(tmp_path, tiny_checkpoint):
     assert e["output_tokens"] == 32 and e["max_pages_in_flight"] == 4
     assert report["baseline"]["output_tokens"] == 16 and report["baseline"]["peak_memory_gib"] > 0
     assert report["peak_flops"] is None or e["mfu"] > 0
+    runner = report["runner"]  # the l4 profile asks for graphs; fla when installed
+    assert runner["cuda_graphs"] and runner["graphs_captured"] >= 1 and runner["graph_error"] is None
+    assert runner["ops"] == ("fla" if report["fla"] else "torch")
 
 
 def test_bench_script_parses_arguments_into_the_run(tmp_path, tiny_checkpoint):
