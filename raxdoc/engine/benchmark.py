@@ -138,18 +138,42 @@ def run_engine_bench(preset: str = "rax-4.5", pages: int = 512, max_new_tokens: 
         warm = min(warmup_pages, pages)
         eng = run_engine(ckpt, prof, prompts, max_new_tokens, warmup_pages=warm,
                           free_bytes=free_bytes, device=dev)
+        meta = dict(preset=preset, prof=prof, dev=dev, pages=pages, max_new_tokens=max_new_tokens, warm=warm,
+                    workload=workload, memory_cap_gib=memory_cap_gib, command=command, config=config,
+                    prompts=prompts)
+        if not baseline:
+            return _finish(_report(eng, None, None, **meta), out, verbose)
+        # Written (and printed) before the baseline starts: a baseline that runs out of time or
+        # memory in a bounded GPU session must not take the engine's figures with it.
+        _finish(_report(eng, None, "not finished: the run stopped during the baseline", **meta), out, verbose,
+                note="engine done; transformers baseline next (if it is cut short, this is the final report)")
         base, base_error = None, None
-        if baseline:
-            n_base = min(baseline_pages or (64 if cuda else pages), pages)
-            # One generate() call over every baseline page by default: its best case (no tail).
-            batch = baseline_batch_size or n_base
-            try:
-                base = run_baseline(str(ckpt), prompts[:n_base], max_new_tokens, batch_size=batch,
-                                    pad_id=_pad_id(ckpt), dtype=getattr(torch, prof.dtype), device=dev)
-            except torch.OutOfMemoryError as err:
-                # Keep the engine's figures; the report says the baseline batch did not fit.
-                base_error = f"OutOfMemoryError at batch {batch}: {str(err).splitlines()[0]}"
+        n_base = min(baseline_pages or (64 if cuda else pages), pages)
+        # One generate() call over every baseline page by default: its best case (no tail).
+        batch = baseline_batch_size or n_base
+        try:
+            base = run_baseline(str(ckpt), prompts[:n_base], max_new_tokens, batch_size=batch,
+                                pad_id=_pad_id(ckpt), dtype=getattr(torch, prof.dtype), device=dev)
+        except torch.OutOfMemoryError as err:
+            # Keep the engine's figures; the report says the baseline batch did not fit.
+            base_error = f"OutOfMemoryError at batch {batch}: {str(err).splitlines()[0]}"
+    return _finish(_report(eng, base, base_error, **meta), out, verbose)
 
+
+def _finish(report: dict[str, Any], out: str | Path | None, verbose: bool, note: str | None = None) -> dict[str, Any]:
+    if out is not None:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(json.dumps(report, indent=2) + "\n")
+    if verbose:
+        print(format_report(report) if note is None else f"-- {note}\n{format_report(report)}\n--", flush=True)
+    return report
+
+
+def _report(eng: dict[str, Any], base: Any, base_error: str | None, *, preset: str, prof: Any,
+            dev: torch.device, pages: int, max_new_tokens: int, warm: int, workload: dict[str, Any],
+            memory_cap_gib: float | None, command: str | None, config: Any, prompts: list[dict]) -> dict[str, Any]:
+    """The JSON report from the engine's run and the baseline's (None while it has not run)."""
+    cuda = dev.type == "cuda"
     flops = [page_flops(config, len(p["input_ids"]), max_new_tokens, p["image_grid_thw"].tolist())
              for p in prompts]
     prefill_flops, decode_flops = sum(f.prefill for f in flops), sum(f.decode for f in flops)
@@ -178,7 +202,6 @@ def run_engine_bench(preset: str = "rax-4.5", pages: int = 512, max_new_tokens: 
         "max_pages_in_flight": eng["max_pages_in_flight"], "slots": eng["slots"],
         "max_num_seqs": eng["max_num_seqs"],
     }
-    runner_fig = eng["runner"]
     base_fig = None if base_error is None else {"error": base_error}
     if base is not None:
         base_fig = {"pages": base.pages, "batch_size": base.batch_size, "wall_s": _sig(base.wall_s, 6),
@@ -200,15 +223,10 @@ def run_engine_bench(preset: str = "rax-4.5", pages: int = 512, max_new_tokens: 
         "peak_flops": peak, "peak_source": peak_source,
         "peak_memory_kind": "cuda max_memory_allocated (timed run)" if cuda else "process max RSS",
         "workload": {**workload, "pages": pages, "max_new_tokens": max_new_tokens, "warmup_pages": warm},
-        "engine": engine_fig, "runner": runner_fig, "baseline": base_fig,
+        "engine": engine_fig, "runner": eng["runner"], "baseline": base_fig,
         "speedup": _sig(pages / wall / (base.pages / base.wall_s)) if base else None,
     }
     report["targets"] = _targets(report) if cuda and preset == "rax-4.5" else None
-    if out is not None:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        Path(out).write_text(json.dumps(report, indent=2) + "\n")
-    if verbose:
-        print(format_report(report))
     return report
 
 

@@ -175,3 +175,26 @@ def test_bench_script_parses_arguments_into_the_run(tmp_path, tiny_checkpoint):
     assert saved["baseline"] is None and saved["speedup"] is None
     assert saved["workload"]["page_px"] == [257, 333] and saved["workload"]["unique_pages"] == 1
     assert saved["engine"]["output_tokens"] == 6 and report["workload"]["warmup_pages"] == 0
+
+
+def test_engine_figures_are_on_disk_before_the_baseline_starts(tmp_path, tiny_checkpoint, monkeypatch):
+    """A bounded GPU session may kill the process during the (slow) baseline: the engine's figures
+    must already be in the JSON by then, saying the baseline did not finish."""
+    import raxdoc.engine.benchmark as benchmark
+
+    ckpt_dir = tmp_path / "ckpt"
+    ckpt_dir.mkdir()
+    (ckpt_dir / "tiny-random").symlink_to(tiny_checkpoint, target_is_directory=True)
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # what a timeout's signal looks like from inside
+
+    monkeypatch.setattr(benchmark, "run_baseline", killed)
+    out = tmp_path / "r.json"
+    with pytest.raises(KeyboardInterrupt):
+        benchmark.run_engine_bench(preset="tiny", pages=2, max_new_tokens=3, profile="cpu", device="cpu",
+                                   ckpt_dir=ckpt_dir, out=out, warmup_pages=0, unique_pages=1, long_side=300,
+                                   verbose=False)
+    saved = json.loads(out.read_text())
+    assert saved["engine"]["output_tokens"] == 6 and saved["engine"]["pages_per_s"] > 0
+    assert saved["baseline"]["error"].startswith("not finished") and saved["speedup"] is None
