@@ -28,7 +28,7 @@ BUDGET = 72
 
 
 def _engine(path, reserve: int) -> Engine:
-    return Engine.from_pretrained(str(path), max_num_seqs=3, max_model_len=512, prefill_token_budget=512,
+    return Engine.from_pretrained(str(path), device="cpu", max_num_seqs=3, max_model_len=512, prefill_token_budget=512,
                                   grammar_close_reserve=reserve)
 
 
