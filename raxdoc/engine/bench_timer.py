@@ -47,6 +47,33 @@ class _RecordingRunner:
         return self._runner.decode(seqs)
 
 
+# fla's l2norm and gated-norm kernels are autotuned per NB = ceil(rows / 65536), a compile-time
+# constant (rows = tokens x Gated DeltaNet heads): each new prefill size class compiles and
+# benchmarks 9-25 configs, seconds each time. Left to the timed run, that lands in its figures.
+_FLA_NORM_ROWS = 65536
+
+
+def warm_prefill_sizes(engine: Any, device: torch.device) -> list[int]:
+    """On CUDA, one text-only prefill per NB size class up to the engine's prefill budget, so the
+    timed run autotunes nothing; returns the token count of each warm-up prefill (none on CPU)."""
+    from raxdoc.engine import SamplingParams
+
+    if device.type != "cuda":
+        return []
+    text = engine.runner.model.config.text
+    sched = engine.scheduler_config
+    step = _FLA_NORM_ROWS // max(text.linear_num_key_heads, text.linear_num_value_heads)
+    # Prompts just under one class each, so k of them pack into one prefill of class k.
+    length = min(step - 1, sched.max_model_len - 1, sched.prefill_token_budget)
+    most = min(sched.prefill_token_budget // length, sched.max_num_seqs)
+    ids = torch.randint(0, min(1000, text.vocab_size), (length,)).tolist()
+    sizes = []
+    for k in range(1, most + 1):
+        engine.generate([{"input_ids": ids}] * k, SamplingParams(max_new_tokens=1, ignore_eos=True))
+        sizes.append(k * length)
+    return sizes
+
+
 def runner_facts(runner: Any, device: torch.device) -> dict[str, Any]:
     """Which code paths the run took, so a figure is never read as the fast path's by mistake:
     fla or the plain-torch ops, the decode attention kernel, CUDA graphs (and why they stopped)."""
@@ -75,6 +102,7 @@ def run_engine(ckpt: Path, profile: Any, prompts: list[dict], new_tokens: int, *
     cuda = device.type == "cuda"
     try:
         if warmup_pages:  # kernels, autotuning, graph capture, allocator growth
+            warm_prefill_sizes(engine, device)
             engine.generate(prompts[:warmup_pages],
                             SamplingParams(max_new_tokens=min(new_tokens, 32), ignore_eos=True))
         recorder.max_decode_batch = recorder.prefill_tokens = recorder.decode_tokens = 0

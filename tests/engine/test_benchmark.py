@@ -198,3 +198,20 @@ def test_engine_figures_are_on_disk_before_the_baseline_starts(tmp_path, tiny_ch
     saved = json.loads(out.read_text())
     assert saved["engine"]["output_tokens"] == 6 and saved["engine"]["pages_per_s"] > 0
     assert saved["baseline"]["error"].startswith("not finished") and saved["speedup"] is None
+
+
+def test_prefill_warmup_packs_one_prefill_per_size_class(tiny_checkpoint):
+    """The CUDA warm-up must hit every prefill size class the timed run can (fla autotunes its norm
+    kernels per class): k prompts just under one class each have to go in as one prefill of k."""
+    from raxdoc.engine import Engine
+    from raxdoc.engine.bench_timer import warm_prefill_sizes
+
+    engine = Engine.from_pretrained(str(tiny_checkpoint), device="cpu", max_num_seqs=4, max_model_len=300,
+                                    prefill_token_budget=1000)
+    assert warm_prefill_sizes(engine, torch.device("cpu")) == []  # no Triton on CPU: nothing to warm
+    seen = []
+    prefill = engine.runner.prefill
+    engine.runner.prefill = lambda seqs: seen.append(sum(s.num_prompt_tokens for s in seqs)) or prefill(seqs)
+    sizes = warm_prefill_sizes(engine, torch.device("cuda"))  # only the device type is read
+    assert sizes == [299, 598, 897] and seen == sizes  # 1000 // 299 = 3 classes, one prefill each
+    engine.close()
