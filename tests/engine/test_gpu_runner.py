@@ -98,6 +98,30 @@ def test_decode_step_makes_no_host_sync(bf16):
     assert all(r.finish_reason == "length" for r in results), [r.error for r in results]
 
 
+def test_graph_replay_decode_makes_no_host_sync(bf16):
+    """The whole `runner.decode` call (host staging, pinned copy, replay) on captured graphs: no sync,
+    so the host fills grammar masks while the device decodes."""
+    model, proc = bf16
+    runner = SlotRunner(model, 4, 512, cuda_graphs=True)
+    engine = Engine(runner, proc.tokenizer, CFG)
+    prompts, params = _prompts(proc, 4), SamplingParams(max_new_tokens=5, ignore_eos=True)
+    engine.generate(prompts, params)  # captures every (batch, span) this workload needs
+    captured = len(runner.graphs)
+    decode = runner.decode
+
+    def strict(seqs):
+        torch.cuda.set_sync_debug_mode("error")
+        try:
+            return decode(seqs)
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+
+    runner.decode = strict
+    results = engine.generate(prompts, params)
+    assert all(r.finish_reason == "length" for r in results), [r.error for r in results]
+    assert len(runner.graphs) == captured and runner.graph_error is None  # replays only
+
+
 @needs_fla
 def test_cuda_engine_fla_and_graphs_equal_cpu_engine_float32(tiny_checkpoint, monkeypatch):
     monkeypatch.setenv("RAXDOC_OPS", "fla")  # fla or an error: proves the varlen / recurrent kernels ran
