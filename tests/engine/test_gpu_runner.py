@@ -122,16 +122,54 @@ def test_graph_replay_decode_makes_no_host_sync(bf16):
     assert len(runner.graphs) == captured and runner.graph_error is None  # replays only
 
 
+# Greedy steps whose reference top-1 / top-2 logit gap is below this share of the largest |logit|
+# are ties for a run with other numerics (fla's float32 dots are TF32): the two runs may part there.
+AMBIGUOUS = 5e-3
+
+
+def record_margins(engine) -> dict[int, list[float]]:
+    """request id -> the relative top-1 / top-2 logit gap behind each of its tokens."""
+    margins: dict[int, list[float]] = {}
+    for name in ("prefill", "decode"):
+        step = getattr(engine.runner, name)
+
+        def recorded(seqs, step=step):
+            out = step(seqs)
+            logits = out.float()
+            top = logits.topk(2, dim=-1).values
+            gaps = ((top[:, 0] - top[:, 1]) / logits.abs().amax(-1)).tolist()
+            for seq, gap in zip(seqs, gaps):
+                margins.setdefault(seq.seq_id, []).append(gap)
+            return out
+
+        setattr(engine.runner, name, recorded)
+    return margins
+
+
+def agreed_prefix(got, want, margins) -> int:
+    """Tokens compared: each result must equal the reference up to its first ambiguous step."""
+    compared = 0
+    for g, w in zip(got, want):
+        gaps = margins[w.request_id]
+        n = next((i for i, gap in enumerate(gaps) if gap < AMBIGUOUS), len(gaps))
+        assert list(g.token_ids[:n]) == list(w.token_ids[:n]), (w.request_id, n)
+        compared += n
+    return compared
+
+
 @needs_fla
 def test_cuda_engine_fla_and_graphs_equal_cpu_engine_float32(tiny_checkpoint, monkeypatch):
     monkeypatch.setenv("RAXDOC_OPS", "fla")  # fla or an error: proves the varlen / recurrent kernels ran
     cuda = Engine.from_pretrained(str(tiny_checkpoint), device="cuda", dtype="float32", **CFG.__dict__)
     assert cuda.runner.graphs is not None
     got = cuda.generate(_prompts(cuda.processor), _params())
+    assert cuda.runner.graph_error is None and len(cuda.runner.graphs) >= 1
     monkeypatch.setenv("RAXDOC_OPS", "torch")
     cpu = Engine.from_pretrained(str(tiny_checkpoint), device="cpu", **CFG.__dict__)
+    margins = record_margins(cpu)
     want = cpu.generate(_prompts(cpu.processor), _params())
-    assert [r.token_ids for r in got] == [r.token_ids for r in want]
+    total = sum(len(r.token_ids) for r in want)
+    assert agreed_prefix(got, want, margins) >= total // 2  # most steps are clear-cut: the check has teeth
 
 
 @needs_flash_attn
