@@ -54,7 +54,7 @@ case "$1" in
     for a in "$@"; do [ "$prev" = "--out" ] && out=$a; prev=$a; done
     cp "$FAKE_REPORT" "$out"; echo "engine table"; exit 0 ;;
   bench/model_forward.py)
-    echo "rax-4.5 on FakeGPU (bfloat16): 1490 tokens (1240 visual) in 40.0 ms"; exit 0 ;;
+    echo "rax-4.5 on FakeGPU (bfloat16, ops fla): 1490 tokens (1240 visual) in 40.0 ms"; exit 0 ;;
 esac
 echo "fake python: unexpected call $*" >&2
 exit 99
