@@ -66,10 +66,14 @@ def warm_prefill_sizes(engine: Any, device: torch.device) -> list[int]:
     # Prompts just under one class each, so k of them pack into one prefill of class k.
     length = min(step - 1, sched.max_model_len - 1, sched.prefill_token_budget)
     most = min(sched.prefill_token_budget // length, sched.max_num_seqs)
-    ids = torch.randint(0, min(1000, text.vocab_size), (length,)).tolist()
+    # Plain text tokens (never a special such as the image placeholder, which would fail the prompt).
+    words = engine.tokenizer.encode("Total amount due for services rendered " * 64).ids
+    ids = (words * (length // len(words) + 1))[:length]
     sizes = []
     for k in range(1, most + 1):
-        engine.generate([{"input_ids": ids}] * k, SamplingParams(max_new_tokens=1, ignore_eos=True))
+        results = engine.generate([{"input_ids": ids}] * k, SamplingParams(max_new_tokens=1, ignore_eos=True))
+        if not all(r.ok for r in results):
+            raise BenchmarkError(f"warm-up prefill of {k} x {length} tokens failed: {results[0].error}")
         sizes.append(k * length)
     return sizes
 
