@@ -47,7 +47,9 @@ case "$1" in
     esac ;;
   -)
     if [[ "${2:-}" == *.json ]]; then exec "$REAL_PYTHON" - "$2"; fi  # the real summary code
-    cat > /dev/null; echo "imports ok"; exit 0 ;;
+    cat > /dev/null
+    if [ $# -eq 1 ]; then exit "${FAKE_FLA_RC:-0}"; fi  # the fla check takes no argument
+    echo "imports ok"; exit 0 ;;
   bench/engine.py)
     sleep "${FAKE_ENGINE_SLEEP:-0}"
     out=""; prev=""
@@ -160,3 +162,15 @@ def test_a_hang_is_cut_and_a_short_budget_skips_rather_than_overruns(fake, tmp_p
     assert "VERDICT hang: TIMEOUT (killed after 1s" in result.stdout
     assert "rc=124" in result.stdout
     assert "VERDICT late: SKIPPED" in result.stdout and "rc=125" in result.stdout
+
+
+def test_unusable_fla_runs_the_gpu_tests_on_the_torch_ops_and_skips_the_benchmarks(fake):
+    run, log, out = fake
+    result = run("tests", "bench", FAKE_FLA_RC="1")
+    v = verdicts(out)
+    assert result.returncode == 1
+    assert v["setup/fla"].startswith("FAILED") and v["setup"].startswith("ok")
+    assert v["bench"].startswith("SKIPPED (fla unusable")
+    calls = log.read_text().splitlines()
+    assert any(c.startswith("torch | -m pytest") and "tests/engine" in c for c in calls)
+    assert not any("bench/engine.py" in c for c in calls)
