@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GPU session in one script: each step fits one device call (10 minutes at most).
 #
-#   bash bench/gpu_session.sh STEP [STEP...]      STEP: tests | bench | cap | cpu-tests | all
+#   bash bench/gpu_session.sh STEP [STEP...]      STEP: tests | bench | cap | attn | cpu-tests | all
 #
 # Run from the repository root the device tool sends, with `carry: [".whl"]` (bench/fetch_wheels.sh
 # fills .whl/ here first). Every step starts with `setup` (idempotent): check that CUDA is there,
@@ -16,6 +16,9 @@
 #   bench      random rax-4.5 checkpoint (/tmp/ckpt, reused), bench/engine.py at the h100 settings
 #              (512 pages x 512 tokens, transformers baseline on 64 pages), bench/model_forward.py
 #   cap        bench/engine.py with the l4 and a10g profiles under --memory-cap-gib 22 (256 pages)
+#   attn       the h100 run again with --decode-attention aten_flash (PyTorch's bundled flash
+#              kernel reading the slot pool in place; opt-in), no baseline: compare with bench's
+#              figure (the default gather kernel)
 #   cpu-tests  pytest -m "not gpu" tests/model tests/engine: the CPU suite on the GPU machine's
 #              Python 3.12 / torch 2.11 (a compatibility check; the least urgent step)
 #   all        all of the above in order, for a machine without the 10-minute limit
@@ -247,6 +250,13 @@ step_cap() {
   done
 }
 
+step_attn() {
+  need_fla attn || return 0
+  step_ckpt attn.log
+  bench_step attn/engine-h100-aten-flash 300 180 attn.log "$OUT/engine-h100-aten-flash-rax-4.5.json" \
+    --profile h100 --pages "$PAGES" --no-baseline --decode-attention aten_flash
+}
+
 step_cpu_tests() {
   # Separate process: the CPU parity tests block fla for transformers, process-wide.
   pytest_step cpu-tests 300 cpu-tests.log RAXDOC_OPS=auto -- -m "not gpu" tests/model tests/engine --maxfail=10
@@ -254,15 +264,15 @@ step_cpu_tests() {
 
 main() {
   if [ $# -eq 0 ]; then
-    sed -n '2,23p' "${BASH_SOURCE[0]}"
+    awk 'NR > 1 && /^#/ { print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"  # the header above
     exit 2
   fi
   local steps=() arg s
   for arg in "$@"; do
     case $arg in
-      tests | bench | cap | cpu-tests) steps+=("$arg") ;;
-      all) steps+=(tests bench cap cpu-tests) ;;
-      *) echo "unknown step '$arg' (tests, bench, cap, cpu-tests, all)" >&2; exit 2 ;;
+      tests | bench | cap | attn | cpu-tests) steps+=("$arg") ;;
+      all) steps+=(tests bench cap attn cpu-tests) ;;
+      *) echo "unknown step '$arg' (tests, bench, cap, attn, cpu-tests, all)" >&2; exit 2 ;;
     esac
   done
   rm -f "$OUT"/*.log "$OUT/verdicts.txt"  # this invocation's logs only (the device's $OUT starts empty)
@@ -272,6 +282,7 @@ main() {
       tests) step_tests ;;
       bench) step_bench ;;
       cap) step_cap ;;
+      attn) step_attn ;;
       cpu-tests) step_cpu_tests ;;
     esac
   done

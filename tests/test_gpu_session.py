@@ -145,10 +145,20 @@ def test_steps_run_the_right_commands_and_each_gets_one_verdict(fake):
 
 def test_one_call_brings_back_at_most_eight_files(fake):
     run, _, out = fake
-    for step in ("tests", "bench", "cap", "cpu-tests"):
-        run(step)
+    for steps in (["tests"], ["bench"], ["cap", "attn", "cpu-tests"]):  # the three calls bench/README plans
+        shutil.rmtree(out, ignore_errors=True)  # the device empties $OUT before each call
+        run(*steps)
         files = [p for p in out.rglob("*") if p.is_file()]
-        assert len(files) <= 8, (step, sorted(p.name for p in files))
+        assert len(files) <= 8, (steps, sorted(p.name for p in files))
+
+
+def test_attn_step_reruns_h100_with_the_bundled_flash_kernel(fake):
+    run, log, out = fake
+    result = run("attn")
+    assert result.returncode == 0, result.stdout
+    assert verdicts(out)["attn/engine-h100-aten-flash"].startswith("ok (27.5 pages/s")
+    [call] = [c for c in log.read_text().splitlines() if "bench/engine.py" in c]
+    assert "--profile h100 --pages 512 --no-baseline --decode-attention aten_flash" in call
 
 
 def test_a_hang_is_cut_and_a_short_budget_skips_rather_than_overruns(fake, tmp_path):

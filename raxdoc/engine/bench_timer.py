@@ -95,11 +95,11 @@ def runner_facts(runner: Any, device: torch.device) -> dict[str, Any]:
 
 
 def run_engine(ckpt: Path, profile: Any, prompts: list[dict], new_tokens: int, *, warmup_pages: int,
-                free_bytes: int | None, device: torch.device) -> dict[str, Any]:
+                free_bytes: int | None, device: torch.device, decode_attention: str = "auto") -> dict[str, Any]:
     from raxdoc.engine import Engine, SamplingParams
 
     engine = Engine.from_pretrained(str(ckpt), profile=profile, dtype=profile.dtype, device=str(device),
-                                    free_bytes=free_bytes)
+                                    free_bytes=free_bytes, decode_attention=decode_attention)
     recorder = _RecordingRunner(engine.runner)
     engine.runner = recorder
     params = SamplingParams(max_new_tokens=new_tokens, ignore_eos=True, temperature=0.0)

@@ -101,14 +101,15 @@ def run_engine_bench(preset: str = "rax-4.5", pages: int = 512, max_new_tokens: 
                      ckpt_dir: str | Path | None = None, out: str | Path | None = None,
                      warmup_pages: int = 2, unique_pages: int = 16, long_side: int = 1288,
                      device: str | None = None, command: str | None = None,
-                     verbose: bool = True) -> dict[str, Any]:
+                     decode_attention: str = "auto", verbose: bool = True) -> dict[str, Any]:
     """Run the workload through the engine, then (unless `baseline=False`) through transformers.
 
     `baseline_pages` (default: all, at most 64 on CUDA) runs the slow baseline on the first pages
     only; the ratio compares pages/s. `profile_overrides` replace profile fields by name (as the
     CLI's overrides do); the JSON records the resulting profile. `memory_cap_gib` caps this
     process's CUDA memory with `set_per_process_memory_fraction` before anything is loaded, and
-    sizes the engine's cache to it.
+    sizes the engine's cache to it. `decode_attention` picks the engine's decode attention kernel
+    (`EngineConfig.decode_attention`); the report's `runner` entry says which ran.
     """
     from raxdoc.model import RaxProcessor
     from raxdoc.model.config import RaxConfig
@@ -137,7 +138,7 @@ def run_engine_bench(preset: str = "rax-4.5", pages: int = 512, max_new_tokens: 
                                           unique_pages=unique_pages)
         warm = min(warmup_pages, pages)
         eng = run_engine(ckpt, prof, prompts, max_new_tokens, warmup_pages=warm,
-                          free_bytes=free_bytes, device=dev)
+                          free_bytes=free_bytes, device=dev, decode_attention=decode_attention)
         meta = dict(preset=preset, prof=prof, dev=dev, pages=pages, max_new_tokens=max_new_tokens, warm=warm,
                     workload=workload, memory_cap_gib=memory_cap_gib, command=command, config=config,
                     prompts=prompts)

@@ -50,7 +50,7 @@ class SlotRunner:
     def __init__(self, model, num_slots: int, max_model_len: int, *, cuda_graphs: bool | None = None,
                  pad_batches: bool = False, decode_attention: str = "auto") -> None:
         """`cuda_graphs`: None = on when the model is on CUDA. `decode_attention`: see
-        `decode_attention.pick_decode_attention` ("auto", "gather", "flash_kvcache")."""
+        `decode_attention.pick_decode_attention` ("auto", "gather", "flash_kvcache", "aten_flash")."""
         self.model = model
         param = next(model.parameters())
         self.device = param.device

@@ -170,9 +170,10 @@ def test_bench_script_parses_arguments_into_the_run(tmp_path, tiny_checkpoint):
     out = tmp_path / "nested" / "r.json"
     report = main(["--preset", "tiny", "--profile", "cpu", "--pages", "2", "--max-new-tokens", "3",
                    "--no-baseline", "--ckpt-dir", str(tmp_path), "--warmup-pages", "0", "--unique-pages", "1",
-                   "--long-side", "333", "--device", "cpu", "--out", str(out)])
+                   "--long-side", "333", "--device", "cpu", "--decode-attention", "gather", "--out", str(out)])
     saved = json.loads(out.read_text())
     assert saved["baseline"] is None and saved["speedup"] is None
+    assert saved["runner"]["decode_attention"] == "gather"
     assert saved["workload"]["page_px"] == [257, 333] and saved["workload"]["unique_pages"] == 1
     assert saved["engine"]["output_tokens"] == 6 and report["workload"]["warmup_pages"] == 0
 

@@ -174,6 +174,43 @@ def test_cuda_engine_fla_and_graphs_equal_cpu_engine_float32(tiny_checkpoint, mo
     assert agreed_prefix(got, want, margins) >= total // 2  # most steps are clear-cut: the check has teeth
 
 
+def test_aten_flash_attention_equals_gather_kernel():
+    """PyTorch's bundled flash-attention reading prefixes in place == the gather kernel: rows of other
+    lengths, two padding rows sharing the spare slot, GQA 8/2, head_dim 256 (Rax 4.5's)."""
+    from raxdoc.engine.decode_attention import AtenFlashAttention, GatherAttention, aten_flash_usable
+
+    g = torch.Generator(device="cuda").manual_seed(0)
+    slots_n, max_len, hkv, hq, d = 6, 300, 2, 8, 256
+    dt = dict(device="cuda", dtype=torch.bfloat16)
+    k_cache, v_cache = (torch.randn(slots_n, max_len, hkv, d, generator=g, **dt) for _ in range(2))
+    assert aten_flash_usable(k_cache)
+    slots = torch.tensor([3, 0, 4, 5, 5], device="cuda")  # slot 5: the spare, two padding rows
+    past = torch.tensor([17, 0, 299, 0, 0], device="cuda")
+    q, k, v = (torch.randn(5, 1, n, d, generator=g, **dt) for n in (hq, hkv, hkv))
+    caches = (k_cache.clone(), v_cache.clone())
+    out = AtenFlashAttention()(k_cache, v_cache, q, k, v, slots, past, span=0, scale=d ** -0.5)
+    ref = GatherAttention()(*caches, q, k, v, slots, past, span=max_len, scale=d ** -0.5)
+    torch.testing.assert_close(out[:3], ref[:3], rtol=2e-2, atol=2e-2)  # real rows
+    assert torch.equal(k_cache[:5], caches[0][:5]) and torch.equal(v_cache[:5], caches[1][:5])
+
+
+def test_aten_flash_decode_in_the_engine_equals_gather_and_captures(bf16):
+    model, proc = bf16
+    from raxdoc.engine.decode_attention import aten_flash_usable
+
+    if not aten_flash_usable(torch.zeros(1, device="cuda", dtype=torch.bfloat16)):
+        pytest.skip("no bundled flash-attention on this device")
+    flash = Recording(model, 6, 512, cuda_graphs=False, pad_batches=True, decode_attention="aten_flash")
+    gather = Recording(model, 6, 512, cuda_graphs=False, pad_batches=True, decode_attention="gather")
+    graphs = Recording(model, 6, 512, cuda_graphs=True, decode_attention="aten_flash")
+    got = Engine(flash, proc.tokenizer, CFG).generate(_prompts(proc), _params())
+    Engine(gather, proc.tokenizer, CFG).generate(_prompts(proc), _params())
+    replayed = Engine(graphs, proc.tokenizer, CFG).generate(_prompts(proc), _params())
+    torch.testing.assert_close(flash.logits[0], gather.logits[0], rtol=2e-2, atol=2e-2)  # like for like
+    assert graphs.graph_error is None and len(graphs.graphs) >= 1
+    assert [r.token_ids for r in replayed] == [r.token_ids for r in got]  # same kernel, replayed
+
+
 @needs_flash_attn
 def test_flash_kvcache_decode_equals_gather(bf16):
     model, proc = bf16
