@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+import torch
+
+# Our Triton kernels run on CPU under Triton's interpreter, which Triton reads once, when it is
+# first imported: set it before any test module can import it. No effect where Triton is absent.
+if not torch.cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
 
 
 @pytest.fixture(scope="session")

@@ -95,11 +95,12 @@ def runner_facts(runner: Any, device: torch.device) -> dict[str, Any]:
 
 
 def run_engine(ckpt: Path, profile: Any, prompts: list[dict], new_tokens: int, *, warmup_pages: int,
-                free_bytes: int | None, device: torch.device, decode_attention: str = "auto") -> dict[str, Any]:
+                free_bytes: int | None, device: torch.device, decode_attention: str | None = None) -> dict[str, Any]:
     from raxdoc.engine import Engine, SamplingParams
 
     engine = Engine.from_pretrained(str(ckpt), profile=profile, dtype=profile.dtype, device=str(device),
                                     free_bytes=free_bytes, decode_attention=decode_attention)
+    attention = engine.runner.attention.name
     recorder = _RecordingRunner(engine.runner)
     engine.runner = recorder
     params = SamplingParams(max_new_tokens=new_tokens, ignore_eos=True, temperature=0.0)
@@ -145,7 +146,7 @@ def run_engine(ckpt: Path, profile: Any, prompts: list[dict], new_tokens: int, *
         raise BenchmarkError(f"runner saw {recorder.prefill_tokens} prefill / {recorder.decode_tokens} decode "
                              f"tokens, results say {prompt_tokens} / {output_tokens - len(results)}")
     counted = {"max_pages_in_flight": recorder.max_decode_batch, "slots": slots, "max_num_seqs": max_num_seqs,
-               "runner": runner_facts(recorder._runner, device)}
+               "decode_attention": attention, "runner": runner_facts(recorder._runner, device)}
     del engine, recorder  # the recorder holds the runner, and so the weights and cache pool
     gc.collect()
     if cuda:

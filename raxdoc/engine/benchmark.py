@@ -101,7 +101,7 @@ def run_engine_bench(preset: str = "rax-4.5", pages: int = 512, max_new_tokens: 
                      ckpt_dir: str | Path | None = None, out: str | Path | None = None,
                      warmup_pages: int = 2, unique_pages: int = 16, long_side: int = 1288,
                      device: str | None = None, command: str | None = None,
-                     decode_attention: str = "auto", verbose: bool = True) -> dict[str, Any]:
+                     decode_attention: str | None = None, verbose: bool = True) -> dict[str, Any]:
     """Run the workload through the engine, then (unless `baseline=False`) through transformers.
 
     `baseline_pages` (default: all, at most 64 on CUDA) runs the slow baseline on the first pages
@@ -109,7 +109,7 @@ def run_engine_bench(preset: str = "rax-4.5", pages: int = 512, max_new_tokens: 
     CLI's overrides do); the JSON records the resulting profile. `memory_cap_gib` caps this
     process's CUDA memory with `set_per_process_memory_fraction` before anything is loaded, and
     sizes the engine's cache to it. `decode_attention` picks the engine's decode attention kernel
-    (`EngineConfig.decode_attention`); the report's `runner` entry says which ran.
+    (`EngineConfig.decode_attention`; None = the runner's default); the report says which ran.
     """
     from raxdoc.model import RaxProcessor
     from raxdoc.model.config import RaxConfig
@@ -201,6 +201,7 @@ def _report(eng: dict[str, Any], base: Any, base_error: str | None, *, preset: s
         "prefill_mfu": mfu(prefill_flops, pre_s), "decode_mfu": mfu(decode_flops, dec_s),
         "peak_memory_gib": _gib(eng["peak_memory_bytes"]),
         "max_pages_in_flight": eng["max_pages_in_flight"], "slots": eng["slots"],
+        "decode_attention": eng["decode_attention"],
         "max_num_seqs": eng["max_num_seqs"],
     }
     base_fig = None if base_error is None else {"error": base_error}

@@ -1,6 +1,6 @@
 """Full-attention decode over the slot pool: one new token per row, each row over its own prefix.
 
-Three implementations of the same step, chosen once per runner:
+Four implementations of the same step, chosen once per runner:
 
 - `FlashKVCacheAttention`: flash-attn's `flash_attn_with_kvcache` appends the new K/V at each
   row's length into the slot buffers (`cache_batch_idx` = slot ids, `cache_seqlens` = lengths)
@@ -11,10 +11,14 @@ Three implementations of the same step, chosen once per runner:
   and one masked SDPA runs for the whole batch. No Python loop over rows, no host sync, so it
   can be graph-captured too (one graph per span bucket). It copies every row's K/V up to the
   span before attending: at 256 rows x 2k-4k keys that copy, not the attention, is the cost.
+- `TritonSlotAttention`: our Triton kernel (`slot_attention_kernel.py`) reads each row's keys
+  straight from its slot, no gather copy; lengths from a device tensor, so one graph per batch
+  size. The default on CUDA without flash-attn.
 - `AtenFlashAttention` (opt-in, "aten_flash"): PyTorch's own bundled flash-attention, varlen with
   `seqused_k`, reading each row's prefix in place from the flattened pool (row b's keys start at
-  slot b's first position). No copy and no flash-attn package, but a private ATen op
-  (`_flash_attention_forward`): opt-in until a GPU run has compared it with the gather kernel.
+  slot b's first position). No copy, no extra package, no kernel of ours, but a private ATen op
+  (`_flash_attention_forward`): the fallback (and second opinion) should the Triton kernel fail
+  on a GPU, opt-in until a GPU run has compared them.
 
 Row i appends at position `past[i]` and sees keys `0 .. past[i]`. Padding rows point at the
 pool's spare slot with `past = 0`: they write only there. Not here: prefill attention (varlen,
@@ -22,6 +26,8 @@ pool's spare slot with `past = 0`: they write only there. Not here: prefill atte
 """
 
 from __future__ import annotations
+
+import importlib.util
 
 import torch
 import torch.nn.functional as F
@@ -77,6 +83,24 @@ class FlashKVCacheAttention:
                                        cache_batch_idx=slots.to(torch.int32), softmax_scale=scale, causal=True)
 
 
+class TritonSlotAttention:
+    """Append with `index_put_`, then split-K attention over each row's own slot and length."""
+
+    name = "triton_slots"
+    uses_span = False  # reads each row's own length: one graph per batch size
+
+    def __init__(self) -> None:
+        from raxdoc.engine.slot_attention_kernel import slot_decode_attention  # imports Triton
+
+        self._attend = slot_decode_attention
+
+    def __call__(self, k_cache: torch.Tensor, v_cache: torch.Tensor, q: torch.Tensor, k: torch.Tensor,
+                 v: torch.Tensor, slots: torch.Tensor, past: torch.Tensor, span: int, scale: float) -> torch.Tensor:
+        k_cache.index_put_((slots, past), k[:, 0])
+        v_cache.index_put_((slots, past), v[:, 0])
+        return self._attend(k_cache, v_cache, q[:, 0], slots, past + 1, scale)[:, None]
+
+
 def aten_flash_usable(buffer: torch.Tensor) -> bool:
     """Whether PyTorch's bundled flash-attention can serve a pool whose K buffer is `buffer`."""
     return (buffer.is_cuda and buffer.dtype in (torch.float16, torch.bfloat16)
@@ -108,11 +132,18 @@ class AtenFlashAttention:
         return out.view(B, 1, H, D)
 
 
+def triton_installed() -> bool:
+    return importlib.util.find_spec("triton") is not None
+
+
+CHOICES = DECODE_ATTENTION
+
+
 def pick_decode_attention(k_buffer: torch.Tensor, prefer: str = "auto"):
-    """`prefer`: "auto" (flash-attn's kernel when usable, else gather), "gather", or "flash_kvcache" /
-    "aten_flash" (an error when unusable)."""
-    if prefer not in DECODE_ATTENTION:
-        raise ValueError(f"decode attention must be one of {DECODE_ATTENTION}, got {prefer!r}")
+    """`prefer`: "auto" (flash-attn when usable, else the Triton kernel on CUDA, else gather), or one
+    of "gather", "flash_kvcache", "triton_slots", "aten_flash" (an error when it cannot run)."""
+    if prefer not in CHOICES:
+        raise ValueError(f"decode attention must be one of {CHOICES}, got {prefer!r}")
     if prefer == "gather":
         return GatherAttention()
     if prefer == "aten_flash":
@@ -120,8 +151,14 @@ def pick_decode_attention(k_buffer: torch.Tensor, prefer: str = "auto"):
             raise RuntimeError("aten_flash decode attention needs CUDA (sm80+), a fp16/bf16 pool and "
                                "torch.ops.aten._flash_attention_forward")
         return AtenFlashAttention()
+    if prefer == "triton_slots":
+        if not triton_installed():
+            raise RuntimeError("triton_slots decode attention needs Triton")
+        return TritonSlotAttention()
     if flash_kvcache_usable(k_buffer):
         return FlashKVCacheAttention()
     if prefer == "flash_kvcache":
         raise RuntimeError("flash_kvcache decode attention needs flash-attn, CUDA and a fp16/bf16 pool")
+    if k_buffer.is_cuda and triton_installed():
+        return TritonSlotAttention()
     return GatherAttention()

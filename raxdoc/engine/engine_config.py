@@ -12,7 +12,7 @@ from typing import Any
 from raxdoc.engine.scheduler import SchedulerConfig
 
 # Full-attention decode kernels a slot-pool runner can use (`decode_attention.pick_decode_attention`).
-DECODE_ATTENTION = ("auto", "gather", "flash_kvcache", "aten_flash")
+DECODE_ATTENTION = ("auto", "gather", "flash_kvcache", "triton_slots", "aten_flash")
 
 
 @dataclass(frozen=True)
@@ -38,9 +38,9 @@ class EngineConfig:
     grammar_close_reserve: int = 32
     # Run decode eagerly instead of replaying CUDA graphs (a profile's `cuda_graphs = False`).
     enforce_eager: bool = False
-    # Full-attention decode kernel: "auto" (flash-attn's when installed, else "gather"), or one by
-    # name; "aten_flash" (PyTorch's bundled flash-attention) is opt-in until measured on a GPU.
-    decode_attention: str = "auto"
+    # Full-attention decode kernel by name (see `decode_attention.py`); None = the runner's choice
+    # (the RAXDOC_DECODE_ATTENTION environment variable, else "auto").
+    decode_attention: str | None = None
 
     def __post_init__(self) -> None:
         self.scheduler_config(self.max_num_seqs)  # validates the shared fields
@@ -49,7 +49,7 @@ class EngineConfig:
             raise ValueError(f"spatial_merge_size must be >= 1, got {self.spatial_merge_size}")
         if self.grammar_threads is not None and self.grammar_threads < 1:
             raise ValueError(f"grammar_threads must be None or >= 1, got {self.grammar_threads}")
-        if self.decode_attention not in DECODE_ATTENTION:
+        if self.decode_attention is not None and self.decode_attention not in DECODE_ATTENTION:
             raise ValueError(f"decode_attention must be one of {DECODE_ATTENTION}, got {self.decode_attention!r}")
         if self.grammar_close_reserve < 0:
             raise ValueError(f"grammar_close_reserve must be >= 0, got {self.grammar_close_reserve}")

@@ -24,6 +24,7 @@ Not here: scheduling, sampling, slot accounting.
 
 from __future__ import annotations
 
+import os
 import warnings
 
 import torch
@@ -42,15 +43,17 @@ from raxdoc.engine.sequence import Sequence
 from raxdoc.engine.slot_cache import SlotCache
 from raxdoc.model.rope import rope_index
 
+DECODE_ATTENTION_ENV = "RAXDOC_DECODE_ATTENTION"
 # Rows of the decode input buffer (4, num_slots).
 TOKEN, POSITION, SLOT, PAST = range(4)
 
 
 class SlotRunner:
     def __init__(self, model, num_slots: int, max_model_len: int, *, cuda_graphs: bool | None = None,
-                 pad_batches: bool = False, decode_attention: str = "auto") -> None:
+                 pad_batches: bool = False, decode_attention: str | None = None) -> None:
         """`cuda_graphs`: None = on when the model is on CUDA. `decode_attention`: see
-        `decode_attention.pick_decode_attention` ("auto", "gather", "flash_kvcache", "aten_flash")."""
+        `decode_attention.pick_decode_attention` ("auto", "gather", "flash_kvcache", "triton_slots",
+        "aten_flash"); None = the `RAXDOC_DECODE_ATTENTION` environment variable, else "auto"."""
         self.model = model
         param = next(model.parameters())
         self.device = param.device
@@ -61,7 +64,8 @@ class SlotRunner:
         # Recurrent state in float32 (the model's LinearState contract): it accumulates over every token.
         self.pool = CachePool(CacheDims.from_config(model.config.text), num_slots + 1, max_model_len,
                               dtype=param.dtype, state_dtype=torch.float32, device=self.device)
-        self.attention = pick_decode_attention(self.pool.k, decode_attention)
+        choice = decode_attention or os.environ.get(DECODE_ATTENTION_ENV, "auto").strip().lower() or "auto"
+        self.attention = pick_decode_attention(self.pool.k, choice)
         use_graphs = self.device.type == "cuda" if cuda_graphs is None else cuda_graphs
         self.batch_sizes = graph_batch_sizes(num_slots)
         self.pad_batches = pad_batches or use_graphs

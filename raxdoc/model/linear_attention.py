@@ -23,11 +23,15 @@ class LinearState:
     """Fixed-size per-sequence state of one Gated DeltaNet layer, batch-first.
 
     conv: the last ``kernel`` conv inputs, oldest first (B, conv_dim, kernel); recurrent: float32 (B, Hv, Dk, Dv).
+    A slot cache may instead keep the recurrent state in a pool and name the rows: ``pool`` (S, Hv, Dk, Dv)
+    and ``slots`` (B,) long; a decode step then updates those rows in place (``recurrent`` stays None).
     """
 
     def __init__(self) -> None:
         self.conv: torch.Tensor | None = None
         self.recurrent: torch.Tensor | None = None
+        self.pool: torch.Tensor | None = None
+        self.slots: torch.Tensor | None = None
 
 
 class GatedDeltaNet(nn.Module):
@@ -60,7 +64,8 @@ class GatedDeltaNet(nn.Module):
         B, T, _ = x.shape
         conv_w = self.conv1d.weight.squeeze(1)  # (conv_dim, kernel)
         qkv = self.in_proj_qkv(x)  # (B, T, conv_dim)
-        decode = state is not None and state.recurrent is not None and T == 1 and cu_seqlens is None
+        pooled = state is not None and getattr(state, "slots", None) is not None
+        decode = state is not None and (pooled or state.recurrent is not None) and T == 1 and cu_seqlens is None
         if decode:
             conv = state.conv
             qkv = ops.causal_conv1d_update(qkv, conv, conv_w, activation=self.act)  # updates conv in place
@@ -82,13 +87,17 @@ class GatedDeltaNet(nn.Module):
         # float32 so exp(A_log) cannot overflow in half precision
         g = -self.A_log.float().exp() * F.softplus(self.in_proj_a(x).float() + self.dt_bias.float())
 
-        rule = ops.fused_recurrent_gated_delta_rule if decode else ops.chunk_gated_delta_rule
-        o, final = rule(q, k, v, g, beta, scale=self.dk ** -0.5,
-                        initial_state=None if state is None else state.recurrent,
-                        output_final_state=state is not None, use_qk_l2norm_in_kernel=True,
-                        cu_seqlens=cu_seqlens)
-        if state is not None:
-            state.recurrent = final
+        if decode and pooled:
+            o = ops.fused_recurrent_gated_delta_rule_update(q, k, v, g, beta, state.pool, state.slots,
+                                                            scale=self.dk ** -0.5, use_qk_l2norm_in_kernel=True)
+        else:
+            rule = ops.fused_recurrent_gated_delta_rule if decode else ops.chunk_gated_delta_rule
+            o, final = rule(q, k, v, g, beta, scale=self.dk ** -0.5,
+                            initial_state=None if state is None else state.recurrent,
+                            output_final_state=state is not None, use_qk_l2norm_in_kernel=True,
+                            cu_seqlens=cu_seqlens)
+            if state is not None:
+                state.recurrent = final
         z = self.in_proj_z(x).reshape(B, T, self.n_v, self.dv)
         o = ops.rms_norm_gated(o, z, self.norm.weight, eps=self.eps)  # (B, T, Hv, Dv)
         return self.out_proj(o.reshape(B, T, self.value_dim))

@@ -95,6 +95,17 @@ def test_aten_flash_call_fits_the_op_schema_on_meta_tensors():
     assert out.shape == (b, 1, hq, d) and out.dtype == torch.bfloat16
 
 
+def test_triton_slots_choice_needs_triton(monkeypatch):
+    from raxdoc.engine import decode_attention
+
+    buf = torch.zeros(1, 2, 4, 1, 8)
+    monkeypatch.setattr(decode_attention, "triton_installed", lambda: False)
+    with pytest.raises(RuntimeError, match="Triton"):
+        pick_decode_attention(buf, "triton_slots")
+    monkeypatch.setattr(decode_attention, "triton_installed", lambda: True)
+    assert pick_decode_attention(buf).name == "gather"  # auto: the kernel only for CUDA pools
+
+
 @pytest.fixture(scope="module")
 def tiny(tiny_checkpoint):
     from raxdoc.model import RaxForConditionalGeneration, RaxProcessor

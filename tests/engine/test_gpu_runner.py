@@ -245,3 +245,14 @@ def test_failed_capture_is_a_typed_error_inputs_come_back_and_cuda_still_works()
         graphs.run(2, 64)
     assert events == [("park", 2), ("restore", 2)] and len(graphs) == 0
     assert torch.ones(3, device="cuda").sum().item() == 3.0
+
+
+def test_triton_slots_decode_equals_gather(bf16):
+    """Auto picks our Triton kernel on CUDA without flash-attn; its first decode step == gather's."""
+    pytest.importorskip("triton")
+    model, proc = bf16
+    triton_runner = Recording(model, 6, 512, cuda_graphs=False, decode_attention="triton_slots")
+    gather = Recording(model, 6, 512, cuda_graphs=False, decode_attention="gather")
+    Engine(triton_runner, proc.tokenizer, CFG).generate(_prompts(proc), _params())
+    Engine(gather, proc.tokenizer, CFG).generate(_prompts(proc), _params())
+    torch.testing.assert_close(triton_runner.logits[0], gather.logits[0], rtol=2e-2, atol=2e-2)

@@ -16,6 +16,7 @@ from raxdoc.model.ops.conv1d import (
 from raxdoc.model.ops.gated_delta import (
     chunk_gated_delta_rule,
     fused_recurrent_gated_delta_rule,
+    fused_recurrent_gated_delta_rule_update,
     naive_chunk_gated_delta_rule,
     naive_recurrent_gated_delta_rule,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "causal_conv1d_update",
     "chunk_gated_delta_rule",
     "fused_recurrent_gated_delta_rule",
+    "fused_recurrent_gated_delta_rule_update",
     "l2norm",
     "naive_causal_conv1d",
     "naive_causal_conv1d_update",

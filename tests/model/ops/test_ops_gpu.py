@@ -88,6 +88,31 @@ def test_recurrent_fla_decode_steps_match_naive(dtype):
     assert_rel(state, ref_state, dtype)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("B", [1, 7, 64])
+def test_pool_update_fla_matches_naive(dtype, B):
+    """The engine's decode: fla's KDA kernel with slot indices updates pool rows in place. Rows are
+    scattered over the pool, padding rows share one spare row (as the runner pads), and rows the
+    batch does not name keep their state bit for bit."""
+    S, HV, K, V = 2 * B + 2, 8, 128, 128
+    q, k, v, g, beta = gdn_inputs(B=B + 2, T=4, H=4, HV=HV, K=K, V=V, dtype=dtype, normalized_k=False,
+                                  device="cuda")
+    slots = torch.randperm(S - 1, generator=torch.Generator().manual_seed(B))[:B].tolist()
+    idx = torch.tensor(slots + [S - 1, S - 1], device="cuda")  # two padding rows on the spare row
+    pool = gdn_state(S, HV, K, V, device="cuda")
+    ref = pool.clone()
+    for t in range(4):
+        step = [x[:, t : t + 1] for x in (q, k, v, g, beta)]
+        o = ops.fused_recurrent_gated_delta_rule_update(*step, pool, idx, use_qk_l2norm_in_kernel=True)
+        o_ref, s_ref = ops.naive_recurrent_gated_delta_rule(*(x[:B] for x in step), initial_state=ref[idx[:B]],
+                                                            output_final_state=True, use_qk_l2norm_in_kernel=True)
+        ref[idx[:B]] = s_ref
+        assert_rel(o[:B], o_ref, dtype)
+    assert_rel(pool[idx[:B]], ref[idx[:B]], dtype)
+    others = [s for s in range(S - 1) if s not in slots]
+    assert torch.equal(pool[others], ref[others])
+
+
 @pytest.mark.parametrize("cu_dtype", CU_DTYPES, ids=["cu64", "cu32"])
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_conv_fla_matches_naive_varlen_states_and_update(dtype, cu_dtype):
