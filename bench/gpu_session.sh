@@ -18,7 +18,7 @@
 #   cap        bench/engine.py with the l4 and a10g profiles under --memory-cap-gib 22 (256 pages)
 #   attn       the h100 run again with --decode-attention aten_flash (PyTorch's bundled flash
 #              kernel reading the slot pool in place; opt-in), no baseline: compare with bench's
-#              figure (the default gather kernel)
+#              figure (the default on CUDA: our Triton kernel, triton_slots)
 #   cpu-tests  pytest -m "not gpu" tests/model tests/engine: the CPU suite on the GPU machine's
 #              Python 3.12 / torch 2.11 (a compatibility check; the least urgent step)
 #   all        all of the above in order, for a machine without the 10-minute limit
