@@ -40,6 +40,7 @@ case "$1" in
     case "$2" in
       pip) exit 0 ;;
       pytest)
+        echo "${RAXDOC_TEST_HIDE_FLA:-} ${CUDA_VISIBLE_DEVICES-unset} | $*" >> "$FAKE_LOG.env"
         if [[ " $* " == *" tests/engine "* && " $* " != *" tests/model "* ]]; then
           echo "1 failed, 6 passed, 1 skipped in 3.21s"; exit 1
         fi
@@ -134,6 +135,11 @@ def test_steps_run_the_right_commands_and_each_gets_one_verdict(fake):
     calls = log.read_text().splitlines()
     assert "auto | -m pytest -q -p no:cacheprovider --timeout=240 -m gpu tests/model --maxfail=5" in calls
     assert "fla | -m pytest -q -p no:cacheprovider --timeout=240 -m gpu tests/engine --maxfail=5" in calls
+    run("cpu-tests")
+    [cpu] = [c for c in log.read_text().splitlines() if "not gpu" in c]
+    assert cpu.startswith("auto | -m pytest") and "tests/model tests/engine" in cpu
+    envs = Path(f"{log}.env").read_text().splitlines()
+    assert [e.split(" | ")[0] for e in envs] == [" unset", " unset", "1 "]  # only cpu-tests hides GPU and fla
     engine = [c for c in calls if "bench/engine.py" in c]
     assert len(engine) == 3 and all(c.startswith("fla | ") for c in engine)  # never a silent torch fallback
     assert "--profile h100 --pages 512 --baseline-pages 64" in engine[0]
