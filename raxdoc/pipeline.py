@@ -1,7 +1,8 @@
 """`extract(inputs, output, ...)`: the whole job, wired on Ray Data.
 
     sources -> ingest (CPU tasks, a document per task, page rows out)
-            -> engine (actor pool, one engine per actor, batches sized to keep its slots full)
+            -> engine (actor pool, one engine per actor; BATCHES_IN_FLIGHT batches at once per actor
+               share its slots through one EngineLoop, so slots stay full across batches)
             -> driver: regroup pages into documents, parse + check them, write Parquet parts
 
 The driver end is deliberate (DESIGN.md had postprocess as a Ray stage feeding write_parquet): a
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from raxdoc.collector import ResultCollector, resume_state
+from raxdoc.engine_loop import loop_margin
 from raxdoc.finish import FinishSettings
 from raxdoc.profiles import Profile, resolve_profile
 from raxdoc.stages import EngineStage, IngestStage, batch_rows
@@ -33,6 +35,9 @@ from raxdoc.store import OutputStore
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "raxcore-dev/Rax-4.5"
+# Ray batches running at once on one engine actor (threads feeding its EngineLoop); >= 2, so one
+# batch's tail never leaves the slots empty.
+BATCHES_IN_FLIGHT = 3
 
 
 class NoGPUError(ValueError):
@@ -167,14 +172,27 @@ def _build_dataset(sources, render, done, model, prof: Profile, schema, constrai
         engine_stage,
         fn_constructor_kwargs=dict(model=model, profile=prof, schema=schema, constrained=constrained,
                                    device=device or ("cuda" if on_gpu else "cpu")),
-        batch_size=prof.max_num_seqs * 2,
+        batch_size=engine_batch_size(prof.max_num_seqs),
         batch_format="numpy",
-        compute=ray.data.ActorPoolStrategy(size=n_engines),
+        # Several calls run at once on each actor, in threads (true multi-threading: by default Ray
+        # Data serialises a sync UDF's calls on one thread); they share the actor's one EngineLoop.
+        # Not an async __call__: Ray Data overlaps those only within one task's input bundle,
+        # which here is one batch, and a plain callable stays usable without Ray.
+        compute=ray.data.ActorPoolStrategy(size=n_engines, max_concurrent_calls_per_actor=BATCHES_IN_FLIGHT,
+                                           enable_true_multi_threading=True),
         num_gpus=(1.0 / prof.actors_per_gpu) if on_gpu else 0,
         num_cpus=1,
         # Ray Data's actor pools restart a dead actor and retry its batch (max_restarts and
         # max_task_retries default to -1 there); pages seen twice are dropped by DocumentAssembler.
     )
+
+
+def engine_batch_size(max_num_seqs: int) -> int:
+    """Pages per engine batch: while the oldest of the BATCHES_IN_FLIGHT batches on an actor finishes
+    its last pages, the others still hold enough (the loop's capacity) to keep every slot busy.
+    Smaller batches reach the engine sooner; the loop, not the batch, bounds pixel memory."""
+    capacity = max_num_seqs + loop_margin(max_num_seqs)
+    return max(1, -(-capacity // (BATCHES_IN_FLIGHT - 1)))
 
 
 def _cluster_gpus() -> float:

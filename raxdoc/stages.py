@@ -5,7 +5,11 @@
   previous run finished, and turns every failure into a row (page_index -1: the document failed;
   a page row with `error_type`: that page failed).
 - `EngineStage(...)(batch)`: page rows -> the same rows with the model's text (one engine, loaded
-  once in `__init__`, per Ray actor). Rows that already failed pass through untouched.
+  once in `__init__`, per Ray actor). Safe to call from several threads at once: every call feeds
+  one `EngineLoop` (engine_loop.py), so pages of concurrent batches share the engine's slots and
+  a batch's tail never decodes alone; pages are preprocessed only when the engine has room, so
+  float32 pixels stay bounded. Rows that already failed pass through untouched; a page the
+  processor rejects, or whose engine step raised, becomes that page's error row.
 
 Every row has the same columns (pixels travel as raw bytes + shape, never re-encoded), so Ray's
 Arrow blocks stay one schema whether a row is a page, a failure or a skip marker.
@@ -15,6 +19,7 @@ Not here: wiring (pipeline.py), regrouping pages (assemble.py), parsing text (po
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import time
@@ -125,7 +130,9 @@ class EngineStage:
     """Page rows -> the same rows with `text` and token counts; one engine per instance (per actor).
 
     Constructed by Ray once per actor (`fn_constructor_kwargs`), so the model loads once and every
-    batch reuses it. A page the processor or the engine cannot handle becomes that page's error.
+    batch reuses it. The engine runs in an `EngineLoop` thread: calls from several threads at once
+    (Ray runs several batches per actor) share its slots, so no batch waits for another to drain.
+    A page the processor or the engine cannot handle becomes that page's error.
     """
 
     def __init__(self, model: str, profile: Any, schema: str | None = None, constrained: bool = True,
@@ -133,6 +140,7 @@ class EngineStage:
         import dataclasses
 
         from raxdoc.engine import Engine, SamplingParams
+        from raxdoc.engine_loop import EngineLoop
         from raxdoc.prompt import build_prompt
         from raxdoc.schemas import Invoice
         from raxdoc.schemas.custom import load_schema
@@ -148,28 +156,33 @@ class EngineStage:
         self.instruction = build_prompt(schema_cls, constrained=constrained)
         self.grammar = page_json_schema(schema_cls) if constrained else None
         self.params = SamplingParams(max_new_tokens=profile.max_new_tokens, temperature=0.0)
+        # Compiled here, once: the loop thread would otherwise compile it inside its first step.
+        if self.grammar is not None:
+            self.engine.grammar(self.grammar)
+        self.loop = EngineLoop(self.engine)
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list]:
+        from raxdoc.engine_loop import EngineLoopError
+
         rows = batch_rows(batch)
-        prompts, todo = [], []
+        waiting = []
         for i, row in enumerate(rows):
             if row["page_index"] < 0 or _failed(row):
                 continue
             try:
-                inputs = self.processor(self.instruction, [page_pixels(row)])
-            except Exception as exc:  # one unreadable page must not fail the batch
-                row.update(error_type=getattr(exc, "error_type", None) or "preprocess_error", error=str(exc))
+                waiting.append((i, self.loop.submit(functools.partial(self._prompt, row), self.params,
+                                                    self.grammar)))
+            except EngineLoopError as exc:  # the loop is gone: this page's error, later ones alike
+                row.update(_engine_error(exc))
+        for i, future in waiting:
+            try:
+                res = future.result()
+            except EngineLoopError as exc:  # a bug in the engine or the loop: rows, not a crash
+                rows[i].update(_engine_error(exc))
                 continue
-            prompts.append({"input_ids": inputs.input_ids.tolist(), "pixel_values": inputs.pixel_values,
-                            "image_grid_thw": inputs.image_grid_thw})
-            todo.append(i)
-        try:
-            results = self.engine.generate(prompts, self.params, grammar=self.grammar) if prompts else []
-        except Exception as exc:  # the engine raises only for bugs (device errors are results): rows, not a crash
-            results = []
-            for i in todo:
-                rows[i].update(error_type="engine_error", error=f"internal:{type(exc).__name__}: {exc}")
-        for i, res in zip(todo, results):
+            except Exception as exc:  # the processor could not build this page's prompt
+                rows[i].update(error_type=getattr(exc, "error_type", None) or "preprocess_error", error=str(exc))
+                continue
             rows[i].update(text=res.text, finish_reason=res.finish_reason, prompt_tokens=res.prompt_tokens,
                            completion_tokens=res.completion_tokens, t_engine=res.latency)
             if not res.ok:
@@ -182,6 +195,29 @@ class EngineStage:
             row.setdefault("completion_tokens", 0)
             row.setdefault("t_engine", 0.0)
         return rows_batch(rows)
+
+    def _prompt(self, row: dict[str, Any]) -> dict[str, Any]:
+        """A page's engine prompt; runs on the loop's preparer thread, when the engine has room."""
+        inputs = self.processor(self.instruction, [page_pixels(row)])
+        return {"input_ids": inputs.input_ids.tolist(), "pixel_values": inputs.pixel_values,
+                "image_grid_thw": inputs.image_grid_thw}
+
+    def close(self) -> None:
+        """Stop the engine loop (pages still in flight fail with engine_error) and free the engine."""
+        loop = getattr(self, "loop", None)
+        if loop is not None:
+            loop.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # at interpreter exit the threads may be gone already; nothing to free
+            pass
+
+
+def _engine_error(exc: BaseException) -> dict[str, str]:
+    cause = exc.__cause__ or exc
+    return {"error_type": "engine_error", "error": f"internal:{type(cause).__name__}: {exc}"}
 
 
 def batch_rows(batch: dict[str, Any]) -> list[dict[str, Any]]:

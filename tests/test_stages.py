@@ -9,8 +9,10 @@ import pytest
 from ray.data.block import BlockAccessor
 
 from raxdoc.engine import SamplingParams
+from raxdoc.engine_loop import EngineLoop
 from raxdoc.ingest.options import RenderOptions
 from raxdoc.stages import DOC_ERROR, EngineStage, IngestStage, batch_rows, source_id
+from tests.pipeline.fake_engine import FakeEngine
 
 OPTIONS = RenderOptions(max_pixels=200 * 200, min_pixels=64 * 64)
 
@@ -29,39 +31,34 @@ def _through_ray(rows):
     return BlockAccessor.for_block(pa.Table.from_pylist(rows)).to_batch_format("numpy")
 
 
-class _FakeEngine:
-    def __init__(self, fail=False):
-        self.fail, self.prompts = fail, []
-
-    def generate(self, prompts, params, grammar=None):
-        if self.fail:
-            raise TypeError("a bug in the engine")
-        self.prompts.extend(prompts)
-        return [types.SimpleNamespace(text="{}", finish_reason="stop", prompt_tokens=3, completion_tokens=1,
-                                      latency=0.01, ok=True) for _ in prompts]
-
-
 def _engine_stage(engine):
     stage = EngineStage.__new__(EngineStage)  # no model: the fake engine stands in for it
     stage.engine, stage.instruction, stage.grammar = engine, "extract", None
     stage.params = SamplingParams(max_new_tokens=4, temperature=0.0)
     stage.processor = lambda text, images: types.SimpleNamespace(
         input_ids=np.array([1, 2, 3]), pixel_values=np.zeros((4, 8)), image_grid_thw=np.array([[1, 2, 2]]))
+    stage.loop = EngineLoop(engine)
     return stage
 
 
 def test_error_free_pages_reach_the_engine_after_rays_batching(tmp_path):
     # All-null error columns used to arrive as float NaN (truthy): every page looked failed.
     rows = list(IngestStage(OPTIONS)({"source": _pdf(tmp_path)}))
-    engine = _FakeEngine()
-    out = batch_rows(_through_ray(batch_rows(_engine_stage(engine)(_through_ray(rows)))))
-    assert len(engine.prompts) == 2
-    assert [(r["page_index"], r["error_type"], r["text"]) for r in out] == [(0, "", "{}"), (1, "", "{}")]
+    engine = FakeEngine()
+    stage = _engine_stage(engine)
+    out = batch_rows(_through_ray(batch_rows(stage(_through_ray(rows)))))
+    stage.close()
+    assert len(engine.prompts) == 2 and engine.closed
+    assert [(r["page_index"], r["error_type"], r["text"]) for r in out] == [(0, "", "page 1"), (1, "", "page 1")]
 
 
 def test_engine_that_raises_fails_its_rows_not_the_batch(tmp_path):
     rows = batch_rows(_through_ray(list(IngestStage(OPTIONS)({"source": _pdf(tmp_path, pages=3)}))))
-    out = batch_rows(_engine_stage(_FakeEngine(fail=True))(_through_ray(rows)))
+    engine = FakeEngine(max_num_seqs=4)
+    engine.fail_steps = set(range(10))  # every step raises, whichever pages it holds
+    stage = _engine_stage(engine)
+    out = batch_rows(stage(_through_ray(rows)))
+    stage.close()
     assert [r["error_type"] for r in out] == ["engine_error"] * 3
     assert all("TypeError" in r["error"] and r["pixels"] == b"" for r in out)
 

@@ -9,6 +9,15 @@ Grammar masks for a step are filled on a worker thread while the runner
 computes (see `grammar.py`); the only host sync per step is reading the
 sampled token ids.
 
+Overlapped decode (`EngineConfig.overlap_decode`, on by default on CUDA): a
+decode step leaves its sampled ids on the device (`InFlight`); the next step
+queues its forward with those ids as input first, then reads them, appends,
+advances grammars and checks stops while the device computes, and only then
+fills that step's masks and samples. Rows that stopped at the previous token
+were computed once more and their new token is dropped. The chain breaks for
+a prefill (new sequences admitted): the in-flight ids are read first. Output
+is the same token for token; only the order of host and device work changes.
+
 A prompt is a dict `{"input_ids": list[int], "pixel_values": tensor | None,
 "image_grid_thw": tensor | None}`; building it (chat template, image
 placeholders) is the model package's job (`engine.processor` after
@@ -23,6 +32,7 @@ are freed (and, out of `generate`, after that call's requests are dropped).
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import replace
 from typing import Any
 
@@ -30,10 +40,11 @@ from typing import Any
 from raxdoc.engine.engine_config import EngineConfig
 from raxdoc.engine.grammar import Grammar, MaskFiller, build_ll_tokenizer
 from raxdoc.engine.grammar_close import GrammarCloser
+from raxdoc.engine.inflight import InFlight
 from raxdoc.engine.model_runner import ModelRunner
 from raxdoc.engine.sampler import Sampler, SamplingBatch
 from raxdoc.engine.sampling_params import Result, SamplingParams
-from raxdoc.engine.scheduler import Scheduler
+from raxdoc.engine.scheduler import ScheduledBatch, Scheduler
 from raxdoc.engine.sequence import Sequence, image_problem
 from raxdoc.engine.slot_manager import SlotManager
 from raxdoc.engine.stop import StopPolicy, eos_ids_from_tokenizer
@@ -67,6 +78,9 @@ class Engine:
                                     self.stop)
         self._next_id = 0
         self._finished: list[Sequence] = []
+        # Overlapped decode: the last decode step's ids, not yet read by the host.
+        self._inflight: InFlight | None = None
+        self.overlap = bool(getattr(runner, "decode_ahead", False)) and _want_overlap(self.config, runner)
         # Results that finished during a generate() call they were not part of.
         self._ready: list[Result] = []
         # Set by from_pretrained: the checkpoint's RaxProcessor (prompts and images -> input_ids).
@@ -170,6 +184,7 @@ class Engine:
         except BaseException:
             # Nobody will collect this call's results: drop its requests (freeing their slots),
             # so a later call neither decodes them nor piles their results up in `_ready`.
+            self._settle()  # ids in flight first: a row dropped with them would replay a token
             for seq in seqs:
                 self._scheduler.abort(seq)
             self._finished = [s for s in self._finished if s.seq_id not in wanted]
@@ -235,7 +250,7 @@ class Engine:
         if self._closer is None or self._closer.reserve == 0:
             return
         for i, seq in enumerate(seqs):
-            if seq.matcher is None:
+            if seq is None or seq.matcher is None:  # None: a row whose sequence already stopped
                 continue
             left = min(seq.params.max_new_tokens - seq.num_completion_tokens,
                        self.config.max_model_len - seq.num_tokens)
@@ -243,6 +258,13 @@ class Engine:
                 self._closer.restrict(bitmask[i], seq.matcher.required_keys)
 
     def _step(self, scheduler: Scheduler) -> None:
+        if self._inflight is not None:
+            if not scheduler.can_admit():
+                self._step_ahead(scheduler)
+                return
+            self._settle()  # a prefill is due: the ids in flight first (they may free slots too)
+            if scheduler.is_finished():
+                return
         batch = scheduler.schedule()
         seqs = batch.seqs
         matchers = [s.matcher for s in seqs]
@@ -254,10 +276,17 @@ class Engine:
                                        device=self.runner.device)
         try:
             logits = self.runner.prefill(seqs) if batch.kind == "prefill" else self.runner.decode(seqs)
+            if batch.kind == "prefill" and not getattr(self.runner, "needs_vision_after_prefill", True):
+                for seq in seqs:  # the images live in the cache now: free the host pixels
+                    seq.vision = None
             bitmask = pending.result() if pending is not None else None
             if bitmask is not None:
                 self._steer_to_close(seqs, bitmask)
-            tokens = self.sampler(logits, sampling, bitmask).tolist()
+            sampled = self.sampler(logits, sampling, bitmask)
+            if self.overlap and batch.kind == "decode":
+                self._inflight = InFlight.start(seqs, sampled)  # read by the next step
+                return
+            tokens = sampled.tolist()
         except RuntimeError as e:
             # Device failures (CUDA errors, out of memory) are RuntimeErrors: one attempt per
             # step, the batch's sequences fail with a typed record.
@@ -270,6 +299,48 @@ class Engine:
             raise
         self._finished.extend(scheduler.postprocess(seqs, tokens))
 
+    def _settle(self) -> None:
+        """Read and apply the ids in flight, if any (overlapped decode)."""
+        inflight, self._inflight = self._inflight, None
+        if inflight is None:
+            return
+        try:
+            tokens = inflight.read()
+        except RuntimeError as e:  # the device failed under the step that made them
+            self._fail_batch(self._scheduler, ScheduledBatch("decode", inflight.seqs), None, e)
+            return
+        self._finished.extend(self._scheduler.postprocess(inflight.seqs, tokens))
+
+    def _step_ahead(self, scheduler: Scheduler) -> None:
+        """A decode step queued behind the previous one's unread ids (overlapped decode)."""
+        inflight, self._inflight = self._inflight, None
+        seqs = inflight.seqs  # == scheduler.running: nothing was admitted since
+        # Every row is one token further than the host has appended yet.
+        sampling = SamplingBatch.build([s.params for s in seqs], [s.num_completion_tokens + 1 for s in seqs],
+                                       device=self.runner.device)
+        pending = None
+        try:
+            logits = self.runner.decode(seqs, next_tokens=inflight.tokens)
+            # While the device computes: the previous ids on the host, then masks for this step.
+            self._finished.extend(scheduler.postprocess(seqs, inflight.read()))
+            live = [s if not s.is_finished else None for s in seqs]
+            matchers = [s.matcher if s is not None else None for s in live]
+            if any(m is not None for m in matchers):
+                pending = self._mask_filler(len(seqs)).submit(matchers)
+            bitmask = pending.result() if pending is not None else None
+            if bitmask is not None:
+                self._steer_to_close(live, bitmask)
+            sampled = self.sampler(logits, sampling, bitmask)
+        except Exception as e:
+            running = [s for s in seqs if not s.is_finished]
+            self._fail_batch(scheduler, ScheduledBatch("decode", running), pending, e)
+            if isinstance(e, RuntimeError):
+                return
+            raise
+        keep = [i for i, s in enumerate(seqs) if not s.is_finished]
+        if keep:
+            self._inflight = InFlight.start_rows([seqs[i] for i in keep], sampled, keep)
+
     def _fail_batch(self, scheduler: Scheduler, batch, pending, error: Exception) -> None:
         if pending is not None:
             pending.exception()  # let the worker finish before its buffer is reused
@@ -277,3 +348,20 @@ class Engine:
             seq.finish("error", error_type=type(error).__name__, error=f"{batch.kind} step failed: {error}")
             scheduler.release(seq)
         self._finished.extend(batch.seqs)
+
+
+OVERLAP_ENV = "RAXDOC_OVERLAP_DECODE"
+
+
+def _want_overlap(config: EngineConfig, runner: ModelRunner) -> bool:
+    """The config's choice, else `RAXDOC_OVERLAP_DECODE` (on/off), else on for CUDA runners."""
+    if config.overlap_decode is not None:
+        return config.overlap_decode
+    env = os.environ.get(OVERLAP_ENV, "").strip().lower()
+    if env in ("1", "on", "true", "yes"):
+        return True
+    if env in ("0", "off", "false", "no"):
+        return False
+    if env:
+        raise ValueError(f"{OVERLAP_ENV}={env!r}: expected on or off")
+    return runner.device.type == "cuda"

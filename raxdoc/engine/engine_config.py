@@ -41,6 +41,10 @@ class EngineConfig:
     # Full-attention decode kernel by name (see `decode_attention.py`); None = the runner's choice
     # (the RAXDOC_DECODE_ATTENTION environment variable, else "auto").
     decode_attention: str | None = None
+    # Queue decode step N+1 before reading step N's ids, so the host's per-token work (append,
+    # grammar, stops) runs while the device computes. None = on when the runner supports it
+    # (`SlotRunner`) and runs on CUDA; True forces it wherever supported (CPU tests).
+    overlap_decode: bool | None = None
 
     def __post_init__(self) -> None:
         self.scheduler_config(self.max_num_seqs)  # validates the shared fields

@@ -45,14 +45,21 @@ class SamplingBatch:
         steps = steps if steps is not None else [0] * len(params)
         any_sampled = any(not p.greedy for p in params)
         return cls(
-            temperature=torch.tensor([p.temperature for p in params], dtype=torch.float32, device=device)
-            if any_sampled else None,
-            top_p=torch.tensor([p.top_p for p in params], dtype=torch.float32, device=device)
-            if any_sampled else None,
+            temperature=_on_device([p.temperature for p in params], device) if any_sampled else None,
+            top_p=_on_device([p.top_p for p in params], device) if any_sampled else None,
             any_sampled=any_sampled,
             any_top_p=any(p.top_p < 1.0 and not p.greedy for p in params),
             seeds=tuple(None if p.seed is None or p.greedy else (p.seed, s) for p, s in zip(params, steps)),
         )
+
+
+def _on_device(values: list[float], device: torch.device | str) -> torch.Tensor:
+    """float32 values on `device`; to CUDA through pinned memory without blocking (a pageable copy
+    would wait for the work already queued, e.g. the forward an overlapped step runs behind)."""
+    host = torch.tensor(values, dtype=torch.float32)
+    if torch.device(device).type != "cuda":
+        return host.to(device)
+    return host.pin_memory().to(device, non_blocking=True)
 
 
 def bitmask_to_bool(bitmask: torch.Tensor, vocab_size: int) -> torch.Tensor:

@@ -87,6 +87,11 @@ class Scheduler:
     def is_finished(self) -> bool:
         return not self.waiting and not self.running
 
+    def can_admit(self) -> bool:
+        """Whether `schedule()` would return a prefill now (no side effects)."""
+        cfg = self.config
+        return bool(self.waiting and self.slots.can_allocate() and len(self.running) < cfg.max_num_seqs)
+
     def schedule(self) -> ScheduledBatch:
         if self.is_finished():
             raise RuntimeError("nothing to schedule")

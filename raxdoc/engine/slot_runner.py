@@ -110,21 +110,31 @@ class SlotRunner:
         last = (cu[1:] - 1).to(self.device, non_blocking=True)
         return self.model.lm_head(hidden[0, last])  # (S, V)
 
+    # Takes `decode(seqs, next_tokens=...)`: the engine may queue a step before reading the last ids.
+    decode_ahead = True
+    # Prefill puts the images into the cache; decode never reads pixels again (the engine frees them).
+    needs_vision_after_prefill = False
+
     @torch.inference_mode()
-    def decode(self, seqs: list[Sequence]) -> torch.Tensor:
+    def decode(self, seqs: list[Sequence], next_tokens: torch.Tensor | None = None) -> torch.Tensor:
+        """`next_tokens` (len(seqs),) on the device: each row's input token when the host has not
+        appended it yet (overlapped decode); the rows then sit one position further on."""
         n = len(seqs)
         batch = padded_batch_size(n, self.batch_sizes) if self.pad_batches else n
-        past = [s.num_tokens - 1 for s in seqs]  # tokens already in each slot's cache
+        ahead = int(next_tokens is not None)
+        past = [s.num_tokens - 1 + ahead for s in seqs]  # tokens already in each slot's cache
         longest = max(past) + 1
         # Padded (graph) steps round the span up so few graphs cover every length.
         span = span_bucket(longest, self.max_model_len) if self.pad_batches else longest
         host = self._staging[:, :batch]
-        host[:, :n] = torch.tensor([[s.last_token for s in seqs],
+        host[:, :n] = torch.tensor([[0 if ahead else s.last_token for s in seqs],
                                     [p + self._deltas[s.slot] for p, s in zip(past, seqs)],
                                     [s.slot for s in seqs], past])
         host[:, n:] = self._padding
         # The whole buffer (a few KiB): a contiguous pinned source keeps the copy asynchronous.
         self._inputs.copy_(self._staging, non_blocking=True)
+        if ahead:  # device to device, queued behind the sampler that made them: no sync
+            self._inputs[TOKEN, :n].copy_(next_tokens)
         logits = None
         if self.graphs is not None:
             try:

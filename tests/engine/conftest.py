@@ -63,6 +63,7 @@ class MockRunner:
         self.history: dict[int, list[int]] = {}
         self.owner: dict[int, object] = {}
         self.calls: list[tuple[str, list[int]]] = []
+        self.ahead_calls = 0
 
     def _check_call(self, kind: str, seqs) -> None:
         self.calls.append((kind, [s.seq_id for s in seqs]))
@@ -84,13 +85,22 @@ class MockRunner:
             rows.append(self.logits_fn(self.history[s.slot]))
         return torch.stack(rows)
 
-    def decode(self, seqs) -> torch.Tensor:
+    # Overlapped decode: the engine may pass the rows' input tokens before appending them.
+    decode_ahead = True
+
+    def decode(self, seqs, next_tokens: torch.Tensor | None = None) -> torch.Tensor:
         self._check_call("decode", seqs)
+        if next_tokens is not None:
+            self.ahead_calls += 1
         rows = []
-        for s in seqs:
+        for i, s in enumerate(seqs):
             assert self.owner.get(s.slot) is s, f"slot {s.slot} not owned by {s}"
-            assert self.history[s.slot] == s.prompt_ids + s.output_ids[:-1]
-            self.history[s.slot].append(s.last_token)
+            if next_tokens is None:
+                assert self.history[s.slot] == s.prompt_ids + s.output_ids[:-1]
+                self.history[s.slot].append(s.last_token)
+            else:  # the host has not appended the token yet
+                assert self.history[s.slot] == s.prompt_ids + s.output_ids
+                self.history[s.slot].append(int(next_tokens[i]))
             rows.append(self.logits_fn(self.history[s.slot]))
         return torch.stack(rows)
 

@@ -5,6 +5,13 @@ from tests.engine.conftest import InvoiceLike, MockRunner, chain_next, naive_gen
 from raxdoc.engine import Engine, EngineConfig, ModelRunner, SamplingParams
 
 
+@pytest.fixture(autouse=True, params=["off", "on"], ids=["serial", "overlapped"])
+def overlap_mode(request, monkeypatch):
+    """Every engine test twice: serial decode and overlapped decode (the mock runner supports it)."""
+    monkeypatch.setenv("RAXDOC_OVERLAP_DECODE", request.param)
+    return request.param == "on"
+
+
 def _engine(tokenizer, slots=3, logits_fn=None, **cfg):
     runner = MockRunner(slots, logits_fn or one_hot_logits(chain_next), fail_on_call=cfg.pop("fail_on_call", None))
     config = EngineConfig(**{"max_num_seqs": slots, "max_model_len": 256, "prefill_token_budget": 64,
@@ -247,10 +254,11 @@ def test_grammar_masks_are_filled_while_the_runner_computes(tokenizer):
             self._handshake()
             return super().decode(seqs)
 
-    # One slot: one matcher per fill, so each fill pairs with exactly one forward.
+    # One slot: one matcher per fill, so each fill pairs with exactly one forward. Serial decode:
+    # overlapped, the fill follows the (asynchronous on a GPU) forward's launch; test_overlap.py.
     runner = HandshakeRunner(1, one_hot_logits(chain_next))
     engine = Engine(runner, tokenizer, EngineConfig(max_num_seqs=1, max_model_len=64, prefill_token_budget=64,
-                                                    grammar_threads=1))
+                                                    grammar_threads=1, overlap_decode=False))
     with engine:
         results = engine.generate(_prompts([3, 4, 2]), SamplingParams(max_new_tokens=4, ignore_eos=True),
                                   grammar=HandshakeGrammar())

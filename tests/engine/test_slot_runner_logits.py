@@ -47,8 +47,8 @@ class RecordingRunner(SlotRunner):
         super().__init__(*args, **kwargs)
         self.rows: dict[int, list[torch.Tensor]] = {}
 
-    def decode(self, seqs):
-        logits = super().decode(seqs)
+    def decode(self, seqs, **kwargs):
+        logits = super().decode(seqs, **kwargs)
         for s, row in zip(seqs, logits):
             self.rows.setdefault(s.seq_id, []).append(row.clone())
         return logits
@@ -63,9 +63,10 @@ def _teacher_forced_logits(model, prompt: dict, tokens: list[int]) -> list[torch
     return [model.forward_step(torch.tensor([[t]]), cache)[0, -1] for t in tokens[:-1]]
 
 
-@pytest.mark.parametrize("pad_batches, attention", [(False, "gather"), (True, "gather"), (True, "triton_slots")],
-                         ids=["exact", "padded", "padded_triton"])
-def test_decode_logits_equal_single_request_cached_decode(tiny, pad_batches, attention):
+@pytest.mark.parametrize("pad_batches, attention, overlap", [
+    (False, "gather", False), (True, "gather", False), (True, "triton_slots", False), (True, "gather", True)],
+    ids=["exact", "padded", "padded_triton", "padded_overlapped"])
+def test_decode_logits_equal_single_request_cached_decode(tiny, pad_batches, attention, overlap):
     if attention == "triton_slots":
         pytest.importorskip("triton")  # on CPU under the interpreter (tests/conftest.py)
     model, proc = tiny
@@ -73,12 +74,15 @@ def test_decode_logits_equal_single_request_cached_decode(tiny, pad_batches, att
     runner = RecordingRunner(model, num_slots=2, max_model_len=512, pad_batches=pad_batches,
                              decode_attention=attention)
     assert runner.attention.name == attention
-    engine = Engine(runner, proc.tokenizer, EngineConfig(max_num_seqs=2, max_model_len=512, prefill_token_budget=512))
+    engine = Engine(runner, proc.tokenizer, EngineConfig(max_num_seqs=2, max_model_len=512, prefill_token_budget=512,
+                                                         overlap_decode=overlap))
+    assert engine.overlap == overlap
     results = engine.generate(prompts, SamplingParams(max_new_tokens=NEW_TOKENS, ignore_eos=True))
     assert len(runner.rows) == len(prompts)
     for i, (prompt, result) in enumerate(zip(prompts, results)):
         expected = _teacher_forced_logits(model, prompt, list(result.token_ids))
         got = runner.rows[i]
-        assert len(got) == NEW_TOKENS - 1
+        # Overlapped, a sequence's row is computed once more after its last token (then dropped).
+        assert len(got) == NEW_TOKENS - 1 + (overlap and len(got) == NEW_TOKENS)
         for step, (g, e) in enumerate(zip(got, expected)):
             torch.testing.assert_close(g, e, atol=1e-4, rtol=1e-4, msg=lambda m: f"request {i} step {step}: {m}")

@@ -133,3 +133,22 @@ def test_from_pretrained_reads_the_checkpoint_merge_size(tmp_path):
               "image_grid_thw": inputs.image_grid_thw}
     [r] = engine.generate([prompt], SamplingParams(max_new_tokens=3, ignore_eos=True))
     assert r.finish_reason == "length", r.error
+
+
+def test_slot_runner_engine_frees_pixels_after_prefill_reference_keeps_them(tiny):
+    """Host pixels (float32, ~31 MB a page at h100 sizes) are dropped once the prefill put the image
+    into the cache; the reference runner re-encodes the image every step, so it keeps them."""
+    from raxdoc.engine.slot_runner import SlotRunner
+
+    model, proc = tiny
+    cfg = EngineConfig(max_num_seqs=2, max_model_len=512, prefill_token_budget=512)
+    for runner, kept in ((SlotRunner(model, num_slots=2, max_model_len=512), False),
+                         (ReferenceRunner(model, model.config.text.vocab_size, num_slots=2), True)):
+        engine = Engine(runner, proc.tokenizer, cfg)
+        engine.add_request(_prompts(proc, [(64, 48)])[0], SamplingParams(max_new_tokens=3, ignore_eos=True))
+        engine.step()  # the prefill
+        (seq,) = engine._scheduler.running
+        assert (seq.vision is not None) == kept
+        while engine.has_unfinished():
+            results = engine.step()
+        assert results[0].completion_tokens == 3
