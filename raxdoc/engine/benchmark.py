@@ -271,7 +271,8 @@ def format_report(report: dict[str, Any]) -> str:
     if r is not None:
         graphs = (f"cuda graphs on ({r['graphs_captured']} captured)" if r["cuda_graphs"]
                   else f"cuda graphs OFF ({r['graph_error']})" if r["graph_error"] else "eager")
-        rows.append(("code paths", f"ops {r['ops']} | decode attention {r['decode_attention']} | {graphs}"))
+        overlap = "overlapped decode" if r.get("overlap_decode") else "serial decode"
+        rows.append(("code paths", f"ops {r['ops']} | decode attention {r['decode_attention']} | {graphs} | {overlap}"))
     if b is not None and "error" in b:
         rows.append(("transformers", b["error"]))
     elif b is not None:
