@@ -54,8 +54,8 @@ class Recording(SlotRunner):
         super().__init__(*a, **kw)
         self.logits = []
 
-    def decode(self, seqs):
-        out = super().decode(seqs)
+    def decode(self, seqs, **kwargs):  # kwargs: next_tokens, when the engine overlaps (CUDA default)
+        out = super().decode(seqs, **kwargs)
         self.logits.append(out.float().cpu())
         return out
 
@@ -111,10 +111,10 @@ def test_graph_replay_decode_makes_no_host_sync(bf16):
     captured = len(runner.graphs)
     decode = runner.decode
 
-    def strict(seqs):
+    def strict(seqs, **kwargs):
         torch.cuda.set_sync_debug_mode("error")
         try:
-            return decode(seqs)
+            return decode(seqs, **kwargs)
         finally:
             torch.cuda.set_sync_debug_mode("default")
 
@@ -135,8 +135,8 @@ def record_margins(engine) -> dict[int, list[float]]:
     for name in ("prefill", "decode"):
         step = getattr(engine.runner, name)
 
-        def recorded(seqs, step=step):
-            out = step(seqs)
+        def recorded(seqs, step=step, **kwargs):
+            out = step(seqs, **kwargs)
             logits = out.float()
             top = logits.topk(2, dim=-1).values
             gaps = ((top[:, 0] - top[:, 1]) / logits.abs().amax(-1)).tolist()
