@@ -123,7 +123,7 @@ def test_steps_run_the_right_commands_and_each_gets_one_verdict(fake):
     v = verdicts(out)
     assert result.returncode == 1, result.stdout + result.stderr  # the engine tests "failed"
     assert v["setup"].startswith("ok")
-    assert v["tests/gpu-model"] == "ok (41 passed, 2 skipped in 95.10s; 0s)"
+    assert v["tests/gpu-model"].startswith("ok (41 passed, 2 skipped in 95.10s; ")  # then the step's seconds
     assert v["tests/gpu-engine-fla"].startswith("FAILED (rc 1: 1 failed, 6 passed, 1 skipped")
     assert v["ckpt"].startswith("ok")
     assert v["bench/engine-h100"].startswith("ok (27.5 pages/s; decode 41000.0 tok/s")
