@@ -15,6 +15,7 @@ machine and its load.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import statistics
@@ -98,6 +99,30 @@ def train_tokenizer(vocab: int, seed: int = 0) -> Tokenizer:
     return tok
 
 
+def widen_tokenizer(tok: Tokenizer, size: int, seed: int = 0) -> Tokenizer:
+    """The trained BPE grown to `size` tokens by merges of random existing token pairs, appended
+    after the trained merges (so the docs still tokenize about the same), from word pieces only. Both grammar libraries
+    then see a real vocabulary of Qwen's size (~248k) rather than a small one padded out, which
+    they treat differently (xgrammar scans padding ids as tokens of their own)."""
+    data = json.loads(tok.to_str())
+    vocab, merges = data["model"]["vocab"], data["model"]["merges"]
+    # Word pieces only (letters and digits, "Ġ" = a leading space), as most of a real vocabulary is:
+    # random pairs of any tokens would pile quotes and braces into 200k tokens, which no tokenizer
+    # has and which makes every token context-dependent for a JSON grammar.
+    pieces = [p for p in vocab if p.replace("Ġ", "").isalnum()]
+    rng = random.Random(seed)
+    next_id = max(vocab.values()) + 1
+    while next_id < size:
+        a, b = rng.choice(pieces), rng.choice(pieces)
+        if len(a) + len(b) > 16 or a + b in vocab:
+            continue
+        vocab[a + b] = next_id
+        merges.append([a, b])
+        pieces.append(a + b)
+        next_id += 1
+    return Tokenizer.from_str(json.dumps(data))
+
+
 def pct(xs: list[float], q: float) -> float:
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(q * len(xs)))]
@@ -138,27 +163,35 @@ def bench_llguidance(tok: Tokenizer, docs: list[list[int]], logits_vocab: int, b
 
 def batched(grammar: Grammar, docs: list[list[int]], logits_vocab: int, batch: int,
             threads: int | None) -> tuple[list[float], list[float]]:
-    """B matchers at staggered offsets into the docs, one batched fill per step (the engine's use)."""
+    """llguidance through the engine's MaskFiller, B sequences per fill."""
     filler = MaskFiller(logits_vocab, batch, num_threads=threads)
-    streams = [[grammar.matcher(), docs[i % len(docs)], (7 * i) % (len(docs[i % len(docs)]) // 2)]
+    try:
+        return replay_batched(docs, batch, grammar.matcher, filler.fill, lambda m, t: m.accept(t))
+    finally:
+        filler.close()
+
+
+def replay_batched(docs: list[list[int]], batch: int, new_matcher, fill, accept) -> tuple[list[float], list[float]]:
+    """B matchers at staggered offsets into the docs, one batched `fill(matchers)` per step (the
+    engine's use), until fewer than half are left -> (us per step, us per sequence per step)."""
+    streams = [[new_matcher(), docs[i % len(docs)], (7 * i) % (len(docs[i % len(docs)]) // 2)]
                for i in range(batch)]
     for m, ids, off in streams:
         for t in ids[:off]:
-            m.accept(t)
+            accept(m, t)
     per_step, per_matcher = [], []
     while True:
         live = [s for s in streams if s[2] < len(s[1])]
         if len(live) < batch // 2:
             break
         a = time.perf_counter_ns()
-        filler.fill([s[0] for s in live])
+        fill([s[0] for s in live])
         dt = (time.perf_counter_ns() - a) / 1e3
         per_step.append(dt)
         per_matcher.append(dt / len(live))
         for s in live:
-            s[0].accept(s[1][s[2]])
+            accept(s[0], s[1][s[2]])
             s[2] += 1
-    filler.close()
     return per_step, per_matcher
 
 
@@ -199,24 +232,9 @@ def bench_xgrammar(tok: Tokenizer, docs: list[list[int]], logits_vocab: int, bat
     for threads in (1, 2, 4):
         filler = xgr.BatchGrammarMatcher(max_threads=threads)
         bitmask = xgr.allocate_token_bitmask(batch, logits_vocab)
-        streams = [[xgr.GrammarMatcher(compiled), docs[i % len(docs)], (7 * i) % (len(docs[i % len(docs)]) // 2)]
-                   for i in range(batch)]
-        for m, ids, off in streams:
-            for t in ids[:off]:
-                m.accept_token(t)
-        per_step, per_matcher = [], []
-        while True:
-            live = [s for s in streams if s[2] < len(s[1])]
-            if len(live) < batch // 2:
-                break
-            a = time.perf_counter_ns()
-            filler.batch_fill_next_token_bitmask([s[0] for s in live], bitmask)
-            dt = (time.perf_counter_ns() - a) / 1e3
-            per_step.append(dt)
-            per_matcher.append(dt / len(live))
-            for s in live:
-                s[0].accept_token(s[1][s[2]])
-                s[2] += 1
+        per_step, per_matcher = replay_batched(
+            docs, batch, lambda: xgr.GrammarMatcher(compiled),
+            lambda matchers: filler.batch_fill_next_token_bitmask(matchers, bitmask), lambda m, t: m.accept_token(t))
         print(f"  batched fill (B={batch}, BatchGrammarMatcher {threads} threads): median "
               f"{statistics.median(per_step):.0f} us/step, p99 {pct(per_step, 0.99):.0f} us/step; "
               f"{statistics.median(per_matcher):.1f} us per sequence")
@@ -229,6 +247,8 @@ def main() -> None:
     ap.add_argument("--docs", type=int, default=20)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--tokenizer-cache", default="", help="tokenizer.json path: load if present, else save")
+    ap.add_argument("--widen-to", type=int, default=0,
+                    help="grow the trained vocabulary to this many tokens with random merges (Qwen: 248077)")
     args = ap.parse_args()
     t = time.perf_counter()
     if args.tokenizer_cache and os.path.exists(args.tokenizer_cache):
@@ -237,7 +257,9 @@ def main() -> None:
         tok = train_tokenizer(args.vocab)
         if args.tokenizer_cache:
             tok.save(args.tokenizer_cache)
-    print(f"tokenizer: {tok.get_vocab_size()} tokens, trained in {time.perf_counter() - t:.1f} s")
+    if args.widen_to > tok.get_vocab_size():
+        tok = widen_tokenizer(tok, args.widen_to)
+    print(f"tokenizer: {tok.get_vocab_size()} tokens, built in {time.perf_counter() - t:.1f} s")
     rng = random.Random(7)
     docs = [tok.encode(random_invoice(rng).model_dump_json()).ids for _ in range(args.docs)]
     print(f"docs: {len(docs)} invoices, {sum(map(len, docs))} tokens, mean {statistics.mean(map(len, docs)):.0f}")

@@ -113,6 +113,9 @@ def slot_decode_attention(k_cache: torch.Tensor, v_cache: torch.Tensor, q: torch
         lse.stride(0), lse.stride(1),
         GROUP=group, BLOCK_G=max(MIN_ROWS, triton.next_power_of_2(group)), HEAD_DIM=D,
         BLOCK_D=block_d, CHUNK=chunk, BLOCK_N=block_n,
+        # q, acc and two float32 tiles live in registers: at head_dim 256 that is ~200 a thread over
+        # 4 warps, so spread it over 8 there (a guess until a GPU run tunes it).
+        num_warps=8 if block_d >= 256 else 4,
     )
     # Merge the splits: weights exp(lse - max); splits past a row's length have lse -inf, weight 0.
     top = lse.amax(-1, keepdim=True)
