@@ -36,6 +36,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--unique-pages", type=int, default=16, help="distinct pages drawn, then repeated")
     ap.add_argument("--long-side", type=int, default=1288, help="page height in pixels")
     ap.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")
+    ap.add_argument("--decode-attention", default=None,
+                    choices=("auto", "gather", "flash_kvcache", "triton_slots", "aten_flash"),
+                    help="full-attention decode kernel (default: RAXDOC_DECODE_ATTENTION, else auto)")
     ap.add_argument("--out", default=None, help="JSON result path")
     args = ap.parse_args(argv)
     return run_engine_bench(
@@ -44,6 +47,7 @@ def main(argv: list[str] | None = None) -> dict:
         baseline_batch_size=args.baseline_batch_size, memory_cap_gib=args.memory_cap_gib,
         ckpt_dir=args.ckpt_dir, out=Path(args.out) if args.out else None, warmup_pages=args.warmup_pages,
         unique_pages=args.unique_pages, long_side=args.long_side, device=args.device,
+        decode_attention=args.decode_attention,
         command=" ".join(["python", *sys.argv]) if argv is None else None)
 
 

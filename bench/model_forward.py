@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 
 from raxdoc.model import RaxConfig, RaxForConditionalGeneration
+from raxdoc.model.ops import use_fla
 from raxdoc.model.presets import preset_config
 
 
@@ -102,7 +103,9 @@ def main(argv: list[str] | None = None) -> dict:
         "commit": _commit(), "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "command": " ".join([sys.executable.rsplit("/", 1)[-1], *sys.argv]) if argv is None
         else "model_forward " + " ".join(argv),
-        "ops": __import__("os").environ.get("RAXDOC_OPS", "auto"),
+        # What ran, not what was asked: RAXDOC_OPS=auto falls back to the torch ops without fla.
+        "ops": "fla" if use_fla(torch.empty(0, device=device)) else "torch",
+        "ops_mode": __import__("os").environ.get("RAXDOC_OPS", "auto"),
         "tokens": int(ids.shape[1]), "visual_tokens": n_image, "patches": h * w,
         "median_ms": round(ms, 2), "all_ms": [round(t * 1e3, 2) for t in times],
         "vision_median_ms": round(vision_ms, 2),
@@ -116,7 +119,7 @@ def main(argv: list[str] | None = None) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
     (out / f"model_forward-{args.preset}-{stamp}.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(f"{args.preset} on {result['device']} ({result['dtype']}): {result['tokens']} tokens "
+    print(f"{args.preset} on {result['device']} ({result['dtype']}, ops {result['ops']}): {result['tokens']} tokens "
           f"({n_image} visual) in {ms:.1f} ms (vision tower {vision_ms:.1f} ms) = {result['tokens_per_s']} tok/s, "
           f"peak {result['peak_mem_gib']} GiB")
     return result

@@ -101,14 +101,15 @@ def run_engine_bench(preset: str = "rax-4.5", pages: int = 512, max_new_tokens: 
                      ckpt_dir: str | Path | None = None, out: str | Path | None = None,
                      warmup_pages: int = 2, unique_pages: int = 16, long_side: int = 1288,
                      device: str | None = None, command: str | None = None,
-                     verbose: bool = True) -> dict[str, Any]:
+                     decode_attention: str | None = None, verbose: bool = True) -> dict[str, Any]:
     """Run the workload through the engine, then (unless `baseline=False`) through transformers.
 
     `baseline_pages` (default: all, at most 64 on CUDA) runs the slow baseline on the first pages
     only; the ratio compares pages/s. `profile_overrides` replace profile fields by name (as the
     CLI's overrides do); the JSON records the resulting profile. `memory_cap_gib` caps this
     process's CUDA memory with `set_per_process_memory_fraction` before anything is loaded, and
-    sizes the engine's cache to it.
+    sizes the engine's cache to it. `decode_attention` picks the engine's decode attention kernel
+    (`EngineConfig.decode_attention`; None = the runner's default); the report says which ran.
     """
     from raxdoc.model import RaxProcessor
     from raxdoc.model.config import RaxConfig
@@ -137,19 +138,43 @@ def run_engine_bench(preset: str = "rax-4.5", pages: int = 512, max_new_tokens: 
                                           unique_pages=unique_pages)
         warm = min(warmup_pages, pages)
         eng = run_engine(ckpt, prof, prompts, max_new_tokens, warmup_pages=warm,
-                          free_bytes=free_bytes, device=dev)
+                          free_bytes=free_bytes, device=dev, decode_attention=decode_attention)
+        meta = dict(preset=preset, prof=prof, dev=dev, pages=pages, max_new_tokens=max_new_tokens, warm=warm,
+                    workload=workload, memory_cap_gib=memory_cap_gib, command=command, config=config,
+                    prompts=prompts)
+        if not baseline:
+            return _finish(_report(eng, None, None, **meta), out, verbose)
+        # Written (and printed) before the baseline starts: a baseline that runs out of time or
+        # memory in a bounded GPU session must not take the engine's figures with it.
+        _finish(_report(eng, None, "not finished: the run stopped during the baseline", **meta), out, verbose,
+                note="engine done; transformers baseline next (if it is cut short, this is the final report)")
         base, base_error = None, None
-        if baseline:
-            n_base = min(baseline_pages or (64 if cuda else pages), pages)
-            # One generate() call over every baseline page by default: its best case (no tail).
-            batch = baseline_batch_size or n_base
-            try:
-                base = run_baseline(str(ckpt), prompts[:n_base], max_new_tokens, batch_size=batch,
-                                    pad_id=_pad_id(ckpt), dtype=getattr(torch, prof.dtype), device=dev)
-            except torch.OutOfMemoryError as err:
-                # Keep the engine's figures; the report says the baseline batch did not fit.
-                base_error = f"OutOfMemoryError at batch {batch}: {str(err).splitlines()[0]}"
+        n_base = min(baseline_pages or (64 if cuda else pages), pages)
+        # One generate() call over every baseline page by default: its best case (no tail).
+        batch = baseline_batch_size or n_base
+        try:
+            base = run_baseline(str(ckpt), prompts[:n_base], max_new_tokens, batch_size=batch,
+                                pad_id=_pad_id(ckpt), dtype=getattr(torch, prof.dtype), device=dev)
+        except torch.OutOfMemoryError as err:
+            # Keep the engine's figures; the report says the baseline batch did not fit.
+            base_error = f"OutOfMemoryError at batch {batch}: {str(err).splitlines()[0]}"
+    return _finish(_report(eng, base, base_error, **meta), out, verbose)
 
+
+def _finish(report: dict[str, Any], out: str | Path | None, verbose: bool, note: str | None = None) -> dict[str, Any]:
+    if out is not None:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(json.dumps(report, indent=2) + "\n")
+    if verbose:
+        print(format_report(report) if note is None else f"-- {note}\n{format_report(report)}\n--", flush=True)
+    return report
+
+
+def _report(eng: dict[str, Any], base: Any, base_error: str | None, *, preset: str, prof: Any,
+            dev: torch.device, pages: int, max_new_tokens: int, warm: int, workload: dict[str, Any],
+            memory_cap_gib: float | None, command: str | None, config: Any, prompts: list[dict]) -> dict[str, Any]:
+    """The JSON report from the engine's run and the baseline's (None while it has not run)."""
+    cuda = dev.type == "cuda"
     flops = [page_flops(config, len(p["input_ids"]), max_new_tokens, p["image_grid_thw"].tolist())
              for p in prompts]
     prefill_flops, decode_flops = sum(f.prefill for f in flops), sum(f.decode for f in flops)
@@ -191,6 +216,7 @@ def run_engine_bench(preset: str = "rax-4.5", pages: int = 512, max_new_tokens: 
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "command": command or " ".join(shlex.quote(a) for a in sys.argv),
         "commit": _commit(), "torch": torch.__version__, "transformers": _version("transformers"),
+        "fla": _version("fla-core"), "triton": _version("triton"),
         "python": platform.python_version(), "device": _device_name(dev), "device_type": dev.type,
         # Other work on the host skews CPU figures (and host overhead on GPU): 1/5/15-minute loads.
         "host_load_average": [round(x, 2) for x in os.getloadavg()],
@@ -199,15 +225,10 @@ def run_engine_bench(preset: str = "rax-4.5", pages: int = 512, max_new_tokens: 
         "peak_flops": peak, "peak_source": peak_source,
         "peak_memory_kind": "cuda max_memory_allocated (timed run)" if cuda else "process max RSS",
         "workload": {**workload, "pages": pages, "max_new_tokens": max_new_tokens, "warmup_pages": warm},
-        "engine": engine_fig, "baseline": base_fig,
+        "engine": engine_fig, "runner": eng["runner"], "baseline": base_fig,
         "speedup": _sig(pages / wall / (base.pages / base.wall_s)) if base else None,
     }
     report["targets"] = _targets(report) if cuda and preset == "rax-4.5" else None
-    if out is not None:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        Path(out).write_text(json.dumps(report, indent=2) + "\n")
-    if verbose:
-        print(format_report(report))
     return report
 
 
@@ -246,6 +267,12 @@ def format_report(report: dict[str, Any]) -> str:
         ("peak memory", f"{f(e['peak_memory_gib'], ' GiB')} ({report['peak_memory_kind']})"),
         ("pages in flight", f"{e['max_pages_in_flight']} (slots {e['slots']}, max_num_seqs {e['max_num_seqs']})"),
     ]
+    r = report.get("runner")
+    if r is not None:
+        graphs = (f"cuda graphs on ({r['graphs_captured']} captured)" if r["cuda_graphs"]
+                  else f"cuda graphs OFF ({r['graph_error']})" if r["graph_error"] else "eager")
+        overlap = "overlapped decode" if r.get("overlap_decode") else "serial decode"
+        rows.append(("code paths", f"ops {r['ops']} | decode attention {r['decode_attention']} | {graphs} | {overlap}"))
     if b is not None and "error" in b:
         rows.append(("transformers", b["error"]))
     elif b is not None:

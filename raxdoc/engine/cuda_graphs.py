@@ -8,6 +8,13 @@ of 32, and the slot count itself) and rounds the span up with
 first time it is needed and replays it afterwards. Padding rows point at the
 pool's spare slot, so they never touch a real sequence's state.
 
+Every capture is preceded by one eager run of the same step, with the same
+shapes, on a side stream: Triton's JIT compile and autotuning (fla's kernels),
+cuBLAS workspaces and lazy inits happen there, never inside the capture. A
+capture that fails anyway raises `GraphCaptureError`; the runner then decodes
+eagerly (a warning, and the reason kept for the benchmark's report) rather
+than failing every decode step of the run.
+
 Not here: filling the input buffers or running the model eagerly
 (`slot_runner.py`). The bucket functions are plain Python (tested on CPU);
 capture and replay need CUDA.
@@ -49,6 +56,10 @@ def span_bucket(longest: int, max_model_len: int) -> int:
     return min(max(MIN_SPAN, 1 << (longest - 1).bit_length()), max_model_len)
 
 
+class GraphCaptureError(RuntimeError):
+    """Capturing a decode step failed, after the same step had just run eagerly without error."""
+
+
 class DecodeGraphs:
     """One CUDA graph per (batch size, span); `step(batch, span)` reads and writes static buffers only."""
 
@@ -61,6 +72,7 @@ class DecodeGraphs:
         self._step, self._reset, self.device = step, reset_inputs, device
         self._graphs: dict[tuple[int, int], tuple[torch.cuda.CUDAGraph, torch.Tensor]] = {}
         self._pool = None  # memory pool shared by every graph (they never run at once)
+        self._warmup_stream = torch.cuda.Stream(device)
 
     def __len__(self) -> int:
         return len(self._graphs)
@@ -77,16 +89,22 @@ class DecodeGraphs:
     def _capture(self, batch: int, span: int) -> tuple[torch.cuda.CUDAGraph, torch.Tensor]:
         # Capture writes K/V and states through the buffers' current rows: park them on the spare
         # slot first, and put the caller's inputs back afterwards (they were copied in already).
-        saved = self._reset(batch)
-        stream = torch.cuda.Stream(self.device)
-        stream.wait_stream(torch.cuda.current_stream(self.device))
-        with torch.cuda.stream(stream):
-            self._step(batch, span)  # warm-up: lazy inits, Triton autotune, cuBLAS workspaces
-        torch.cuda.current_stream(self.device).wait_stream(stream)
-        graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph, pool=self._pool):
-            out = self._step(batch, span)
+        restore = self._reset(batch)
+        try:
+            current = torch.cuda.current_stream(self.device)
+            self._warmup_stream.wait_stream(current)
+            with torch.cuda.stream(self._warmup_stream):
+                self._step(batch, span)  # eager errors are the caller's, as on any eager step
+            current.wait_stream(self._warmup_stream)
+            graph = torch.cuda.CUDAGraph()
+            try:
+                with torch.cuda.graph(graph, pool=self._pool):
+                    out = self._step(batch, span)
+            except Exception as err:  # CUDA and Triton errors alike: one policy, the runner's fallback
+                raise GraphCaptureError(f"capturing the decode step (batch {batch}, span {span}) failed: "
+                                        f"{type(err).__name__}: {err}") from err
+        finally:
+            restore()
         if self._pool is None:
             self._pool = graph.pool()
-        saved()
         return graph, out

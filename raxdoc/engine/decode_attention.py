@@ -1,6 +1,6 @@
 """Full-attention decode over the slot pool: one new token per row, each row over its own prefix.
 
-Three implementations of the same step, chosen once per runner:
+Four implementations of the same step, chosen once per runner:
 
 - `FlashKVCacheAttention`: flash-attn's `flash_attn_with_kvcache` appends the new K/V at each
   row's length into the slot buffers (`cache_batch_idx` = slot ids, `cache_seqlens` = lengths)
@@ -9,10 +9,16 @@ Three implementations of the same step, chosen once per runner:
 - `GatherAttention`: plain torch anywhere. The new K/V go in with one `index_put_`, every row's
   K/V are gathered up to a static `span` (the batch's longest prefix rounded up by the runner)
   and one masked SDPA runs for the whole batch. No Python loop over rows, no host sync, so it
-  can be graph-captured too (one graph per span bucket).
+  can be graph-captured too (one graph per span bucket). It copies every row's K/V up to the
+  span before attending: at 256 rows x 2k-4k keys that copy, not the attention, is the cost.
 - `TritonSlotAttention`: our Triton kernel (`slot_attention_kernel.py`) reads each row's keys
   straight from its slot, no gather copy; lengths from a device tensor, so one graph per batch
   size. The default on CUDA without flash-attn.
+- `AtenFlashAttention` (opt-in, "aten_flash"): PyTorch's own bundled flash-attention, varlen with
+  `seqused_k`, reading each row's prefix in place from the flattened pool (row b's keys start at
+  slot b's first position). No copy, no extra package, no kernel of ours, but a private ATen op
+  (`_flash_attention_forward`): the fallback (and second opinion) should the Triton kernel fail
+  on a GPU, opt-in until a GPU run has compared them.
 
 Row i appends at position `past[i]` and sees keys `0 .. past[i]`. Padding rows point at the
 pool's spare slot with `past = 0`: they write only there. Not here: prefill attention (varlen,
@@ -25,6 +31,8 @@ import importlib.util
 
 import torch
 import torch.nn.functional as F
+
+from raxdoc.engine.engine_config import DECODE_ATTENTION
 
 try:  # optional CUDA kernel; absent on CPU machines
     from flash_attn import flash_attn_with_kvcache  # type: ignore
@@ -93,20 +101,56 @@ class TritonSlotAttention:
         return self._attend(k_cache, v_cache, q[:, 0], slots, past + 1, scale)[:, None]
 
 
+def aten_flash_usable(buffer: torch.Tensor) -> bool:
+    """Whether PyTorch's bundled flash-attention can serve a pool whose K buffer is `buffer`."""
+    return (buffer.is_cuda and buffer.dtype in (torch.float16, torch.bfloat16)
+            and hasattr(torch.ops.aten, "_flash_attention_forward")
+            and torch.cuda.get_device_capability(buffer.device) >= (8, 0))
+
+
+class AtenFlashAttention:
+    """Append, then varlen flash-attention over each row's prefix, read in place from the pool."""
+
+    name = "aten_flash"
+    uses_span = False  # reads each row's own length (seqused_k): one graph per batch size
+
+    def __call__(self, k_cache: torch.Tensor, v_cache: torch.Tensor, q: torch.Tensor, k: torch.Tensor,
+                 v: torch.Tensor, slots: torch.Tensor, past: torch.Tensor, span: int, scale: float) -> torch.Tensor:
+        """Same contract as `GatherAttention`; `span` is unused."""
+        k_cache.index_put_((slots, past), k[:, 0])
+        v_cache.index_put_((slots, past), v[:, 0])
+        S, L, hkv, D = k_cache.shape
+        B, _, H, _ = q.shape
+        # Row b's keys begin at slots[b] * L of the flattened pool and seqused_k[b] = past[b] + 1 of
+        # them are real; the kernel reads only those (the closing entry of cu_k is never read).
+        starts = slots.to(torch.int32) * L
+        cu_k = torch.cat([starts, starts.new_full((1,), S * L)])
+        cu_q = torch.arange(B + 1, dtype=torch.int32, device=q.device)  # one query token per row
+        out = torch.ops.aten._flash_attention_forward(
+            q.reshape(B, H, D), k_cache.view(S * L, hkv, D), v_cache.view(S * L, hkv, D), cu_q, cu_k,
+            1, L, 0.0, False, False, scale=scale, seqused_k=(past + 1).to(torch.int32))[0]
+        return out.view(B, 1, H, D)
+
+
 def triton_installed() -> bool:
     return importlib.util.find_spec("triton") is not None
 
 
-CHOICES = ("auto", "gather", "flash_kvcache", "triton_slots")
+CHOICES = DECODE_ATTENTION
 
 
 def pick_decode_attention(k_buffer: torch.Tensor, prefer: str = "auto"):
     """`prefer`: "auto" (flash-attn when usable, else the Triton kernel on CUDA, else gather), or one
-    of "gather", "flash_kvcache", "triton_slots" (an error when it cannot run)."""
+    of "gather", "flash_kvcache", "triton_slots", "aten_flash" (an error when it cannot run)."""
     if prefer not in CHOICES:
         raise ValueError(f"decode attention must be one of {CHOICES}, got {prefer!r}")
     if prefer == "gather":
         return GatherAttention()
+    if prefer == "aten_flash":
+        if not aten_flash_usable(k_buffer):
+            raise RuntimeError("aten_flash decode attention needs CUDA (sm80+), a fp16/bf16 pool and "
+                               "torch.ops.aten._flash_attention_forward")
+        return AtenFlashAttention()
     if prefer == "triton_slots":
         if not triton_installed():
             raise RuntimeError("triton_slots decode attention needs Triton")

@@ -122,7 +122,8 @@ class Engine:
             num_slots = plan_cache(free_bytes - spare, dims, max_num_seqs=config.max_num_seqs, **sizes).num_slots
         # CUDA graphs on CUDA unless the config says eager; CPU always runs eagerly.
         graphs = device.startswith("cuda") and not config.enforce_eager
-        runner = SlotRunner(model, num_slots, config.max_model_len, cuda_graphs=graphs)
+        runner = SlotRunner(model, num_slots, config.max_model_len, cuda_graphs=graphs,
+                            decode_attention=config.decode_attention)
         engine = cls(runner, processor.tokenizer, config)
         engine.processor = processor
         return engine

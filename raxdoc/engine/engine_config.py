@@ -11,6 +11,9 @@ from typing import Any
 
 from raxdoc.engine.scheduler import SchedulerConfig
 
+# Full-attention decode kernels a slot-pool runner can use (`decode_attention.pick_decode_attention`).
+DECODE_ATTENTION = ("auto", "gather", "flash_kvcache", "triton_slots", "aten_flash")
+
 
 @dataclass(frozen=True)
 class EngineConfig:
@@ -35,6 +38,9 @@ class EngineConfig:
     grammar_close_reserve: int = 32
     # Run decode eagerly instead of replaying CUDA graphs (a profile's `cuda_graphs = False`).
     enforce_eager: bool = False
+    # Full-attention decode kernel by name (see `decode_attention.py`); None = the runner's choice
+    # (the RAXDOC_DECODE_ATTENTION environment variable, else "auto").
+    decode_attention: str | None = None
     # Queue decode step N+1 before reading step N's ids, so the host's per-token work (append,
     # grammar, stops) runs while the device computes. None = on when the runner supports it
     # (`SlotRunner`) and runs on CUDA; True forces it wherever supported (CPU tests).
@@ -47,6 +53,8 @@ class EngineConfig:
             raise ValueError(f"spatial_merge_size must be >= 1, got {self.spatial_merge_size}")
         if self.grammar_threads is not None and self.grammar_threads < 1:
             raise ValueError(f"grammar_threads must be None or >= 1, got {self.grammar_threads}")
+        if self.decode_attention is not None and self.decode_attention not in DECODE_ATTENTION:
+            raise ValueError(f"decode_attention must be one of {DECODE_ATTENTION}, got {self.decode_attention!r}")
         if self.grammar_close_reserve < 0:
             raise ValueError(f"grammar_close_reserve must be >= 0, got {self.grammar_close_reserve}")
 

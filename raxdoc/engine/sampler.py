@@ -29,8 +29,10 @@ _SEED_STRIDE = 1_000_003
 
 @dataclass(frozen=True)
 class SamplingBatch:
-    temperature: torch.Tensor  # (B,) float32, 0 = greedy
-    top_p: torch.Tensor  # (B,) float32
+    # (B,) float32 on the logits' device, 0 = greedy; None when no row samples: an all-greedy step
+    # (the common case) then makes no host-to-device copy, each of which waits for the stream.
+    temperature: torch.Tensor | None
+    top_p: torch.Tensor | None  # (B,) float32, or None like temperature
     # Host-side facts, so the sampler can skip work without reading tensors.
     any_sampled: bool
     any_top_p: bool
@@ -41,10 +43,11 @@ class SamplingBatch:
     def build(cls, params: list[SamplingParams], steps: list[int] | None = None,
               device: torch.device | str = "cpu") -> "SamplingBatch":
         steps = steps if steps is not None else [0] * len(params)
+        any_sampled = any(not p.greedy for p in params)
         return cls(
-            temperature=_on_device([p.temperature for p in params], device),
-            top_p=_on_device([p.top_p for p in params], device),
-            any_sampled=any(not p.greedy for p in params),
+            temperature=_on_device([p.temperature for p in params], device) if any_sampled else None,
+            top_p=_on_device([p.top_p for p in params], device) if any_sampled else None,
+            any_sampled=any_sampled,
             any_top_p=any(p.top_p < 1.0 and not p.greedy for p in params),
             seeds=tuple(None if p.seed is None or p.greedy else (p.seed, s) for p, s in zip(params, steps)),
         )

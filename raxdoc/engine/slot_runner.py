@@ -15,6 +15,8 @@ layers update all rows at once (`ops.fused_recurrent_gated_delta_rule`), the
 attention layers use a `decode_attention` kernel. With CUDA graphs (default on
 CUDA; `cuda_graphs=False` is the eager switch) the batch is padded to a bucket
 size and a captured graph is replayed; padding rows use the pool's spare slot.
+If a capture fails (`GraphCaptureError`) the runner warns, keeps the reason in
+`graph_error` and decodes eagerly from then on: a slower run, not a failed one.
 `pad_batches=True` runs the padded path eagerly (CPU tests of it).
 
 Not here: scheduling, sampling, slot accounting.
@@ -23,12 +25,19 @@ Not here: scheduling, sampling, slot accounting.
 from __future__ import annotations
 
 import os
+import warnings
 
 import torch
 
 from raxdoc.engine.cache_plan import CacheDims
 from raxdoc.engine.cache_pool import CachePool
-from raxdoc.engine.cuda_graphs import DecodeGraphs, graph_batch_sizes, padded_batch_size, span_bucket
+from raxdoc.engine.cuda_graphs import (
+    DecodeGraphs,
+    GraphCaptureError,
+    graph_batch_sizes,
+    padded_batch_size,
+    span_bucket,
+)
 from raxdoc.engine.decode_attention import pick_decode_attention
 from raxdoc.engine.sequence import Sequence
 from raxdoc.engine.slot_cache import SlotCache
@@ -43,8 +52,8 @@ class SlotRunner:
     def __init__(self, model, num_slots: int, max_model_len: int, *, cuda_graphs: bool | None = None,
                  pad_batches: bool = False, decode_attention: str | None = None) -> None:
         """`cuda_graphs`: None = on when the model is on CUDA. `decode_attention`: see
-        `decode_attention.pick_decode_attention` ("auto", "gather", "flash_kvcache", "triton_slots");
-        None = the `RAXDOC_DECODE_ATTENTION` environment variable, else "auto"."""
+        `decode_attention.pick_decode_attention` ("auto", "gather", "flash_kvcache", "triton_slots",
+        "aten_flash"); None = the `RAXDOC_DECODE_ATTENTION` environment variable, else "auto"."""
         self.model = model
         param = next(model.parameters())
         self.device = param.device
@@ -68,6 +77,8 @@ class SlotRunner:
         # mRoPE delta of the sequence in each slot (host ints, set at prefill).
         self._deltas = [0] * (num_slots + 1)
         self.graphs = DecodeGraphs(self._decode_step, self._park, self.device) if use_graphs else None
+        # Why graphs were dropped mid-run (a failed capture), for reports; None while they work.
+        self.graph_error: str | None = None
 
     @torch.inference_mode()
     def prefill(self, seqs: list[Sequence]) -> torch.Tensor:
@@ -124,11 +135,21 @@ class SlotRunner:
         self._inputs.copy_(self._staging, non_blocking=True)
         if ahead:  # device to device, queued behind the sampler that made them: no sync
             self._inputs[TOKEN, :n].copy_(next_tokens)
+        logits = None
         if self.graphs is not None:
-            logits = self.graphs.run(batch, span if self.attention.uses_span else 0)
-        else:
+            try:
+                logits = self.graphs.run(batch, span if self.attention.uses_span else 0)
+            except GraphCaptureError as err:
+                self._drop_graphs(err)
+        if logits is None:
             logits = self._decode_step(batch, span)
         return logits[:n]
+
+    def _drop_graphs(self, err: GraphCaptureError) -> None:
+        """Eager decode from now on: a capture that failed once fails again (same code, other shapes)."""
+        self.graph_error = str(err)
+        self.graphs = None
+        warnings.warn(f"{err}; decoding eagerly from now on", RuntimeWarning, stacklevel=3)
 
     def _decode_step(self, batch: int, span: int) -> torch.Tensor:
         """One decode step over the first `batch` rows of the input buffer -> logits (batch, V)."""

@@ -155,13 +155,16 @@ def write_random_checkpoint(
     `dtype` ("float32", "bfloat16", ...) defaults to float32 for `tiny` and bfloat16 otherwise.
     `max_shard_size` (e.g. "200KB") forces a sharded checkpoint with an index.
     """
-    import torch
-
     import sys
 
+    import torch
+
     # transformers binds Qwen3.5's Gated DeltaNet to fla when fla imports; writing weights needs
-    # no kernels, and fla's Triton import can fail on a CPU-only machine.
-    sys.modules.setdefault("fla", None)
+    # no kernels, and fla's Triton import can fail on a CPU-only machine. Never on CUDA: the
+    # block lasts for the whole process, so raxdoc's ops (and the transformers baseline) would
+    # silently lose fla in every benchmark run or test that writes its checkpoint first.
+    if not torch.cuda.is_available():
+        sys.modules.setdefault("fla", None)
     from transformers import Qwen3_5Config, Qwen3_5ForConditionalGeneration
 
     extra = dict(overrides or {})

@@ -22,7 +22,7 @@ BASELINE_KEYS = {"pages", "batch_size", "wall_s", "pages_per_s", "prompt_tokens"
 TOP_KEYS = {"benchmark", "date", "command", "commit", "torch", "transformers", "python", "device",
             "host_load_average", "device_type", "preset", "profile", "profile_fields", "dtype",
             "memory_cap_gib", "peak_flops", "peak_source", "peak_memory_kind", "workload", "engine",
-            "baseline", "speedup", "targets"}
+            "baseline", "speedup", "targets", "runner", "fla", "triton"}
 
 
 def test_invoice_page_is_deterministic_letter_size():
@@ -73,8 +73,12 @@ def test_cpu_bench_tiny_runs_and_figures_agree(tmp_path, tiny_checkpoint):
     assert saved["command"] == "pytest" and saved["preset"] == "tiny" and saved["device_type"] == "cpu"
     assert saved["profile_fields"]["max_num_seqs"] == 4
     assert [p.name for p in ckpt_dir.iterdir()] == ["tiny-random"]  # reused, nothing written beside it
+    assert saved["runner"] == {"ops": "torch", "decode_attention": "gather", "cuda_graphs": False,
+                               "graphs_captured": 0, "graph_error": None, "overlap_decode": False,
+                               "discarded_decode_rows": 0}
     text = format_report(saved)
     assert "pages/s" in text and "speedup" in text
+    assert "ops torch | decode attention gather | eager | serial decode" in text
     failed = format_report({**saved, "baseline": {"error": "OutOfMemoryError at batch 64"}, "speedup": None})
     assert "OutOfMemoryError at batch 64" in failed and "speedup" not in failed
 
@@ -156,6 +160,9 @@ def test_cuda_bench_tiny_reports_device_memory(tmp_path, tiny_checkpoint):
     assert e["output_tokens"] == 32 and e["max_pages_in_flight"] == 4
     assert report["baseline"]["output_tokens"] == 16 and report["baseline"]["peak_memory_gib"] > 0
     assert report["peak_flops"] is None or e["mfu"] > 0
+    runner = report["runner"]  # the l4 profile asks for graphs; fla when installed
+    assert runner["cuda_graphs"] and runner["graphs_captured"] >= 1 and runner["graph_error"] is None
+    assert runner["ops"] == ("fla" if report["fla"] else "torch")
 
 
 def test_bench_script_parses_arguments_into_the_run(tmp_path, tiny_checkpoint):
@@ -165,8 +172,65 @@ def test_bench_script_parses_arguments_into_the_run(tmp_path, tiny_checkpoint):
     out = tmp_path / "nested" / "r.json"
     report = main(["--preset", "tiny", "--profile", "cpu", "--pages", "2", "--max-new-tokens", "3",
                    "--no-baseline", "--ckpt-dir", str(tmp_path), "--warmup-pages", "0", "--unique-pages", "1",
-                   "--long-side", "333", "--device", "cpu", "--out", str(out)])
+                   "--long-side", "333", "--device", "cpu", "--decode-attention", "gather", "--out", str(out)])
     saved = json.loads(out.read_text())
     assert saved["baseline"] is None and saved["speedup"] is None
+    assert saved["runner"]["decode_attention"] == "gather"
     assert saved["workload"]["page_px"] == [257, 333] and saved["workload"]["unique_pages"] == 1
     assert saved["engine"]["output_tokens"] == 6 and report["workload"]["warmup_pages"] == 0
+
+
+def test_engine_figures_are_on_disk_before_the_baseline_starts(tmp_path, tiny_checkpoint, monkeypatch):
+    """A bounded GPU session may kill the process during the (slow) baseline: the engine's figures
+    must already be in the JSON by then, saying the baseline did not finish."""
+    import raxdoc.engine.benchmark as benchmark
+
+    ckpt_dir = tmp_path / "ckpt"
+    ckpt_dir.mkdir()
+    (ckpt_dir / "tiny-random").symlink_to(tiny_checkpoint, target_is_directory=True)
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # what a timeout's signal looks like from inside
+
+    monkeypatch.setattr(benchmark, "run_baseline", killed)
+    out = tmp_path / "r.json"
+    with pytest.raises(KeyboardInterrupt):
+        benchmark.run_engine_bench(preset="tiny", pages=2, max_new_tokens=3, profile="cpu", device="cpu",
+                                   ckpt_dir=ckpt_dir, out=out, warmup_pages=0, unique_pages=1, long_side=300,
+                                   verbose=False)
+    saved = json.loads(out.read_text())
+    assert saved["engine"]["output_tokens"] == 6 and saved["engine"]["pages_per_s"] > 0
+    assert saved["baseline"]["error"].startswith("not finished") and saved["speedup"] is None
+
+
+def test_prefill_warmup_packs_one_prefill_per_size_class(tiny_checkpoint):
+    """The CUDA warm-up must hit every prefill size class the timed run can (fla autotunes its norm
+    kernels per class): k prompts just under one class each have to go in as one prefill of k."""
+    from raxdoc.engine import Engine
+    from raxdoc.engine.bench_timer import warm_prefill_sizes
+
+    engine = Engine.from_pretrained(str(tiny_checkpoint), device="cpu", max_num_seqs=4, max_model_len=300,
+                                    prefill_token_budget=1000)
+    assert warm_prefill_sizes(engine, torch.device("cpu")) == []  # no Triton on CPU: nothing to warm
+    seen = []
+    prefill = engine.runner.prefill
+    engine.runner.prefill = lambda seqs: seen.append(sum(s.num_prompt_tokens for s in seqs)) or prefill(seqs)
+    sizes = warm_prefill_sizes(engine, torch.device("cuda"))  # only the device type is read
+    assert sizes == [299, 598, 897] and seen == sizes  # 1000 // 299 = 3 classes, one prefill each
+    engine.close()
+
+
+def test_bench_counts_hold_with_overlapped_decode(tmp_path, tiny_checkpoint, monkeypatch):
+    """Overlapped decode (the default on CUDA) queues a step before it knows which rows the last ids
+    finished: the runner sees up to one extra row per request. The bench's recorder must pass
+    `next_tokens` through and its count check allow exactly that slack (it raised TypeError, then
+    BenchmarkError, on the first GPU run)."""
+    monkeypatch.setenv("RAXDOC_OVERLAP_DECODE", "1")
+    (tmp_path / "tiny-random").symlink_to(tiny_checkpoint, target_is_directory=True)
+    pages, n = 3, 5
+    report = run_engine_bench(preset="tiny", pages=pages, max_new_tokens=n, profile="cpu", device="cpu",
+                              ckpt_dir=tmp_path, warmup_pages=1, unique_pages=1, long_side=300, baseline=False,
+                              verbose=False)
+    runner, e = report["runner"], report["engine"]
+    assert runner["overlap_decode"] is True and 0 <= runner["discarded_decode_rows"] <= pages
+    assert e["output_tokens"] == pages * n and e["decode_tokens"] == pages * (n - 1)

@@ -16,15 +16,19 @@ import torch
 
 from raxdoc.engine import Engine, SamplingParams
 from raxdoc.engine.grammar_close import GrammarCloser, pack_bits
-from raxdoc.postprocess import parse_page_output
 from raxdoc.schemas import Invoice
 from raxdoc.schemas.jsonschema import page_json_schema
+
+# postprocess needs babel, dateparser and json-repair, which the GPU machine lacks: skip there
+# rather than fail the whole `pytest tests/engine` collection.
+parse_page_output = pytest.importorskip(
+    "raxdoc.postprocess", reason="raxdoc.postprocess needs babel / dateparser / json-repair").parse_page_output
 
 BUDGET = 72
 
 
 def _engine(path, reserve: int) -> Engine:
-    return Engine.from_pretrained(str(path), max_num_seqs=3, max_model_len=512, prefill_token_budget=512,
+    return Engine.from_pretrained(str(path), device="cpu", max_num_seqs=3, max_model_len=512, prefill_token_budget=512,
                                   grammar_close_reserve=reserve)
 
 

@@ -11,8 +11,15 @@ import pytest
 import torch
 
 from raxdoc.engine import Engine, EngineConfig, SamplingParams
-from raxdoc.engine.cuda_graphs import MIN_SPAN, DecodeGraphs, graph_batch_sizes, padded_batch_size, span_bucket
-from raxdoc.engine.decode_attention import GatherAttention, pick_decode_attention
+from raxdoc.engine.cuda_graphs import (
+    MIN_SPAN,
+    DecodeGraphs,
+    GraphCaptureError,
+    graph_batch_sizes,
+    padded_batch_size,
+    span_bucket,
+)
+from raxdoc.engine.decode_attention import AtenFlashAttention, GatherAttention, pick_decode_attention
 from raxdoc.engine.slot_runner import SlotRunner
 from raxdoc.model.varlen import sdpa
 
@@ -69,8 +76,23 @@ def test_decode_attention_choice_on_cpu():
     assert pick_decode_attention(buf).name == "gather"
     with pytest.raises(RuntimeError, match="flash"):
         pick_decode_attention(buf, "flash_kvcache")
+    with pytest.raises(RuntimeError, match="aten_flash"):
+        pick_decode_attention(buf, "aten_flash")
     with pytest.raises(ValueError):
         pick_decode_attention(buf, "paged")
+
+
+def test_aten_flash_call_fits_the_op_schema_on_meta_tensors():
+    """The varlen call's argument conventions (positional order, int32 cu/seqused, flattened pool)
+    checked against this torch's `_flash_attention_forward` schema and shape function; the numbers
+    need a GPU (`test_gpu_runner.py`)."""
+    slots_n, max_len, hkv, hq, d, b = 5, 64, 2, 8, 256, 3
+    meta = dict(dtype=torch.bfloat16, device="meta")
+    k_cache, v_cache = torch.empty(slots_n, max_len, hkv, d, **meta), torch.empty(slots_n, max_len, hkv, d, **meta)
+    q, k, v = torch.empty(b, 1, hq, d, **meta), torch.empty(b, 1, hkv, d, **meta), torch.empty(b, 1, hkv, d, **meta)
+    slots, past = (torch.empty(b, dtype=torch.long, device="meta") for _ in range(2))
+    out = AtenFlashAttention()(k_cache, v_cache, q, k, v, slots, past, span=0, scale=0.1)
+    assert out.shape == (b, 1, hq, d) and out.dtype == torch.bfloat16
 
 
 def test_triton_slots_choice_needs_triton(monkeypatch):
@@ -189,3 +211,44 @@ def test_stale_non_finite_kv_of_a_previous_occupant_does_not_leak_into_the_slot(
     runner.pool.v[:, 0] = float("inf")
     got = Engine(runner, proc.tokenizer, cfg).generate(prompts, params)
     assert got[0].token_ids == want[0].token_ids
+
+
+class _FailingGraphs:
+    """Stands in for `DecodeGraphs` on CPU: every capture fails, as an unsupported op would on CUDA."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def run(self, batch: int, span: int):
+        self.calls += 1
+        raise GraphCaptureError(f"capturing the decode step (batch {batch}, span {span}) failed: test")
+
+
+def test_failed_graph_capture_falls_back_to_eager_decode_with_a_warning(tiny):
+    """A capture failure must cost speed, not the run: without the fallback every decode step raised
+    and the engine turned each batch into error results."""
+    model, proc = tiny
+    prompts = _prompts(proc)[:3]
+    params = SamplingParams(max_new_tokens=4, ignore_eos=True)
+    cfg = EngineConfig(max_num_seqs=4, max_model_len=256, prefill_token_budget=1024)
+    want = Engine(SlotRunner(model, num_slots=4, max_model_len=256, pad_batches=True), proc.tokenizer,
+                  cfg).generate(prompts, params)
+    runner = SlotRunner(model, num_slots=4, max_model_len=256, pad_batches=True)
+    failing = runner.graphs = _FailingGraphs()
+    with pytest.warns(RuntimeWarning, match="decoding eagerly"):
+        got = Engine(runner, proc.tokenizer, cfg).generate(prompts, params)
+    assert all(r.ok for r in got), [r.error for r in got]
+    assert [r.token_ids for r in got] == [r.token_ids for r in want]
+    assert failing.calls == 1 and runner.graphs is None  # tried once, then eager for good
+    assert "batch 4" in runner.graph_error
+
+
+def test_engine_config_picks_the_decode_attention_kernel(tiny_checkpoint):
+    with pytest.raises(ValueError, match="decode_attention"):
+        EngineConfig(decode_attention="paged")
+    engine = Engine.from_pretrained(str(tiny_checkpoint), device="cpu", max_num_seqs=2, max_model_len=64,
+                                    prefill_token_budget=64, decode_attention="gather")
+    assert engine.runner.attention.name == "gather"
+    with pytest.raises(RuntimeError, match="aten_flash"):  # CPU: PyTorch's flash kernels are CUDA-only
+        Engine.from_pretrained(str(tiny_checkpoint), device="cpu", max_num_seqs=2, max_model_len=64,
+                               prefill_token_budget=64, decode_attention="aten_flash")

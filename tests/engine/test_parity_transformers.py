@@ -35,7 +35,8 @@ def hf_model(tiny_checkpoint):
 
 @pytest.fixture(scope="module")
 def engine(tiny_checkpoint):
-    eng = Engine.from_pretrained(str(tiny_checkpoint), max_num_seqs=2, max_model_len=512, prefill_token_budget=512)
+    eng = Engine.from_pretrained(str(tiny_checkpoint), device="cpu", max_num_seqs=2, max_model_len=512,
+                                 prefill_token_budget=512)
     yield eng
     eng.close()
 

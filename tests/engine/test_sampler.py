@@ -100,3 +100,14 @@ def test_sampler_makes_no_host_sync_on_cuda():
         torch.cuda.set_sync_debug_mode(0)
     assert out.shape == (3,) and out.device.type == "cuda"
     assert out[0].item() == logits[0].argmax().item()
+
+
+def test_all_greedy_batch_builds_no_device_tensors():
+    """Greedy steps (the benchmark, most extraction) need no per-row settings on the device: on CUDA
+    each built tensor was a host-to-device copy that waits for the stream, every step."""
+    greedy = SamplingBatch.build([SamplingParams(max_new_tokens=1)] * 3, device="meta")
+    assert greedy.temperature is None and greedy.top_p is None and not greedy.any_sampled
+    logits = torch.randn(3, 50)
+    assert torch.equal(Sampler()(logits, greedy), logits.argmax(-1))
+    mixed = SamplingBatch.build([SamplingParams(max_new_tokens=1), SamplingParams(max_new_tokens=1, temperature=0.7)])
+    assert mixed.temperature.tolist() == [0.0, pytest.approx(0.7)] and mixed.top_p.shape == (2,)

@@ -17,6 +17,8 @@ pytest.importorskip("triton")
 from raxdoc.engine.slot_attention_kernel import slot_decode_attention  # noqa: E402
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+# Float32 tiles: the interpreter's dots are exact float32, a GPU's tl.dot takes TF32 (10-bit mantissa).
+F32_TOL = dict(atol=2e-5, rtol=1e-4) if DEVICE == "cpu" else dict(atol=5e-3, rtol=5e-3)
 
 
 def _reference(k_cache, v_cache, q, slots, lens, scale):
@@ -39,7 +41,7 @@ def test_kernel_equals_sdpa_per_row(H, hkv, D, splits):
     q = torch.randn(len(slots), H, D, generator=gen).to(DEVICE)
     out = slot_decode_attention(k_cache, v_cache, q, slots, lens, scale=D ** -0.5, splits=splits)
     assert out.shape == q.shape and out.dtype == q.dtype
-    torch.testing.assert_close(out, _reference(k_cache, v_cache, q, slots, lens, D ** -0.5), atol=2e-5, rtol=1e-4)
+    torch.testing.assert_close(out, _reference(k_cache, v_cache, q, slots, lens, D ** -0.5), **F32_TOL)
 
 
 def test_bfloat16_cache_within_bf16_rounding():
@@ -61,7 +63,7 @@ def test_keys_past_a_row_length_are_never_read():
     slots, lens = torch.tensor([1, 0], device=DEVICE), torch.tensor([10, 3], device=DEVICE)
     out = slot_decode_attention(k_cache, v_cache, q, slots, lens, scale=0.25, splits=2)
     assert torch.isfinite(out).all()
-    torch.testing.assert_close(out, _reference(k_cache, v_cache, q, slots, lens, 0.25), atol=2e-5, rtol=1e-4)
+    torch.testing.assert_close(out, _reference(k_cache, v_cache, q, slots, lens, 0.25), **F32_TOL)
 
 
 def test_mismatched_head_dim_is_refused():

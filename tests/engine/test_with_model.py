@@ -102,7 +102,8 @@ def test_slot_runner_matches_reference_runner_with_slot_reuse(tiny):
 
 def test_from_pretrained_builds_a_working_engine(tiny):
     model, proc = tiny
-    engine = Engine.from_pretrained(str(model.path), max_num_seqs=3, max_model_len=256, prefill_token_budget=256)
+    engine = Engine.from_pretrained(str(model.path), device="cpu", max_num_seqs=3, max_model_len=256,
+                                    prefill_token_budget=256)
     assert engine.runner.num_slots == 3 and engine.processor is not None
     inputs = engine.processor("Say hello.")
     r = engine.generate([{"input_ids": inputs.input_ids.tolist()}], SamplingParams(max_new_tokens=5, ignore_eos=True))[0]
@@ -110,7 +111,7 @@ def test_from_pretrained_builds_a_working_engine(tiny):
     assert list(r.token_ids) == _cached_greedy(model, prompt, 5)
     # A memory budget caps the slots (tiny model: a slot is a few KiB).
     per_slot = engine.runner.pool.nbytes // (engine.runner.num_slots + 1)  # the pool has a spare slot
-    small = Engine.from_pretrained(str(model.path), free_bytes=per_slot * 7 // 2,  # 2 slots + spare + 1/2
+    small = Engine.from_pretrained(str(model.path), device="cpu", free_bytes=per_slot * 7 // 2,  # 2 slots + spare + 1/2
                                    max_num_seqs=3, max_model_len=256, prefill_token_budget=256)
     assert small.runner.num_slots == 2
 
@@ -123,7 +124,8 @@ def test_from_pretrained_reads_the_checkpoint_merge_size(tmp_path):
     from raxdoc.model.presets import write_random_checkpoint
 
     path = write_random_checkpoint(tmp_path / "merge1", "tiny", overrides={"vision_config": {"spatial_merge_size": 1}})
-    engine = Engine.from_pretrained(str(path), max_num_seqs=2, max_model_len=512, prefill_token_budget=512)
+    engine = Engine.from_pretrained(str(path), device="cpu", max_num_seqs=2, max_model_len=512,
+                                    prefill_token_budget=512)
     assert engine.config.spatial_merge_size == 1
     page = np.random.default_rng(0).integers(0, 256, (40, 40, 3), dtype=np.uint8)
     inputs = engine.processor("Lines?", [page])

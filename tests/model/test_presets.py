@@ -61,3 +61,19 @@ def test_tokenizer_is_deterministic_and_round_trips_any_text():
     assert a.to_str() == b.to_str()
     text = '{"description": "Café — 12×", "amount": "1 234,56 €"} ☃'
     assert a.decode(a.encode(text).ids) == text
+
+
+def test_writing_a_checkpoint_on_cuda_leaves_fla_importable(tmp_path, monkeypatch):
+    """On CPU transformers must not bind to fla; on CUDA a process-wide block would take fla from
+    raxdoc's ops too (the benchmark writes its checkpoint before loading the engine)."""
+    import sys
+
+    import torch
+
+    monkeypatch.delitem(sys.modules, "fla", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    write_random_checkpoint(tmp_path / "cuda", "tiny")
+    assert "fla" not in sys.modules  # not blocked (and not imported: the class was already bound)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    write_random_checkpoint(tmp_path / "cpu", "tiny")
+    assert sys.modules["fla"] is None

@@ -52,10 +52,15 @@ def test_chunk_fla_matches_naive(dtype, T, HV):
     assert_rel(s, s_ref, dtype)
 
 
+# The engine hands fla int32 cu_seqlens (flash-attn's convention); fla documents LongTensor.
+CU_DTYPES = [torch.int64, torch.int32]
+
+
+@pytest.mark.parametrize("cu_dtype", CU_DTYPES, ids=["cu64", "cu32"])
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_chunk_fla_varlen_matches_naive(dtype):
+def test_chunk_fla_varlen_matches_naive(dtype, cu_dtype):
     lengths = [1, 63, 64, 65, 200]
-    cu = torch.tensor([0, *torch.tensor(lengths).cumsum(0).tolist()], device="cuda")
+    cu = torch.tensor([0, *torch.tensor(lengths).cumsum(0).tolist()], device="cuda", dtype=cu_dtype)
     q, k, v, g, beta = gdn_inputs(B=1, T=int(cu[-1]), H=4, K=128, V=128, dtype=dtype, normalized_k=False,
                                   device="cuda")
     h0 = gdn_state(len(lengths), 4, 128, 128, device="cuda")
@@ -108,10 +113,11 @@ def test_pool_update_fla_matches_naive(dtype, B):
     assert torch.equal(pool[others], ref[others])
 
 
+@pytest.mark.parametrize("cu_dtype", CU_DTYPES, ids=["cu64", "cu32"])
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_conv_fla_matches_naive_varlen_states_and_update(dtype):
+def test_conv_fla_matches_naive_varlen_states_and_update(dtype, cu_dtype):
     lengths = [1, 3, 4, 70]
-    cu = torch.tensor([0, *torch.tensor(lengths).cumsum(0).tolist()], device="cuda")
+    cu = torch.tensor([0, *torch.tensor(lengths).cumsum(0).tolist()], device="cuda", dtype=cu_dtype)
     x, w, b = conv_inputs(B=1, T=int(cu[-1]), D=256, W=4, dtype=dtype, device="cuda")
     h0 = torch.randn(len(lengths), 256, 4, device="cuda", dtype=dtype)
     y, s = ops.causal_conv1d(x, w, b, initial_state=h0, output_final_state=True, cu_seqlens=cu)
