@@ -19,7 +19,11 @@ on the host and its load (printed): quote medians, compare on one machine.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import json
 import os
+import shlex
+import subprocess
 import statistics
 import sys
 import time
@@ -107,6 +111,7 @@ def main() -> None:
     ap.add_argument("--tokens", type=int, default=128, help="decode steps per sequence")
     ap.add_argument("--vocab", type=int, default=32000)
     ap.add_argument("--tokenizer-cache", default="/tmp/raxdoc-bench-tokenizer.json")
+    ap.add_argument("--out", default=None, help="JSON result path")
     args = ap.parse_args()
     from tokenizers import Tokenizer
 
@@ -120,13 +125,36 @@ def main() -> None:
     print("per decode step, means (median step in brackets):")
     print(f"{'batch':>5} {'grammar':>7} {'step ms':>16} {'mask wait':>9} {'sampler':>8} {'rest ms':>8} "
           f"{'rest us/seq':>11}")
+    rows = []
     for batch in args.batch:
         for constrained in (False, True):
             r = run(tok, batch, args.tokens, constrained)
+            rows.append({"batch": batch, "grammar": constrained, **{k: round(v, 3) for k, v in r.items()}})
             step = f"{r['step_ms']:.2f} ({r['step_ms_median']:.2f})"
             print(f"{batch:>5} {'on' if constrained else 'off':>7} {step:>16} "
                   f"{r['mask_wait_ms']:>9.2f} {r['sampler_ms']:>8.2f} {r['rest_ms']:>8.2f} "
                   f"{r['rest_us_per_seq']:>11.1f}")
+
+    if args.out:
+        report = {
+            "benchmark": "raxdoc-engine-host/1",
+            "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "command": " ".join(shlex.quote(a) for a in sys.argv), "commit": _commit(),
+            "device": f"cpu ({os.cpu_count()} cores)", "host_load_average": [round(x, 2) for x in os.getloadavg()],
+            "torch": torch.__version__, "vocab": tok.get_vocab_size(), "tokens_per_sequence": args.tokens,
+            "meaning": "ms per decode step: mask_wait = waiting for grammar masks (hidden behind the forward on a "
+                       "GPU when shorter), sampler = the sampler on CPU (device work on a GPU), rest = serial host "
+                       "work a GPU idles through unless decode is overlapped",
+            "rows": rows,
+        }
+        Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+
+
+def _commit() -> str:
+    try:
+        return subprocess.check_output(["git", "rev-parse", "HEAD"], text=True, stderr=subprocess.DEVNULL).strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
 
 
 if __name__ == "__main__":
