@@ -1,7 +1,6 @@
 import json
 from decimal import Decimal
 
-import pyarrow as pa
 
 from raxdoc.assemble import DocumentAssembler
 from raxdoc.finish import FinishSettings, finish_document

@@ -32,8 +32,6 @@ are freed (and, out of `generate`, after that call's requests are dropped).
 from __future__ import annotations
 
 import json
-import os
-from dataclasses import replace
 from typing import Any
 
 
@@ -80,7 +78,7 @@ class Engine:
         self._finished: list[Sequence] = []
         # Overlapped decode: the last decode step's ids, not yet read by the host.
         self._inflight: InFlight | None = None
-        self.overlap = bool(getattr(runner, "decode_ahead", False)) and _want_overlap(self.config, runner)
+        self.overlap = bool(getattr(runner, "decode_ahead", False)) and self.config.wants_overlap(runner.device)
         # Results that finished during a generate() call they were not part of.
         self._ready: list[Result] = []
         # Set by from_pretrained: the checkpoint's RaxProcessor (prompts and images -> input_ids).
@@ -96,34 +94,10 @@ class Engine:
         Slots: `max_num_seqs`, cut to what fits in `free_bytes` (default on CUDA: the free memory
         after loading, less a quarter kept for activations).
         """
-        import torch
+        from raxdoc.engine.loading import load_slot_runner
 
-        from raxdoc.engine.cache_plan import CacheDims, plan_cache
-        from raxdoc.engine.slot_runner import SlotRunner
-        from raxdoc.model import RaxForConditionalGeneration, RaxProcessor
-
-        config = EngineConfig.from_profile(profile, **overrides) if profile is not None else EngineConfig(**overrides)
-        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        dtype = dtype or (getattr(profile, "dtype", None) if profile is not None else None) or (
-            "bfloat16" if device.startswith("cuda") else "float32")
-        processor = RaxProcessor.from_pretrained(path_or_id)
-        model = RaxForConditionalGeneration.from_pretrained(path_or_id, dtype=dtype, device=device).eval()
-        if "spatial_merge_size" not in overrides:  # patches per placeholder: this checkpoint's, not 2x2
-            config = replace(config, spatial_merge_size=model.config.vision.spatial_merge_size)
-        num_slots = config.max_num_seqs
-        if free_bytes is None and device.startswith("cuda"):
-            free_bytes = int(torch.cuda.mem_get_info()[0] * 0.75)
-        if free_bytes is not None:
-            itemsize = next(model.parameters()).element_size()
-            dims = CacheDims.from_config(model.config.text)
-            sizes = dict(dtype_bytes=itemsize, max_model_len=config.max_model_len, state_dtype_bytes=4)
-            # The runner's pool holds one spare slot (padding rows of graph batches): budget it first.
-            spare = plan_cache(free_bytes, dims, max_num_seqs=1, **sizes).bytes_per_slot
-            num_slots = plan_cache(free_bytes - spare, dims, max_num_seqs=config.max_num_seqs, **sizes).num_slots
-        # CUDA graphs on CUDA unless the config says eager; CPU always runs eagerly.
-        graphs = device.startswith("cuda") and not config.enforce_eager
-        runner = SlotRunner(model, num_slots, config.max_model_len, cuda_graphs=graphs,
-                            decode_attention=config.decode_attention)
+        runner, processor, config = load_slot_runner(path_or_id, profile=profile, dtype=dtype, device=device,
+                                                     free_bytes=free_bytes, overrides=overrides)
         engine = cls(runner, processor.tokenizer, config)
         engine.processor = processor
         return engine
@@ -349,19 +323,3 @@ class Engine:
             scheduler.release(seq)
         self._finished.extend(batch.seqs)
 
-
-OVERLAP_ENV = "RAXDOC_OVERLAP_DECODE"
-
-
-def _want_overlap(config: EngineConfig, runner: ModelRunner) -> bool:
-    """The config's choice, else `RAXDOC_OVERLAP_DECODE` (on/off), else on for CUDA runners."""
-    if config.overlap_decode is not None:
-        return config.overlap_decode
-    env = os.environ.get(OVERLAP_ENV, "").strip().lower()
-    if env in ("1", "on", "true", "yes"):
-        return True
-    if env in ("0", "off", "false", "no"):
-        return False
-    if env:
-        raise ValueError(f"{OVERLAP_ENV}={env!r}: expected on or off")
-    return runner.device.type == "cuda"

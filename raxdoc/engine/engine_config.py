@@ -6,6 +6,7 @@ derived runtime values (the slot count a runner could afford) live in the engine
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +14,9 @@ from raxdoc.engine.scheduler import SchedulerConfig
 
 # Full-attention decode kernels a slot-pool runner can use (`decode_attention.pick_decode_attention`).
 DECODE_ATTENTION = ("auto", "gather", "flash_kvcache", "triton_slots", "aten_flash")
+
+
+OVERLAP_ENV = "RAXDOC_OVERLAP_DECODE"
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,19 @@ class EngineConfig:
             raise ValueError(f"decode_attention must be one of {DECODE_ATTENTION}, got {self.decode_attention!r}")
         if self.grammar_close_reserve < 0:
             raise ValueError(f"grammar_close_reserve must be >= 0, got {self.grammar_close_reserve}")
+
+    def wants_overlap(self, device: Any) -> bool:
+        """`overlap_decode`, else `RAXDOC_OVERLAP_DECODE` (on/off), else on for a CUDA device."""
+        if self.overlap_decode is not None:
+            return self.overlap_decode
+        env = os.environ.get(OVERLAP_ENV, "").strip().lower()
+        if env in ("1", "on", "true", "yes"):
+            return True
+        if env in ("0", "off", "false", "no"):
+            return False
+        if env:
+            raise ValueError(f"{OVERLAP_ENV}={env!r}: expected on or off")
+        return getattr(device, "type", str(device)) == "cuda"
 
     @classmethod
     def from_profile(cls, profile: Any, **overrides: Any) -> "EngineConfig":

@@ -1,7 +1,6 @@
 """RaxProcessor output fed to our model gives transformers' logits: prompt, images and model agree."""
 
 import numpy as np
-import torch
 
 from raxdoc.model import RaxForConditionalGeneration, RaxProcessor
 from tests.model.conftest import assert_close, checkpoint, hf_logits
