@@ -39,6 +39,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--decode-attention", default=None,
                     choices=("auto", "gather", "flash_kvcache", "triton_slots", "aten_flash"),
                     help="full-attention decode kernel (default: RAXDOC_DECODE_ATTENTION, else auto)")
+    ap.add_argument("--grammar", action="store_true",
+                    help="constrain every page to the invoice page schema (the pipeline's mode); no baseline")
     ap.add_argument("--out", default=None, help="JSON result path")
     args = ap.parse_args(argv)
     return run_engine_bench(
@@ -47,7 +49,7 @@ def main(argv: list[str] | None = None) -> dict:
         baseline_batch_size=args.baseline_batch_size, memory_cap_gib=args.memory_cap_gib,
         ckpt_dir=args.ckpt_dir, out=Path(args.out) if args.out else None, warmup_pages=args.warmup_pages,
         unique_pages=args.unique_pages, long_side=args.long_side, device=args.device,
-        decode_attention=args.decode_attention,
+        decode_attention=args.decode_attention, grammar=args.grammar,
         command=" ".join(["python", *sys.argv]) if argv is None else None)
 
 

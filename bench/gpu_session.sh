@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GPU session in one script: each step fits one device call (10 minutes at most).
 #
-#   bash bench/gpu_session.sh STEP [STEP...]      STEP: tests | bench | cap | attn | cpu-tests | all
+#   bash bench/gpu_session.sh STEP [STEP...]      STEP: tests | bench | cap | attn | grammar | cpu-tests | all
 #
 # Run from the repository root the device tool sends, with `carry: [".whl"]` (bench/fetch_wheels.sh
 # fills .whl/ here first). Every step starts with `setup` (idempotent): check that CUDA is there,
@@ -19,6 +19,8 @@
 #   attn       the h100 run again with --decode-attention aten_flash (PyTorch's bundled flash
 #              kernel reading the slot pool in place; opt-in), no baseline: compare with bench's
 #              figure (the default on CUDA: our Triton kernel, triton_slots)
+#   grammar    the h100 run constrained to the invoice page schema (the pipeline's mode: llguidance
+#              masks every step; 256 pages, no baseline): what the mask cost does to pages/s
 #   cpu-tests  pytest -m "not gpu" tests/model tests/engine as CI runs it (GPU and fla hidden), on
 #              the GPU machine's Python 3.12 / torch 2.11 (a compatibility check; least urgent)
 #   all        all of the above in order, for a machine without the 10-minute limit
@@ -257,6 +259,13 @@ step_attn() {
     --profile h100 --pages "$PAGES" --no-baseline --decode-attention aten_flash
 }
 
+step_grammar() {
+  need_fla grammar || return 0
+  step_ckpt grammar.log
+  bench_step grammar/engine-h100-grammar 300 180 grammar.log "$OUT/engine-h100-grammar-rax-4.5.json" \
+    --profile h100 --pages $((PAGES / 2)) --no-baseline --grammar
+}
+
 step_cpu_tests() {
   # As CI runs it: no GPU, no fla (with fla importable transformers binds Qwen3.5 to CUDA-only
   # kernels and the CPU parity tests cannot run); only Python, torch and triton differ from CI.
@@ -272,9 +281,9 @@ main() {
   local steps=() arg s
   for arg in "$@"; do
     case $arg in
-      tests | bench | cap | attn | cpu-tests) steps+=("$arg") ;;
-      all) steps+=(tests bench cap attn cpu-tests) ;;
-      *) echo "unknown step '$arg' (tests, bench, cap, attn, cpu-tests, all)" >&2; exit 2 ;;
+      tests | bench | cap | attn | grammar | cpu-tests) steps+=("$arg") ;;
+      all) steps+=(tests bench cap attn grammar cpu-tests) ;;
+      *) echo "unknown step '$arg' (tests, bench, cap, attn, grammar, cpu-tests, all)" >&2; exit 2 ;;
     esac
   done
   rm -f "$OUT"/*.log "$OUT/verdicts.txt"  # this invocation's logs only (the device's $OUT starts empty)
@@ -285,6 +294,7 @@ main() {
       bench) step_bench ;;
       cap) step_cap ;;
       attn) step_attn ;;
+      grammar) step_grammar ;;
       cpu-tests) step_cpu_tests ;;
     esac
   done

@@ -151,7 +151,7 @@ def test_steps_run_the_right_commands_and_each_gets_one_verdict(fake):
 
 def test_one_call_brings_back_at_most_eight_files(fake):
     run, _, out = fake
-    for steps in (["tests"], ["bench"], ["cap", "attn", "cpu-tests"]):  # the three calls bench/README plans
+    for steps in (["tests"], ["bench"], ["cap", "grammar"], ["attn", "cpu-tests"]):  # the calls bench/README plans
         shutil.rmtree(out, ignore_errors=True)  # the device empties $OUT before each call
         run(*steps)
         files = [p for p in out.rglob("*") if p.is_file()]
@@ -165,6 +165,16 @@ def test_attn_step_reruns_h100_with_the_bundled_flash_kernel(fake):
     assert verdicts(out)["attn/engine-h100-aten-flash"].startswith("ok (27.5 pages/s")
     [call] = [c for c in log.read_text().splitlines() if "bench/engine.py" in c]
     assert "--profile h100 --pages 512 --no-baseline --decode-attention aten_flash" in call
+
+
+def test_grammar_step_runs_h100_constrained_to_the_page_schema(fake):
+    run, log, out = fake
+    result = run("grammar")
+    assert result.returncode == 0, result.stdout
+    assert verdicts(out)["grammar/engine-h100-grammar"].startswith("ok (")
+    [call] = [c for c in log.read_text().splitlines() if "bench/engine.py" in c]
+    assert "--profile h100 --pages 256 --no-baseline --grammar" in call
+    assert call.startswith("fla |")  # never the torch ops silently
 
 
 def test_a_hang_is_cut_and_a_short_budget_skips_rather_than_overruns(fake, tmp_path):

@@ -10,6 +10,7 @@ figure. Not here: FLOPs, the baseline, reporting (benchmark.py).
 from __future__ import annotations
 
 import gc
+import json
 import resource
 import time
 from pathlib import Path
@@ -96,7 +97,11 @@ def runner_facts(runner: Any, device: torch.device) -> dict[str, Any]:
 
 
 def run_engine(ckpt: Path, profile: Any, prompts: list[dict], new_tokens: int, *, warmup_pages: int,
-                free_bytes: int | None, device: torch.device, decode_attention: str | None = None) -> dict[str, Any]:
+                free_bytes: int | None, device: torch.device, decode_attention: str | None = None,
+                grammar: Any = None) -> dict[str, Any]:
+    """`grammar`: a JSON Schema every page's output is constrained to (the pipeline's mode). Then a
+    page ends when its JSON closes (the engine steers it closed within `new_tokens`), so output
+    lengths vary; without one, every page makes exactly `new_tokens`."""
     from raxdoc.engine import Engine, SamplingParams
 
     engine = Engine.from_pretrained(str(ckpt), profile=profile, dtype=profile.dtype, device=str(device),
@@ -108,6 +113,8 @@ def run_engine(ckpt: Path, profile: Any, prompts: list[dict], new_tokens: int, *
     params = SamplingParams(max_new_tokens=new_tokens, ignore_eos=True, temperature=0.0)
     cuda = device.type == "cuda"
     try:
+        if grammar is not None:  # compiling it (and the tokenizer's trie) is not the run's work
+            engine.grammar(grammar)
         if warmup_pages:  # kernels, autotuning, graph capture, allocator growth
             warm_prefill_sizes(engine, device)
             engine.generate(prompts[:warmup_pages],
@@ -121,7 +128,7 @@ def run_engine(ckpt: Path, profile: Any, prompts: list[dict], new_tokens: int, *
         results = []
         start = time.perf_counter()
         for prompt in prompts:
-            engine.add_request(prompt, params)
+            engine.add_request(prompt, params, grammar=grammar)
         while engine.has_unfinished():
             t0 = time.perf_counter()
             recorder.last_kind = None
@@ -137,11 +144,14 @@ def run_engine(ckpt: Path, profile: Any, prompts: list[dict], new_tokens: int, *
         slots, max_num_seqs = engine.runner.num_slots, engine.scheduler_config.max_num_seqs
     finally:
         engine.close()
-    bad = [r for r in results if not r.ok or r.completion_tokens != new_tokens]
+    bad = [r for r in results if not r.ok or r.completion_tokens > new_tokens
+           or (grammar is None and r.completion_tokens != new_tokens)]
     if bad or len(results) != len(prompts):
         first = bad[0] if bad else None
-        raise BenchmarkError(f"{len(bad)} of {len(prompts)} requests did not produce {new_tokens} tokens "
+        wanted = f"{new_tokens} tokens" if grammar is None else f"an ok result within {new_tokens} tokens"
+        raise BenchmarkError(f"{len(bad)} of {len(prompts)} requests did not produce {wanted} "
                              f"({len(results)} results); first: {first and (first.finish_reason, first.error)}")
+    results.sort(key=lambda r: r.request_id)
     prompt_tokens = sum(r.prompt_tokens for r in results)
     output_tokens = sum(r.completion_tokens for r in results)
     # Overlapped decode queues a step before reading the ids that finish some rows: each request
@@ -159,10 +169,20 @@ def run_engine(ckpt: Path, profile: Any, prompts: list[dict], new_tokens: int, *
     gc.collect()
     if cuda:
         torch.cuda.empty_cache()
+    if grammar is not None:
+        counted["constrained"] = {"json_parsed": sum(_parses(r.text) for r in results),
+                                  "stopped": sum(r.finish_reason == "stop" for r in results)}
     return {"wall_s": wall, "prefill_s": spent["prefill"], "decode_s": spent["decode"],
+            "completion_tokens": [r.completion_tokens for r in results],
             "prefill_steps": steps["prefill"], "decode_steps": steps["decode"],
             "prompt_tokens": prompt_tokens, "output_tokens": output_tokens,
             "decode_tokens": output_tokens - len(results), "peak_memory_bytes": peak,
             **counted}
 
 
+def _parses(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True

@@ -101,7 +101,8 @@ def run_engine_bench(preset: str = "rax-4.5", pages: int = 512, max_new_tokens: 
                      ckpt_dir: str | Path | None = None, out: str | Path | None = None,
                      warmup_pages: int = 2, unique_pages: int = 16, long_side: int = 1288,
                      device: str | None = None, command: str | None = None,
-                     decode_attention: str | None = None, verbose: bool = True) -> dict[str, Any]:
+                     decode_attention: str | None = None, grammar: bool = False,
+                     verbose: bool = True) -> dict[str, Any]:
     """Run the workload through the engine, then (unless `baseline=False`) through transformers.
 
     `baseline_pages` (default: all, at most 64 on CUDA) runs the slow baseline on the first pages
@@ -110,6 +111,9 @@ def run_engine_bench(preset: str = "rax-4.5", pages: int = 512, max_new_tokens: 
     process's CUDA memory with `set_per_process_memory_fraction` before anything is loaded, and
     sizes the engine's cache to it. `decode_attention` picks the engine's decode attention kernel
     (`EngineConfig.decode_attention`; None = the runner's default); the report says which ran.
+    `grammar=True` constrains every page to the invoice page schema, as the pipeline does: output
+    lengths then vary (at most `max_new_tokens`), FLOPs count the tokens made, and there is no
+    transformers baseline (it has no grammar to compare with).
     """
     from raxdoc.model import RaxProcessor
     from raxdoc.model.config import RaxConfig
@@ -137,8 +141,15 @@ def run_engine_bench(preset: str = "rax-4.5", pages: int = 512, max_new_tokens: 
         prompts, workload = build_prompts(processor, prof, pages, long_side=long_side,
                                           unique_pages=unique_pages)
         warm = min(warmup_pages, pages)
+        schema = None
+        if grammar:
+            from raxdoc.schemas import Invoice
+            from raxdoc.schemas.jsonschema import page_json_schema
+
+            schema = page_json_schema(Invoice)
+            baseline = False
         eng = run_engine(ckpt, prof, prompts, max_new_tokens, warmup_pages=warm,
-                          free_bytes=free_bytes, device=dev, decode_attention=decode_attention)
+                          free_bytes=free_bytes, device=dev, decode_attention=decode_attention, grammar=schema)
         meta = dict(preset=preset, prof=prof, dev=dev, pages=pages, max_new_tokens=max_new_tokens, warm=warm,
                     workload=workload, memory_cap_gib=memory_cap_gib, command=command, config=config,
                     prompts=prompts)
@@ -175,8 +186,9 @@ def _report(eng: dict[str, Any], base: Any, base_error: str | None, *, preset: s
             memory_cap_gib: float | None, command: str | None, config: Any, prompts: list[dict]) -> dict[str, Any]:
     """The JSON report from the engine's run and the baseline's (None while it has not run)."""
     cuda = dev.type == "cuda"
-    flops = [page_flops(config, len(p["input_ids"]), max_new_tokens, p["image_grid_thw"].tolist())
-             for p in prompts]
+    made = eng.get("completion_tokens") or [max_new_tokens] * len(prompts)  # per page, prompt order
+    flops = [page_flops(config, len(p["input_ids"]), max(1, n), p["image_grid_thw"].tolist())
+             for p, n in zip(prompts, made)]
     prefill_flops, decode_flops = sum(f.prefill for f in flops), sum(f.decode for f in flops)
     if cuda:
         peak, peak_source = peak_bf16_flops(_device_name(dev)), "datasheet dense bf16"
@@ -224,11 +236,14 @@ def _report(eng: dict[str, Any], base: Any, base_error: str | None, *, preset: s
         "profile_fields": dataclasses.asdict(prof), "dtype": prof.dtype, "memory_cap_gib": memory_cap_gib,
         "peak_flops": peak, "peak_source": peak_source,
         "peak_memory_kind": "cuda max_memory_allocated (timed run)" if cuda else "process max RSS",
-        "workload": {**workload, "pages": pages, "max_new_tokens": max_new_tokens, "warmup_pages": warm},
+        "workload": {**workload, "pages": pages, "max_new_tokens": max_new_tokens, "warmup_pages": warm,
+                     "grammar": "invoice page schema" if "constrained" in eng else None},
+        "constrained": eng.get("constrained"),
         "engine": engine_fig, "runner": eng["runner"], "baseline": base_fig,
         "speedup": _sig(pages / wall / (base.pages / base.wall_s)) if base else None,
     }
-    report["targets"] = _targets(report) if cuda and preset == "rax-4.5" else None
+    # The targets are for the forced-length workload; a constrained run is a different one.
+    report["targets"] = _targets(report) if cuda and preset == "rax-4.5" and "constrained" not in eng else None
     return report
 
 
@@ -273,6 +288,10 @@ def format_report(report: dict[str, Any]) -> str:
                   else f"cuda graphs OFF ({r['graph_error']})" if r["graph_error"] else "eager")
         overlap = "overlapped decode" if r.get("overlap_decode") else "serial decode"
         rows.append(("code paths", f"ops {r['ops']} | decode attention {r['decode_attention']} | {graphs} | {overlap}"))
+    c = report.get("constrained")
+    if c is not None:
+        rows.append(("grammar", f"invoice page schema: {c['json_parsed']} of {e['pages']} outputs parse as JSON, "
+                                f"{c['stopped']} closed before the token limit"))
     if b is not None and "error" in b:
         rows.append(("transformers", b["error"]))
     elif b is not None:

@@ -234,3 +234,22 @@ def test_bench_counts_hold_with_overlapped_decode(tmp_path, tiny_checkpoint, mon
     runner, e = report["runner"], report["engine"]
     assert runner["overlap_decode"] is True and 0 <= runner["discarded_decode_rows"] <= pages
     assert e["output_tokens"] == pages * n and e["decode_tokens"] == pages * (n - 1)
+
+
+def test_constrained_bench_runs_the_pipeline_grammar_and_counts_what_was_made(tmp_path, tiny_checkpoint):
+    """`grammar=True`: every page constrained to the invoice page schema; lengths vary up to the limit,
+    every output parses (the engine closes the JSON in time), FLOPs and rates use the tokens made."""
+    ckpt_dir = tmp_path / "ckpt"
+    ckpt_dir.mkdir()
+    (ckpt_dir / "tiny-random").symlink_to(tiny_checkpoint, target_is_directory=True)
+    pages, n = 2, 48
+    report = run_engine_bench(preset="tiny", pages=pages, max_new_tokens=n, profile="cpu", device="cpu",
+                              ckpt_dir=ckpt_dir, warmup_pages=1, unique_pages=2, long_side=400,
+                              baseline=True, grammar=True, command="pytest", verbose=False)
+    e, c = report["engine"], report["constrained"]
+    assert report["baseline"] is None and report["workload"]["grammar"] == "invoice page schema"
+    assert c["json_parsed"] == pages
+    assert pages <= e["output_tokens"] <= pages * n
+    assert e["decode_tokens"] == e["output_tokens"] - pages
+    assert e["decode_tok_s"] == pytest.approx(e["decode_tokens"] / e["decode_s"], rel=1e-3)
+    assert "grammar" in format_report(report)
