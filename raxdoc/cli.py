@@ -89,6 +89,7 @@ def bench(
     baseline_pages: Optional[int] = typer.Option(None, min=1, help="Pages for the (slow) baseline."),
     memory_cap_gib: Optional[float] = typer.Option(None, help="Cap this process's GPU memory (GiB)."),
     ckpt_dir: Optional[str] = typer.Option(None, help="Keep the random checkpoint here and reuse it."),
+    grammar: bool = typer.Option(False, help="Constrain pages to the invoice schema, as extract does (no baseline)."),
     out: Optional[Path] = typer.Option(None, help="Write the figures as JSON here."),
 ) -> None:
     """Engine throughput: pages/s, prefill and decode tokens/s, MFU, peak memory, ratio to transformers."""
@@ -98,7 +99,7 @@ def bench(
 
     run_engine_bench(preset=preset, pages=pages, max_new_tokens=max_new_tokens, profile=profile,
                      baseline=baseline, baseline_pages=baseline_pages, memory_cap_gib=memory_cap_gib,
-                     ckpt_dir=ckpt_dir, out=out, command=" ".join(["raxdoc", *sys.argv[1:]]))
+                     ckpt_dir=ckpt_dir, out=out, grammar=grammar, command=" ".join(["raxdoc", *sys.argv[1:]]))
 
 
 def _error(message: str) -> None:

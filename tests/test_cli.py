@@ -160,3 +160,15 @@ def test_some_documents_failed_exits_1_and_says_where_to_look(tmp_path, tiny_che
     result = _run("extract", str(pdf.parent), "-o", str(tmp_path / "out"), "--model", str(tiny_checkpoint), "-q")
     assert result.exit_code == 1, result.output
     assert "1 document(s) not ok" in result.text and str(tmp_path / "out" / "documents") in result.text
+
+
+def test_bench_grammar_flag_reaches_the_benchmark(monkeypatch):
+    import raxdoc.engine.benchmark as benchmark
+
+    seen = {}
+    monkeypatch.setattr(benchmark, "run_engine_bench", lambda **kw: seen.update(kw))
+    result = _run("bench", "--preset", "tiny", "--grammar", "--pages", "3")
+    assert result.exit_code == 0, result.output
+    assert seen["grammar"] is True and seen["pages"] == 3
+    _run("bench", "--preset", "tiny")
+    assert seen["grammar"] is False
