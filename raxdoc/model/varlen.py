@@ -1,11 +1,16 @@
 """Attention over packed variable-length segments (no padding between sequences or images).
 
 Scope: one function, ``varlen_attention``, over packed (N, H, D) tensors split by ``cu_seqlens``.
-On CUDA with flash-attn installed it calls ``flash_attn_varlen_func`` (the hook the engine relies on);
-everywhere else it runs SDPA per segment. Not here: KV caches or masks other than causal / full.
+On CUDA in half precision it is one varlen flash-attention call: flash-attn's
+``flash_attn_varlen_func`` when installed, else the flash kernel PyTorch bundles
+(``aten._flash_attention_forward``, sm80+), so a prefill of many pages or images is one launch per
+layer rather than one SDPA per segment. Elsewhere, with ``RAXDOC_OPS=torch`` (parity runs) or
+``RAXDOC_PREFILL_ATTENTION=sdpa`` (a fallback switch), it runs SDPA per segment. Not here: KV caches or masks other than causal / full.
 """
 
 from __future__ import annotations
+
+import os
 
 import torch
 import torch.nn.functional as F
@@ -34,6 +39,26 @@ def varlen_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, cu_seqle
         cu = cu_seqlens.to(torch.int32)
         max_len = int((cu[1:] - cu[:-1]).max())
         return flash_attn_varlen_func(q, k, v, cu, cu, max_len, max_len, softmax_scale=scale, causal=causal)
+    if _aten_flash_usable(q):
+        cu = cu_seqlens.to(torch.int32)
+        max_len = int((cu[1:] - cu[:-1]).max())  # one host sync, instead of one SDPA per segment
+        return torch.ops.aten._flash_attention_forward(q, k, v, cu, cu, max_len, max_len, 0.0, causal, False,
+                                                       scale=scale)[0]
     bounds = cu_seqlens.tolist()
     outs = [sdpa(q[None, a:b], k[None, a:b], v[None, a:b], causal, scale)[0] for a, b in zip(bounds, bounds[1:])]
     return torch.cat(outs, dim=0)
+
+
+PREFILL_ATTENTION_ENV = "RAXDOC_PREFILL_ATTENTION"  # auto | sdpa (per segment, never the bundled kernel)
+
+
+def _aten_flash_usable(q: torch.Tensor) -> bool:
+    """PyTorch's bundled flash kernel: CUDA, fp16/bf16, sm80+, not a `RAXDOC_OPS=torch` parity run and
+    not `RAXDOC_PREFILL_ATTENTION=sdpa`."""
+    if not (q.is_cuda and q.dtype in (torch.float16, torch.bfloat16)):
+        return False
+    if os.environ.get("RAXDOC_OPS", "auto").strip().lower() == "torch":
+        return False
+    if os.environ.get(PREFILL_ATTENTION_ENV, "auto").strip().lower() == "sdpa":  # the fallback switch
+        return False
+    return hasattr(torch.ops.aten, "_flash_attention_forward") and torch.cuda.get_device_capability(q.device) >= (8, 0)

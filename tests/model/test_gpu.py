@@ -58,3 +58,25 @@ def test_cuda_float32_torch_path_matches_cpu(tmp_path, monkeypatch):
     ref = cpu(ids, pixel_values=pixels, image_grid_thw=grid)
     out = gpu(ids.cuda(), pixel_values=pixels.cuda(), image_grid_thw=grid.cuda())
     assert_close(out.cpu(), ref, rtol=1e-3)  # TF32 matmuls may be on
+
+
+@pytest.mark.parametrize("causal", [True, False], ids=["causal", "full"])
+@pytest.mark.parametrize("hq, hkv, d", [(8, 2, 256), (16, 16, 64)], ids=["decoder_gqa_d256", "vit_d64"])
+@torch.no_grad()
+def test_varlen_attention_bundled_flash_equals_sdpa_per_segment(causal, hq, hkv, d, monkeypatch):
+    """One aten flash call over packed segments of awkward lengths == SDPA segment by segment."""
+    from raxdoc.model import varlen
+
+    gen = torch.Generator().manual_seed(hq + d)
+    lengths = [1, 63, 200, 64, 5]
+    n = sum(lengths)
+    q = torch.randn(n, hq, d, generator=gen).to("cuda", torch.bfloat16)
+    k, v = (torch.randn(n, hkv, d, generator=gen).to("cuda", torch.bfloat16) for _ in range(2))
+    cu = torch.tensor([0, *torch.tensor(lengths).cumsum(0).tolist()], dtype=torch.int32, device="cuda")
+    monkeypatch.setattr(varlen, "flash_attn_varlen_func", None)  # the bundled kernel, not flash-attn's
+    assert varlen._aten_flash_usable(q)
+    fast = varlen.varlen_attention(q, k, v, cu, causal=causal, scale=d ** -0.5)
+    monkeypatch.setenv("RAXDOC_PREFILL_ATTENTION", "sdpa")
+    assert not varlen._aten_flash_usable(q)
+    ref = varlen.varlen_attention(q, k, v, cu, causal=causal, scale=d ** -0.5)
+    torch.testing.assert_close(fast.float(), ref.float(), atol=2e-2, rtol=2e-2)
