@@ -305,7 +305,7 @@ class Engine:
             if bitmask is not None:
                 self._steer_to_close(live, bitmask)
             sampled = self.sampler(logits, sampling, bitmask)
-        except Exception as e:
+        except BaseException as e:  # even an interrupt: the device ran ahead of the host, rows cannot resume
             running = [s for s in seqs if not s.is_finished]
             self._fail_batch(scheduler, ScheduledBatch("decode", running), pending, e)
             if isinstance(e, RuntimeError):

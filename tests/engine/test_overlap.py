@@ -83,17 +83,21 @@ def test_device_failure_mid_chain_fails_the_batch_and_serves_the_rest(tokenizer,
     assert [list(r.token_ids) for r in later] == [naive_generate(p["input_ids"], chain_next, 3) for p in prompts]
 
 
-def test_a_bug_mid_chain_raises_and_frees_every_slot(tokenizer):
+@pytest.mark.parametrize("error", [ValueError, KeyboardInterrupt])
+def test_a_bug_mid_chain_raises_and_frees_every_slot(tokenizer, error):
+    """A bug, or an interrupt, while a step runs ahead: it propagates, and no row is left on a slot
+    whose state went one token further than its host record."""
+
     class Buggy(MockRunner):
         def decode(self, seqs, next_tokens=None):
             if next_tokens is not None:
-                raise ValueError("shape bug")
+                raise error("shape bug")
             return super().decode(seqs)
 
     runner = Buggy(2, one_hot_logits(chain_next))
     engine = Engine(runner, tokenizer, EngineConfig(max_num_seqs=2, max_model_len=64, prefill_token_budget=64,
                                                     overlap_decode=True))
-    with pytest.raises(ValueError, match="shape bug"):
+    with pytest.raises(error, match="shape bug"):
         engine.generate(_prompts([3, 4, 5]), SamplingParams(max_new_tokens=5, ignore_eos=True))
     assert not engine.has_unfinished() and engine._scheduler.slots.num_free == 2 and engine._inflight is None
 
