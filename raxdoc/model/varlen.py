@@ -5,7 +5,8 @@ On CUDA in half precision it is one varlen flash-attention call: flash-attn's
 ``flash_attn_varlen_func`` when installed, else the flash kernel PyTorch bundles
 (``aten._flash_attention_forward``, sm80+), so a prefill of many pages or images is one launch per
 layer rather than one SDPA per segment. Elsewhere, with ``RAXDOC_OPS=torch`` (parity runs) or
-``RAXDOC_PREFILL_ATTENTION=sdpa`` (a fallback switch), it runs SDPA per segment. Not here: KV caches or masks other than causal / full.
+``RAXDOC_PREFILL_ATTENTION=sdpa`` (a fallback switch), it runs SDPA per segment.
+Not here: KV caches or masks other than causal / full.
 """
 
 from __future__ import annotations
