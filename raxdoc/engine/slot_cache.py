@@ -10,11 +10,12 @@ host syncs, so a decode step can be graph-captured):
   zero state (None: the ops skip the gather) and hands back one final state per
   packed sequence; K/V of all packed tokens go into their slots with one
   `index_put_` (slot and position of every token), attention is varlen.
-- decode (`SlotCache.decode`): the recurrent state is updated in the pool by
-  slot index (`ops.fused_recurrent_gated_delta_rule_update`); the conv window is
-  a gathered copy; attention is a `decode_attention` kernel over each row's prefix.
+- decode (`SlotCache.decode`): the recurrent state and the conv window are updated
+  in their pools by slot index (`ops.fused_recurrent_gated_delta_rule_update`,
+  `ops.causal_conv1d_update_pooled`); attention is a `decode_attention` kernel
+  over each row's prefix.
 
-`commit()` writes prefill states and conv windows back with `index_copy_`. Plain torch; no
+`commit()` writes a prefill's final states into the slots with `index_copy_`. Plain torch; no
 scheduling, no positions (the runner's job).
 """
 
@@ -28,20 +29,22 @@ from raxdoc.model.varlen import varlen_attention
 
 class SlotLinearState:
     """A prefill (`fresh`) starts from zero state (None tells the ops so) and hands back final
-    states to write into the slots; a decode step updates the recurrent state in the pool in
-    place (`pool`, `slots`: the op reads and writes rows by index) and gathers only the small
-    conv window."""
+    states to write into the slots; a decode step updates the recurrent state and the conv window
+    in their pools in place (`pool`, `conv_pool`, `slots`: the ops read and write rows by index)."""
 
     def __init__(self, layer: LinearLayerCache, idx: torch.Tensor, fresh: bool) -> None:
         self._layer, self._idx = layer, idx
-        self.conv: torch.Tensor | None = None if fresh else layer.conv[idx]  # (B, conv_dim, kernel)
+        self.conv: torch.Tensor | None = None  # (B, conv_dim, kernel) after a prefill
         self.recurrent: torch.Tensor | None = None  # (B, Hv, Dk, Dv) after a prefill
         self.pool: torch.Tensor | None = None if fresh else layer.recurrent  # (S, Hv, Dk, Dv)
+        self.conv_pool: torch.Tensor | None = None if fresh else layer.conv  # (S, conv_dim, kernel)
         self.slots: torch.Tensor | None = None if fresh else idx
 
     def commit(self) -> None:
-        self._layer.conv.index_copy_(0, self._idx, self.conv.to(self._layer.conv.dtype))
-        if self.recurrent is not None:  # prefill; a decode step already wrote the pool
+        # A prefill hands back final states to write; a decode step already updated the pools.
+        if self.conv is not None:
+            self._layer.conv.index_copy_(0, self._idx, self.conv.to(self._layer.conv.dtype))
+        if self.recurrent is not None:
             self._layer.recurrent.index_copy_(0, self._idx, self.recurrent.to(self._layer.recurrent.dtype))
 
 

@@ -23,14 +23,16 @@ class LinearState:
     """Fixed-size per-sequence state of one Gated DeltaNet layer, batch-first.
 
     conv: the last ``kernel`` conv inputs, oldest first (B, conv_dim, kernel); recurrent: float32 (B, Hv, Dk, Dv).
-    A slot cache may instead keep the recurrent state in a pool and name the rows: ``pool`` (S, Hv, Dk, Dv)
-    and ``slots`` (B,) long; a decode step then updates those rows in place (``recurrent`` stays None).
+    A slot cache may instead keep the states in pools and name the rows: ``pool`` (S, Hv, Dk, Dv),
+    ``conv_pool`` (S, conv_dim, kernel) and ``slots`` (B,) long; a decode step then updates those rows
+    in place (``recurrent`` and ``conv`` stay None).
     """
 
     def __init__(self) -> None:
         self.conv: torch.Tensor | None = None
         self.recurrent: torch.Tensor | None = None
         self.pool: torch.Tensor | None = None
+        self.conv_pool: torch.Tensor | None = None
         self.slots: torch.Tensor | None = None
 
 
@@ -66,7 +68,9 @@ class GatedDeltaNet(nn.Module):
         qkv = self.in_proj_qkv(x)  # (B, T, conv_dim)
         pooled = state is not None and getattr(state, "slots", None) is not None
         decode = state is not None and (pooled or state.recurrent is not None) and T == 1 and cu_seqlens is None
-        if decode:
+        if decode and pooled and getattr(state, "conv_pool", None) is not None:
+            qkv = ops.causal_conv1d_update_pooled(qkv, state.conv_pool, state.slots, conv_w, activation=self.act)
+        elif decode:
             conv = state.conv
             qkv = ops.causal_conv1d_update(qkv, conv, conv_w, activation=self.act)  # updates conv in place
             state.conv = conv  # assigned back too, so a state object may hand out gathered copies

@@ -10,6 +10,7 @@ from raxdoc.model.ops.backend import BackendUnavailableError, OpInputError, use_
 from raxdoc.model.ops.conv1d import (
     causal_conv1d,
     causal_conv1d_update,
+    causal_conv1d_update_pooled,
     naive_causal_conv1d,
     naive_causal_conv1d_update,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "OpInputError",
     "causal_conv1d",
     "causal_conv1d_update",
+    "causal_conv1d_update_pooled",
     "chunk_gated_delta_rule",
     "fused_recurrent_gated_delta_rule",
     "fused_recurrent_gated_delta_rule_update",
