@@ -3,6 +3,8 @@ kernel (under Triton's interpreter on CPU, set by tests/conftest.py) == the naiv
 
 from __future__ import annotations
 
+import importlib.util
+
 import pytest
 import torch
 from ops_inputs import conv_inputs
@@ -15,12 +17,9 @@ DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def _kernel_params():
-    params = [pytest.param(False, id="torch")]
-    try:
-        import triton  # noqa: F401
-    except ImportError:
-        return params + [pytest.param(True, id="triton", marks=pytest.mark.skip(reason="needs Triton"))]
-    return params + [pytest.param(True, id="triton")]
+    no_triton = importlib.util.find_spec("triton") is None
+    return [pytest.param(False, id="torch"),
+            pytest.param(True, id="triton", marks=pytest.mark.skipif(no_triton, reason="needs Triton"))]
 
 
 @pytest.mark.parametrize("use_kernel", _kernel_params())

@@ -42,7 +42,7 @@ def _conv_update_kernel(x_ptr, pool_ptr, slots_ptr, w_ptr, b_ptr, y_ptr, D,
 
 def launch(x: torch.Tensor, pool: torch.Tensor, slots: torch.Tensor, weight: torch.Tensor,
            bias: torch.Tensor | None, silu: bool) -> torch.Tensor:
-    N, (S, D, W) = slots.shape[0], pool.shape
+    N, (_, D, W) = slots.shape[0], pool.shape
     x2 = x.reshape(N, D).contiguous()
     y = torch.empty_like(x2)
     w = weight.contiguous()
