@@ -241,10 +241,8 @@ class Engine:
                 return
         batch = scheduler.schedule()
         seqs = batch.seqs
-        matchers = [s.matcher for s in seqs]
         # Masks depend only on tokens already accepted: fill them while the runner computes.
-        pending = (self._mask_filler(len(seqs)).submit(matchers)
-                   if any(m is not None for m in matchers) else None)
+        pending = self._submit_masks(seqs)
         # Built before the forward is queued: a host-to-device copy after it would wait for it.
         sampling = SamplingBatch.build([s.params for s in seqs], [s.num_completion_tokens for s in seqs],
                                        device=self.runner.device)
@@ -253,10 +251,7 @@ class Engine:
             if batch.kind == "prefill" and not getattr(self.runner, "needs_vision_after_prefill", True):
                 for seq in seqs:  # the images live in the cache now: free the host pixels
                     seq.vision = None
-            bitmask = pending.result() if pending is not None else None
-            if bitmask is not None:
-                self._steer_to_close(seqs, bitmask)
-            sampled = self.sampler(logits, sampling, bitmask)
+            sampled = self._sample(seqs, logits, sampling, pending)
             if self.overlap and batch.kind == "decode":
                 self._inflight = InFlight.start(seqs, sampled)  # read by the next step
                 return
@@ -272,6 +267,21 @@ class Engine:
             self._fail_batch(scheduler, batch, pending, e)
             raise
         self._finished.extend(scheduler.postprocess(seqs, tokens))
+
+    def _submit_masks(self, rows: list[Sequence | None]):
+        """Start filling the grammar masks of `rows` (None: a row that stopped, left unmasked) on the
+        filler's thread; None when no row is constrained."""
+        matchers = [s.matcher if s is not None else None for s in rows]
+        if all(m is None for m in matchers):
+            return None
+        return self._mask_filler(len(rows)).submit(matchers)
+
+    def _sample(self, rows: list[Sequence | None], logits, sampling: SamplingBatch, pending):
+        """Wait for the masks (if any), steer rows near their budget to close, sample on the device."""
+        bitmask = pending.result() if pending is not None else None
+        if bitmask is not None:
+            self._steer_to_close(rows, bitmask)
+        return self.sampler(logits, sampling, bitmask)
 
     def _settle(self) -> None:
         """Read and apply the ids in flight, if any (overlapped decode)."""
@@ -298,13 +308,8 @@ class Engine:
             # While the device computes: the previous ids on the host, then masks for this step.
             self._finished.extend(scheduler.postprocess(seqs, inflight.read()))
             live = [s if not s.is_finished else None for s in seqs]
-            matchers = [s.matcher if s is not None else None for s in live]
-            if any(m is not None for m in matchers):
-                pending = self._mask_filler(len(seqs)).submit(matchers)
-            bitmask = pending.result() if pending is not None else None
-            if bitmask is not None:
-                self._steer_to_close(live, bitmask)
-            sampled = self.sampler(logits, sampling, bitmask)
+            pending = self._submit_masks(live)
+            sampled = self._sample(live, logits, sampling, pending)
         except BaseException as e:  # even an interrupt: the device ran ahead of the host, rows cannot resume
             running = [s for s in seqs if not s.is_finished]
             self._fail_batch(scheduler, ScheduledBatch("decode", running), pending, e)
@@ -322,4 +327,3 @@ class Engine:
             seq.finish("error", error_type=type(error).__name__, error=f"{batch.kind} step failed: {error}")
             scheduler.release(seq)
         self._finished.extend(batch.seqs)
-

@@ -66,9 +66,9 @@ class GatedDeltaNet(nn.Module):
         B, T, _ = x.shape
         conv_w = self.conv1d.weight.squeeze(1)  # (conv_dim, kernel)
         qkv = self.in_proj_qkv(x)  # (B, T, conv_dim)
-        pooled = state is not None and getattr(state, "slots", None) is not None
+        pooled = state is not None and state.slots is not None
         decode = state is not None and (pooled or state.recurrent is not None) and T == 1 and cu_seqlens is None
-        if decode and pooled and getattr(state, "conv_pool", None) is not None:
+        if decode and pooled:
             qkv = ops.causal_conv1d_update_pooled(qkv, state.conv_pool, state.slots, conv_w, activation=self.act)
         elif decode:
             conv = state.conv
