@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 
 from raxdoc.engine.engine_config import DECODE_ATTENTION
+from raxdoc.model.varlen import bundled_flash_available
 
 try:  # optional CUDA kernel; absent on CPU machines
     from flash_attn import flash_attn_with_kvcache  # type: ignore
@@ -103,9 +104,7 @@ class TritonSlotAttention:
 
 def aten_flash_usable(buffer: torch.Tensor) -> bool:
     """Whether PyTorch's bundled flash-attention can serve a pool whose K buffer is `buffer`."""
-    return (buffer.is_cuda and buffer.dtype in (torch.float16, torch.bfloat16)
-            and hasattr(torch.ops.aten, "_flash_attention_forward")
-            and torch.cuda.get_device_capability(buffer.device) >= (8, 0))
+    return bundled_flash_available(buffer)
 
 
 class AtenFlashAttention:

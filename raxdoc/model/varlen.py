@@ -53,13 +53,18 @@ def varlen_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, cu_seqle
 PREFILL_ATTENTION_ENV = "RAXDOC_PREFILL_ATTENTION"  # auto | sdpa (per segment, never the bundled kernel)
 
 
+def bundled_flash_available(t: torch.Tensor) -> bool:
+    """Whether PyTorch's bundled flash kernel can take `t`: CUDA, fp16/bf16, sm80+, op present."""
+    return (t.is_cuda and t.dtype in (torch.float16, torch.bfloat16)
+            and hasattr(torch.ops.aten, "_flash_attention_forward")
+            and torch.cuda.get_device_capability(t.device) >= (8, 0))
+
+
 def _aten_flash_usable(q: torch.Tensor) -> bool:
-    """PyTorch's bundled flash kernel: CUDA, fp16/bf16, sm80+, not a `RAXDOC_OPS=torch` parity run and
-    not `RAXDOC_PREFILL_ATTENTION=sdpa`."""
-    if not (q.is_cuda and q.dtype in (torch.float16, torch.bfloat16)):
-        return False
+    """The bundled kernel for prefill: available, not a `RAXDOC_OPS=torch` parity run and not
+    `RAXDOC_PREFILL_ATTENTION=sdpa`."""
     if os.environ.get("RAXDOC_OPS", "auto").strip().lower() == "torch":
         return False
     if os.environ.get(PREFILL_ATTENTION_ENV, "auto").strip().lower() == "sdpa":  # the fallback switch
         return False
-    return hasattr(torch.ops.aten, "_flash_attention_forward") and torch.cuda.get_device_capability(q.device) >= (8, 0)
+    return bundled_flash_available(q)
