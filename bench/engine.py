@@ -5,7 +5,7 @@
         --ckpt-dir /tmp/ckpt --out bench/results/engine-h100.json                          # H100
 
 Prints a short table; with --out writes the JSON (device, torch, commit, date, command, every
-figure). The logic lives in `raxdoc.engine.benchmark` (shared with `raxdoc bench`); this file only
+figure). The logic lives in `bench.engine_run` (shared with `raxdoc bench`); this file only
 parses arguments. See bench/README.md for the GPU runs.
 """
 
@@ -15,7 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from raxdoc.engine.benchmark import run_engine_bench
+from bench.engine_run import run_engine_bench
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -181,7 +181,7 @@ import transformers
 if not transformers.__file__.startswith(site):
     sys.exit(f"transformers comes from {transformers.__file__}, not the carried wheel in {site}")
 from transformers import Qwen3_5ForConditionalGeneration  # noqa: F401  the baseline and the parity oracle
-for module in ("llguidance", "pydantic", "raxdoc.model", "raxdoc.engine", "raxdoc.prompt", "raxdoc.schemas"):
+for module in ("llguidance", "pydantic", "raxdoc.model", "raxdoc.engine", "raxdoc.schemas.prompt", "raxdoc.schemas"):
     importlib.import_module(module)
 print("imports ok: transformers", transformers.__version__)
 PYEOF
@@ -224,7 +224,7 @@ step_tests() {
 
 step_ckpt() {  # step_ckpt LOG: the random rax-4.5 checkpoint, written once per machine (~4.5 GB)
   bounded ckpt 300 120 "$1" "$PY" -c \
-    "from raxdoc.engine.bench_workload import ensure_checkpoint as e; print('checkpoint', e('rax-4.5', '$CKPT'))"
+    "from bench.workload import ensure_checkpoint as e; print('checkpoint', e('rax-4.5', '$CKPT'))"
   [ "$RC" -eq 125 ] && return 0
   if [ "$RC" -eq 0 ]; then verdict ckpt ok "$(du -sh "$CKPT/rax-4.5-random" | cut -f1) in ${TOOK}s"
   elif [ "$RC" -ne 124 ] && [ "$RC" -ne 137 ]; then verdict ckpt FAILED "rc $RC; log $1"; fi

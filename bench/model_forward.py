@@ -23,7 +23,7 @@ import torch
 
 from raxdoc.model import RaxConfig, RaxForConditionalGeneration
 from raxdoc.model.ops import use_fla
-from raxdoc.model.presets import preset_config
+from raxdoc.testing.presets import preset_config
 
 
 def build(preset: str, device: torch.device, dtype: torch.dtype) -> RaxForConditionalGeneration:

@@ -44,7 +44,9 @@ def make_corpus(folder: Path, docs: int, pages_per_doc: int) -> None:
 def bare_engine(ckpt: str, profile, folder: Path) -> tuple[float, int]:
     """(seconds, pages) for Engine.generate over every page, rendered beforehand (not timed)."""
     from raxdoc.ingest.options import RenderOptions
-    from raxdoc.stages import EngineStage, IngestStage, rows_batch
+    from raxdoc.pipeline.engine_stage import EngineStage
+    from raxdoc.pipeline.ingest_stage import IngestStage
+    from raxdoc.pipeline.rows import rows_batch
 
     stage = EngineStage(ckpt, profile, constrained=True)
     ingest = IngestStage(RenderOptions(max_pixels=profile.max_pixels))
@@ -79,7 +81,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
 
-    from raxdoc.model.presets import write_random_checkpoint
+    from raxdoc.testing.presets import write_random_checkpoint
     from raxdoc.profiles import resolve_profile
 
     profile = resolve_profile(args.profile, max_new_tokens=args.max_new_tokens, max_pixels=args.max_pixels)
@@ -91,10 +93,10 @@ def main() -> None:
 
     # Ray's own start (seconds, once per process) is timed apart from the runs: on a cluster it is
     # paid once per job, not per page. Each run still pays its actor's model load.
-    from raxdoc.pipeline import _init_ray
+    from raxdoc.pipeline.graph import init_ray
 
     started = time.perf_counter()
-    _init_ray(None)
+    init_ray(None)
     ray_start_s = time.perf_counter() - started
     engine_s, pipe_s = [], []
     for _ in range(args.repeats):

@@ -20,6 +20,8 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColu
 from rich.text import Text
 from rich.table import Table
 
+from raxdoc.settings import DEFAULT_MODEL
+
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Extract invoice line items from PDFs into Parquet with Rax 4.5.")
 console = Console(stderr=True)
@@ -36,7 +38,7 @@ def _main() -> None:
 def extract(
     inputs: list[str] = typer.Argument(..., help="PDF/image files, directories, globs or fsspec URLs (s3://...)."),
     output: str = typer.Option(..., "--output", "-o", help="Output folder (local path or fsspec URL)."),
-    model: str = typer.Option("raxcore-dev/Rax-4.5", help="Checkpoint folder or hub id."),
+    model: str = typer.Option(DEFAULT_MODEL, help="Checkpoint folder or hub id."),
     profile: str = typer.Option("auto", help="GPU tier: auto, cpu, l4, a10g, a100, h100."),
     schema: Optional[str] = typer.Option(None, help="Custom pydantic schema as module:Class."),
     max_pages: Optional[int] = typer.Option(None, min=1, help="Read at most this many pages a document."),
@@ -95,11 +97,30 @@ def bench(
     """Engine throughput: pages/s, prefill and decode tokens/s, MFU, peak memory, ratio to transformers."""
     import sys
 
-    from raxdoc.engine.benchmark import run_engine_bench
-
+    run_engine_bench = _bench_entry()
     run_engine_bench(preset=preset, pages=pages, max_new_tokens=max_new_tokens, profile=profile,
                      baseline=baseline, baseline_pages=baseline_pages, memory_cap_gib=memory_cap_gib,
                      ckpt_dir=ckpt_dir, out=out, grammar=grammar, command=" ".join(["raxdoc", *sys.argv[1:]]))
+
+
+def _bench_entry():
+    """`bench.engine_run.run_engine_bench` from the source checkout this package runs from.
+
+    Benchmark code is not shipped in the package (bench/ beside raxdoc/); an installed copy
+    without the checkout gets a usage error saying so.
+    """
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    if not (root / "bench" / "engine_run.py").is_file():
+        _error("raxdoc bench runs from a source checkout: its code lives in the repository's bench/ folder, "
+               "which a plain install does not ship. Clone the repository and `pip install -e '.[test]'`.")
+        raise typer.Exit(EXIT_USAGE)
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    from bench.engine_run import run_engine_bench
+
+    return run_engine_bench
 
 
 def _error(message: str) -> None:

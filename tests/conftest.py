@@ -22,7 +22,7 @@ if os.environ.get("RAXDOC_TEST_HIDE_FLA") == "1":
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory):
     """A random `tiny` Rax checkpoint folder (float32, untied), written once per session."""
-    from raxdoc.model.presets import write_random_checkpoint
+    from raxdoc.testing.presets import write_random_checkpoint
 
     return write_random_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny", "tiny")
 

@@ -17,10 +17,10 @@ def _one_pdf(tmp_path):
 
 def _fake_dataset(monkeypatch, dataset):
     """Run the pipeline's driver over `dataset` instead of a Ray graph (no Ray started)."""
-    from raxdoc import pipeline
+    from raxdoc.pipeline import run
 
-    monkeypatch.setattr(pipeline, "_init_ray", lambda address: False)
-    monkeypatch.setattr(pipeline, "_build_dataset", lambda *a, **k: dataset)
+    monkeypatch.setattr(run, "init_ray", lambda address: False)
+    monkeypatch.setattr(run, "build_dataset", lambda *a, **k: dataset)
 
 
 def _run(*args):
@@ -163,7 +163,7 @@ def test_some_documents_failed_exits_1_and_says_where_to_look(tmp_path, tiny_che
 
 
 def test_bench_grammar_flag_reaches_the_benchmark(monkeypatch):
-    import raxdoc.engine.benchmark as benchmark
+    import bench.engine_run as benchmark
 
     seen = {}
     monkeypatch.setattr(benchmark, "run_engine_bench", lambda **kw: seen.update(kw))

@@ -35,7 +35,7 @@ import json
 from typing import Any
 
 
-from raxdoc.engine.engine_config import EngineConfig
+from raxdoc.engine.config import EngineConfig
 from raxdoc.engine.grammar import Grammar, MaskFiller, build_ll_tokenizer
 from raxdoc.engine.grammar_close import GrammarCloser
 from raxdoc.engine.inflight import InFlight

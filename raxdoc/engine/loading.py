@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from raxdoc.engine.engine_config import EngineConfig
+from raxdoc.engine.config import EngineConfig
 
 
 def load_slot_runner(path_or_id: str, *, profile: Any = None, dtype: Any = None, device: str | None = None,

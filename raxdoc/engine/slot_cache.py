@@ -24,7 +24,7 @@ from __future__ import annotations
 import torch
 
 from raxdoc.engine.cache_pool import AttentionLayerCache, CachePool, LinearLayerCache
-from raxdoc.model.varlen import varlen_attention
+from raxdoc.model.ops.attention.varlen import varlen_attention
 
 
 class SlotLinearState:

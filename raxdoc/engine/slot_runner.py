@@ -38,7 +38,7 @@ from raxdoc.engine.cuda_graphs import (
     padded_batch_size,
     span_bucket,
 )
-from raxdoc.engine.decode_attention import pick_decode_attention
+from raxdoc.model.ops.attention.decode import pick_decode_attention
 from raxdoc.engine.sequence import Sequence
 from raxdoc.engine.slot_cache import SlotCache
 from raxdoc.model.rope import rope_index

@@ -13,7 +13,7 @@ import torch
 from raxdoc.model.attention import AttentionState
 from raxdoc.model.config import RaxTextConfig
 from raxdoc.model.linear_attention import LinearState
-from raxdoc.model.varlen import sdpa
+from raxdoc.model.ops.attention.varlen import sdpa
 
 
 class RaggedAttentionState:

@@ -16,7 +16,7 @@ from torch import nn
 from raxdoc.model.config import RaxVisionConfig
 from raxdoc.model.layers import ACT
 from raxdoc.model.rope import VisionRotary, apply_vision_rotary, vision_patch_hw
-from raxdoc.model.varlen import varlen_attention
+from raxdoc.model.ops.attention.varlen import varlen_attention
 
 
 def _axis_taps(n: int, side: int) -> tuple[torch.Tensor, torch.Tensor]:

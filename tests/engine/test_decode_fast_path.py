@@ -19,9 +19,9 @@ from raxdoc.engine.cuda_graphs import (
     padded_batch_size,
     span_bucket,
 )
-from raxdoc.engine.decode_attention import AtenFlashAttention, GatherAttention, pick_decode_attention
+from raxdoc.model.ops.attention.decode import AtenFlashAttention, GatherAttention, pick_decode_attention
 from raxdoc.engine.slot_runner import SlotRunner
-from raxdoc.model.varlen import sdpa
+from raxdoc.model.ops.attention.varlen import sdpa
 
 
 @pytest.mark.parametrize("max_seqs, expected", [
@@ -96,7 +96,7 @@ def test_aten_flash_call_fits_the_op_schema_on_meta_tensors():
 
 
 def test_triton_slots_choice_needs_triton(monkeypatch):
-    from raxdoc.engine import decode_attention
+    from raxdoc.model.ops.attention import decode as decode_attention
 
     buf = torch.zeros(1, 2, 4, 1, 8)
     monkeypatch.setattr(decode_attention, "triton_installed", lambda: False)

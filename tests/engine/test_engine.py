@@ -153,7 +153,7 @@ def test_grammar_cache_keyed_by_schema_content(tokenizer):
 
 
 def test_rax_tokenizer_ids_read_not_hard_coded_and_grammar_holds():
-    from raxdoc.model.tokenizer_builder import build_tokenizer, special_token_ids
+    from raxdoc.testing.tokenizer import build_tokenizer, special_token_ids
 
     vocab = 1024
     tok = build_tokenizer(vocab)

@@ -177,7 +177,7 @@ def test_cuda_engine_fla_and_graphs_equal_cpu_engine_float32(tiny_checkpoint, mo
 def test_aten_flash_attention_equals_gather_kernel():
     """PyTorch's bundled flash-attention reading prefixes in place == the gather kernel: rows of other
     lengths, two padding rows sharing the spare slot, GQA 8/2, head_dim 256 (Rax 4.5's)."""
-    from raxdoc.engine.decode_attention import AtenFlashAttention, GatherAttention, aten_flash_usable
+    from raxdoc.model.ops.attention.decode import AtenFlashAttention, GatherAttention, aten_flash_usable
 
     g = torch.Generator(device="cuda").manual_seed(0)
     slots_n, max_len, hkv, hq, d = 6, 300, 2, 8, 256
@@ -196,7 +196,7 @@ def test_aten_flash_attention_equals_gather_kernel():
 
 def test_aten_flash_decode_in_the_engine_equals_gather_and_captures(bf16):
     model, proc = bf16
-    from raxdoc.engine.decode_attention import aten_flash_usable
+    from raxdoc.model.ops.attention.decode import aten_flash_usable
 
     if not aten_flash_usable(torch.zeros(1, device="cuda", dtype=torch.bfloat16)):
         pytest.skip("no bundled flash-attention on this device")

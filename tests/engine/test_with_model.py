@@ -121,7 +121,7 @@ def test_from_pretrained_reads_the_checkpoint_merge_size(tmp_path):
     image check count with it, so a merge-1 vision tower must not be counted as 2x2."""
     import numpy as np
 
-    from raxdoc.model.presets import write_random_checkpoint
+    from raxdoc.testing.presets import write_random_checkpoint
 
     path = write_random_checkpoint(tmp_path / "merge1", "tiny", overrides={"vision_config": {"spatial_merge_size": 1}})
     engine = Engine.from_pretrained(str(path), device="cpu", max_num_seqs=2, max_model_len=512,

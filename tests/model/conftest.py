@@ -1,4 +1,4 @@
-"""Helpers for the model tests: random checkpoints from ``raxdoc.model.presets`` and transformers'
+"""Helpers for the model tests: random checkpoints from ``raxdoc.testing.presets`` and transformers'
 ``Qwen3_5ForConditionalGeneration`` loaded from the same folder as the oracle.
 
 transformers is imported with ``sys.modules["fla"] = None`` so it binds to its own torch fallbacks
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from raxdoc.model.presets import write_random_checkpoint
+from raxdoc.testing.presets import write_random_checkpoint
 
 
 def transformers_model_class():

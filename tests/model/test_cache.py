@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from raxdoc.model import RaxForConditionalGeneration
-from raxdoc.model.presets import write_random_checkpoint
+from raxdoc.testing.presets import write_random_checkpoint
 from tests.model.conftest import assert_close, image_prompt
 
 

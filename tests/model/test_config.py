@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 
 from raxdoc.model import ConfigError, RaxConfig
-from raxdoc.model.presets import preset_config
+from raxdoc.testing.presets import preset_config
 
 
 def test_full_size_preset_numbers():

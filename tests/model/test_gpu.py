@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from raxdoc.model import RaxForConditionalGeneration
-from raxdoc.model.presets import write_random_checkpoint
+from raxdoc.testing.presets import write_random_checkpoint
 from tests.model.conftest import assert_close, image_prompt
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")]
@@ -65,7 +65,7 @@ def test_cuda_float32_torch_path_matches_cpu(tmp_path, monkeypatch):
 @torch.no_grad()
 def test_varlen_attention_bundled_flash_equals_sdpa_per_segment(causal, hq, hkv, d, monkeypatch):
     """One aten flash call over packed segments of awkward lengths == SDPA segment by segment."""
-    from raxdoc.model import varlen
+    from raxdoc.model.ops.attention import varlen
 
     gen = torch.Generator().manual_seed(hq + d)
     lengths = [1, 63, 200, 64, 5]

@@ -8,7 +8,7 @@ from safetensors.torch import load_file, save_file
 
 from raxdoc.model import ConfigError, LoaderError, RaxForConditionalGeneration
 from raxdoc.model.loader import module_name
-from raxdoc.model.presets import write_random_checkpoint
+from raxdoc.testing.presets import write_random_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +126,7 @@ def test_full_size_shapes_match_transformers_on_meta():
 
     from raxdoc.model import RaxConfig
     from raxdoc.model.loader import TRANSFORMS
-    from raxdoc.model.presets import preset_config
+    from raxdoc.testing.presets import preset_config
     from tests.model.conftest import transformers_model_class
 
     d = {k: v for k, v in preset_config("rax-4.5").items() if "pixels" not in k}

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from raxdoc.model import RaxConfig, rope_index
-from raxdoc.model.presets import preset_config
+from raxdoc.testing.presets import preset_config
 from tests.model.conftest import transformers_model_class
 
 CFG = RaxConfig.from_dict(preset_config("tiny"))

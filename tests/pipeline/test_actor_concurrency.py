@@ -14,9 +14,9 @@ import pymupdf
 from ray import cloudpickle
 
 import raxdoc
-from raxdoc.pipeline import engine_batch_size
+from raxdoc.pipeline.graph import engine_batch_size
 from raxdoc.profiles import resolve_profile
-from raxdoc.stages import EngineStage
+from raxdoc.pipeline.engine_stage import EngineStage
 
 LOG = "RAXDOC_TEST_CALL_LOG"
 PROFILE = resolve_profile("cpu", max_num_seqs=4, max_new_tokens=24, max_pixels=256 * 256, max_model_len=2048)

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 import raxdoc
-from raxdoc import pipeline
+from raxdoc.pipeline import run
 
 
 class _Dataset:
@@ -16,8 +16,8 @@ class _Dataset:
 
 def test_path_objects_are_accepted_and_lost_inputs_get_rows(tmp_path, tiny_checkpoint, monkeypatch):
     built = {}
-    monkeypatch.setattr(pipeline, "_init_ray", lambda address: False)
-    monkeypatch.setattr(pipeline, "_build_dataset", lambda sources, *a: built.setdefault("ds", _Dataset(sources)))
+    monkeypatch.setattr(run, "init_ray", lambda address: False)
+    monkeypatch.setattr(run, "build_dataset", lambda sources, *a: built.setdefault("ds", _Dataset(sources)))
     folder = tmp_path / "in"
     folder.mkdir()
     for name in ("a.pdf", "b.pdf"):
@@ -25,6 +25,6 @@ def test_path_objects_are_accepted_and_lost_inputs_get_rows(tmp_path, tiny_check
     summary = raxdoc.extract(folder, tmp_path / "out", model=str(tiny_checkpoint), profile="cpu")
     assert [Path(s).name for s in built["ds"].sources] == ["a.pdf", "b.pdf"]
     assert (summary.documents, summary.error, summary.output) == (2, 2, str(tmp_path / "out"))
-    from raxdoc.store import OutputStore
+    from raxdoc.pipeline.store import OutputStore
 
     assert sorted(OutputStore(str(tmp_path / "out")).read().column("error_type").to_pylist()) == ["lost", "lost"]

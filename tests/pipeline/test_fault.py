@@ -9,7 +9,7 @@ from ray import cloudpickle
 import pandas as pd
 
 import raxdoc
-from raxdoc.stages import EngineStage
+from raxdoc.pipeline.engine_stage import EngineStage
 
 from tests.pipeline.test_extract import PROFILE
 

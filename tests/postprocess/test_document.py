@@ -72,7 +72,7 @@ def test_schemas_postprocess_and_prompt_import_without_torch_or_ray():
     code = ("import sys\n"
             "for m in ('torch', 'ray', 'pymupdf', 'fitz'):\n"
             "    sys.modules[m] = None\n"
-            "import raxdoc.schemas, raxdoc.postprocess, raxdoc.prompt\n"
+            "import raxdoc.schemas, raxdoc.postprocess, raxdoc.schemas.prompt\n"
             "raxdoc.postprocess.parse_document(['{}'], constrained=True)\n")
     root = Path(__file__).resolve().parents[2]
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root)

@@ -1,6 +1,6 @@
 import json
 
-from raxdoc.prompt import PROMPT_VERSION, build_prompt, prompt_version
+from raxdoc.schemas.prompt import PROMPT_VERSION, build_prompt, prompt_version
 from raxdoc.schemas import Invoice, page_json_schema
 from tests.schemas.sample_schema import Receipt
 

@@ -126,7 +126,7 @@ def _layer_with_ops(layer, hidden, conv_state=None, rec_state=None):
 def test_ops_rebuild_the_transformers_gated_deltanet_layer(hf):
     """Conventions line up with the real layer (qkv split, conv weight and state, GVA, gate, norm):
     our ops reproduce its uncached forward, and prefill + cached decode reproduce it too."""
-    from raxdoc.model.presets import preset_config
+    from raxdoc.testing.presets import preset_config
 
     text = preset_config("tiny")["text_config"]
     config = hf.Qwen3_5TextConfig(**text)

@@ -33,10 +33,10 @@ from typing import Any
 
 import torch
 
-from raxdoc.engine.bench_timer import BenchmarkError, run_engine
-from raxdoc.engine.bench_workload import build_prompts, ensure_checkpoint
-from raxdoc.engine.flops import page_flops, peak_bf16_flops
-from raxdoc.engine.hf_baseline import run_baseline
+from bench.engine_timer import BenchmarkError, run_engine
+from bench.workload import build_prompts, ensure_checkpoint
+from bench.flops import page_flops, peak_bf16_flops
+from bench.hf_baseline import run_baseline
 
 __all__ = ["BenchmarkError", "build_prompts", "ensure_checkpoint", "format_report", "run_engine_bench"]
 

@@ -10,8 +10,8 @@ import json
 import pytest
 import torch
 
-from raxdoc.engine.bench_pages import invoice_page
-from raxdoc.engine.benchmark import format_report, run_engine_bench
+from bench.pages import invoice_page
+from bench.engine_run import format_report, run_engine_bench
 
 ENGINE_KEYS = {"pages", "wall_s", "pages_per_s", "prefill_tokens", "decode_tokens", "output_tokens",
                "prefill_s", "decode_s", "prefill_tok_s", "decode_tok_s", "output_tok_s", "prefill_steps",
@@ -92,7 +92,7 @@ def test_bench_rejects_bad_arguments():
 
 
 def test_targets_follow_the_issue():
-    from raxdoc.engine.benchmark import _targets
+    from bench.engine_run import _targets
 
     report = {"engine": {"pages_per_s": 30.0, "peak_memory_gib": 21.5, "max_pages_in_flight": 64},
               "workload": {"max_new_tokens": 512}, "memory_cap_gib": None, "speedup": 19.9}
@@ -104,7 +104,7 @@ def test_targets_follow_the_issue():
 
 
 def test_failed_requests_stop_the_benchmark(tmp_path, tiny_checkpoint):
-    from raxdoc.engine.benchmark import BenchmarkError
+    from bench.engine_run import BenchmarkError
 
     (tmp_path / "tiny-random").symlink_to(tiny_checkpoint, target_is_directory=True)
     # A ViT budget below one page's patches: every request fails at admission, no figure is made.
@@ -115,7 +115,7 @@ def test_failed_requests_stop_the_benchmark(tmp_path, tiny_checkpoint):
 
 
 def test_baseline_batches_left_pad():
-    from raxdoc.engine.hf_baseline import _batch
+    from bench.hf_baseline import _batch
 
     pix = [torch.ones(8, 3), torch.full((4, 3), 2.0)]
     prompts = [{"input_ids": [5, 6, 7], "pixel_values": pix[0], "image_grid_thw": torch.tensor([[1, 2, 4]])},
@@ -129,8 +129,8 @@ def test_baseline_batches_left_pad():
 
 
 def test_ensure_checkpoint_writes_once_and_atomically(tmp_path, monkeypatch):
-    from raxdoc.engine.bench_workload import ensure_checkpoint
-    from raxdoc.model import presets
+    from bench.workload import ensure_checkpoint
+    from raxdoc.testing import presets
 
     calls = []
 
@@ -183,7 +183,7 @@ def test_bench_script_parses_arguments_into_the_run(tmp_path, tiny_checkpoint):
 def test_engine_figures_are_on_disk_before_the_baseline_starts(tmp_path, tiny_checkpoint, monkeypatch):
     """A bounded GPU session may kill the process during the (slow) baseline: the engine's figures
     must already be in the JSON by then, saying the baseline did not finish."""
-    import raxdoc.engine.benchmark as benchmark
+    import bench.engine_run as benchmark
 
     ckpt_dir = tmp_path / "ckpt"
     ckpt_dir.mkdir()
@@ -207,7 +207,7 @@ def test_prefill_warmup_packs_one_prefill_per_size_class(tiny_checkpoint):
     """The CUDA warm-up must hit every prefill size class the timed run can (fla autotunes its norm
     kernels per class): k prompts just under one class each have to go in as one prefill of k."""
     from raxdoc.engine import Engine
-    from raxdoc.engine.bench_timer import warm_prefill_sizes
+    from bench.engine_timer import warm_prefill_sizes
 
     engine = Engine.from_pretrained(str(tiny_checkpoint), device="cpu", max_num_seqs=4, max_model_len=300,
                                     prefill_token_budget=1000)

@@ -1,4 +1,4 @@
-from raxdoc.assemble import DocumentAssembler
+from raxdoc.pipeline.assemble import DocumentAssembler
 
 
 def _page(doc, i, n, text="{}"):

@@ -2,7 +2,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from raxdoc.store import DOCUMENTS, LINE_ITEMS, OutputStore, batch_key
+from raxdoc.pipeline.store import DOCUMENTS, LINE_ITEMS, OutputStore, batch_key
 
 
 def _docs(*ids):

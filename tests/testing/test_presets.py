@@ -3,8 +3,8 @@ import json
 import pytest
 from safetensors import safe_open
 
-from raxdoc.model.presets import PRESETS, preset_config, write_random_checkpoint
-from raxdoc.model.tokenizer_builder import build_tokenizer, special_token_ids
+from raxdoc.testing.presets import PRESETS, preset_config, write_random_checkpoint
+from raxdoc.testing.tokenizer import build_tokenizer, special_token_ids
 
 
 def test_full_size_preset_matches_design_numbers():

@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from raxdoc.engine.flops import page_flops, peak_bf16_flops, text_linear_weights, vision_linear_weights
+from bench.flops import page_flops, peak_bf16_flops, text_linear_weights, vision_linear_weights
 from raxdoc.model.config import RaxConfig
-from raxdoc.model.presets import preset_config
+from raxdoc.testing.presets import preset_config
 
 
 @pytest.fixture(scope="module")

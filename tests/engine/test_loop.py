@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 
 from raxdoc.engine import SamplingParams
-from raxdoc.engine_loop import EngineLoop, EngineLoopError
+from raxdoc.engine.loop import EngineLoop, EngineLoopError
 from raxdoc.profiles import resolve_profile
-from raxdoc.stages import EngineStage, batch_rows, empty_row, rows_batch
+from raxdoc.pipeline.engine_stage import EngineStage
+from raxdoc.pipeline.rows import batch_rows, empty_row, rows_batch
 from tests.pipeline.fake_engine import FakeEngine
 
 PROFILE = resolve_profile("cpu", max_num_seqs=4, max_new_tokens=6, max_pixels=96 * 96, min_pixels=32 * 32,

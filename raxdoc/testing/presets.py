@@ -22,7 +22,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from raxdoc.model.tokenizer_builder import build_tokenizer, special_token_ids
+from raxdoc.testing.tokenizer import build_tokenizer, special_token_ids
 
 # Each preset is the JSON an HF config.json would hold; `overrides` merge into it.
 PRESETS: dict[str, dict[str, Any]] = {

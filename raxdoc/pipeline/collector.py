@@ -29,10 +29,10 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from raxdoc.assemble import DocumentAssembler, PendingDocument
-from raxdoc.finish import FinishSettings, finish_document
-from raxdoc.stages import SKIPPED, SOURCE_ID_PREFIX, source_id
-from raxdoc.store import OutputStore
+from raxdoc.pipeline.assemble import DocumentAssembler, PendingDocument
+from raxdoc.pipeline.finish import FinishSettings, finish_document
+from raxdoc.pipeline.rows import SKIPPED, SOURCE_ID_PREFIX, source_id
+from raxdoc.pipeline.store import OutputStore
 
 log = logging.getLogger(__name__)
 

@@ -2,12 +2,12 @@
 
 import json
 
-from raxdoc.collector import ResultCollector, resume_state
-from raxdoc.finish import FinishSettings
+from raxdoc.pipeline.collector import ResultCollector, resume_state
+from raxdoc.pipeline.finish import FinishSettings
 from raxdoc.schemas import Invoice
 from raxdoc.schemas.rows import documents_arrow_schema, error_row, line_items_arrow_schema, to_table
-from raxdoc.stages import SKIPPED, empty_row, source_id
-from raxdoc.store import LINE_ITEMS, OutputStore
+from raxdoc.pipeline.rows import SKIPPED, empty_row, source_id
+from raxdoc.pipeline.store import LINE_ITEMS, OutputStore
 
 SETTINGS = FinishSettings(schema=Invoice, constrained=True, model="tiny", prompt_version="page-v1")
 TEXT = json.dumps({"invoice_number": "INV-1", "currency": "EUR", "line_items": [

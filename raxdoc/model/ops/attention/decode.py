@@ -32,8 +32,8 @@ import importlib.util
 import torch
 import torch.nn.functional as F
 
-from raxdoc.engine.engine_config import DECODE_ATTENTION
-from raxdoc.model.varlen import bundled_flash_available
+from raxdoc.engine.config import DECODE_ATTENTION
+from raxdoc.model.ops.attention.varlen import bundled_flash_available
 
 try:  # optional CUDA kernel; absent on CPU machines
     from flash_attn import flash_attn_with_kvcache  # type: ignore
@@ -91,7 +91,7 @@ class TritonSlotAttention:
     uses_span = False  # reads each row's own length: one graph per batch size
 
     def __init__(self) -> None:
-        from raxdoc.engine.slot_attention_kernel import slot_decode_attention  # imports Triton
+        from raxdoc.model.ops.attention.slot_decode_kernel import slot_decode_attention  # imports Triton
 
         self._attend = slot_decode_attention
 

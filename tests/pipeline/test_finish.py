@@ -2,8 +2,8 @@ import json
 from decimal import Decimal
 
 
-from raxdoc.assemble import DocumentAssembler
-from raxdoc.finish import FinishSettings, finish_document
+from raxdoc.pipeline.assemble import DocumentAssembler
+from raxdoc.pipeline.finish import FinishSettings, finish_document
 from raxdoc.schemas import Invoice
 from raxdoc.schemas.rows import documents_arrow_schema, line_items_arrow_schema, to_table
 

@@ -13,12 +13,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from raxdoc.engine.bench_pages import invoice_page
+from bench.pages import invoice_page
 
 
 def ensure_checkpoint(preset: str, ckpt_dir: str | Path) -> Path:
     """`ckpt_dir/<preset>-random`, written once (rax-4.5 in bf16 is ~4.5 GB) and reused after."""
-    from raxdoc.model.presets import write_random_checkpoint
+    from raxdoc.testing.presets import write_random_checkpoint
 
     path = Path(ckpt_dir) / f"{preset}-random"
     if (path / "config.json").is_file() and (path / "tokenizer.json").is_file() \
@@ -40,7 +40,7 @@ def build_prompts(processor: Any, profile: Any, pages: int, *, long_side: int = 
     bounded (one page is ~30 MB of float32 patches) without changing the figures.
     """
     from raxdoc.model.image_processor import preprocess_images
-    from raxdoc.prompt import build_prompt
+    from raxdoc.schemas.prompt import build_prompt
     from raxdoc.schemas import Invoice
 
     instruction = build_prompt(Invoice, constrained=True)

@@ -9,9 +9,11 @@ import pytest
 from ray.data.block import BlockAccessor
 
 from raxdoc.engine import SamplingParams
-from raxdoc.engine_loop import EngineLoop
+from raxdoc.engine.loop import EngineLoop
 from raxdoc.ingest.options import RenderOptions
-from raxdoc.stages import DOC_ERROR, EngineStage, IngestStage, batch_rows, source_id
+from raxdoc.pipeline.engine_stage import EngineStage
+from raxdoc.pipeline.ingest_stage import IngestStage
+from raxdoc.pipeline.rows import DOC_ERROR, batch_rows, source_id
 from tests.pipeline.fake_engine import FakeEngine
 
 OPTIONS = RenderOptions(max_pixels=200 * 200, min_pixels=64 * 64)

@@ -11,10 +11,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from raxdoc.model.varlen import sdpa
+from raxdoc.model.ops.attention.varlen import sdpa
 
 pytest.importorskip("triton")
-from raxdoc.engine.slot_attention_kernel import slot_decode_attention  # noqa: E402
+from raxdoc.model.ops.attention.slot_decode_kernel import slot_decode_attention  # noqa: E402
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 # Float32 tiles: the interpreter's dots are exact float32, a GPU's tl.dot takes TF32 (10-bit mantissa).
@@ -78,7 +78,7 @@ def test_mismatched_head_dim_is_refused():
 @pytest.mark.parametrize("B", [1, 7, 64])
 def test_rax_sizes_on_gpu_match_gather_and_replay_in_a_cuda_graph(B):
     """Rax 4.5's attention layers (8 query heads over 2 KV heads of 256) on a bf16 pool of 4k keys."""
-    from raxdoc.engine.decode_attention import GatherAttention, TritonSlotAttention
+    from raxdoc.model.ops.attention.decode import GatherAttention, TritonSlotAttention
 
     gen = torch.Generator().manual_seed(B)
     S, L, hkv, H, D = B + 1, 4096, 2, 8, 256

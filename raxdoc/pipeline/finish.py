@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from raxdoc.assemble import PendingDocument
+from raxdoc.pipeline.assemble import PendingDocument
 from raxdoc.postprocess import parse_document
 from raxdoc.schemas.records import ERROR
 from raxdoc.schemas.rows import document_row, error_row, line_item_rows
