@@ -42,6 +42,8 @@ from raxdoc.schemas.jsonschema import page_json_schema  # noqa: E402
 class InstantRunner:
     """Ready logits for any batch: the forward costs nothing, so the step is all host work."""
 
+    max_model_len, decode_ahead, needs_vision_after_prefill = None, False, False
+
     def __init__(self, vocab_size: int, num_slots: int, seed: int = 0) -> None:
         self.vocab_size, self.num_slots, self.device = vocab_size, num_slots, torch.device("cpu")
         self.logits = torch.randn(num_slots, vocab_size, generator=torch.Generator().manual_seed(seed))
@@ -49,7 +51,7 @@ class InstantRunner:
     def prefill(self, seqs):
         return self.logits[: len(seqs)]
 
-    def decode(self, seqs):
+    def decode(self, seqs, next_tokens=None):
         return self.logits[: len(seqs)]
 
 

@@ -1,7 +1,7 @@
 """The engine benchmark of issue 3: synthetic invoice pages through `Engine`, then through transformers.
 
 `run_engine_bench(preset=..., pages=..., max_new_tokens=...)` is what `raxdoc bench` and
-`bench/engine.py` call. Workload: `bench_pages.invoice_page` renders (1,288 px long side, ~1,240
+`bench/engine.py` call. Workload: `pages.invoice_page` renders (1,288 px long side, ~1,240
 visual tokens at the profile's max_pixels), the constrained `Invoice` instruction, exactly
 `max_new_tokens` output tokens per page (`ignore_eos`, greedy), a random checkpoint of `preset`.
 It returns (and writes as JSON to `out`) pages/s, prefill and decode tokens/s, MFU, peak memory
@@ -11,8 +11,8 @@ How time is split: all pages are queued with `add_request`, then `step()` runs u
 step is timed whole (it ends on the host reading the sampled ids, so the device has finished)
 and charged to prefill or decode by which runner method it called. prefill tok/s = prompt
 tokens / prefill time (ViT included); decode tok/s = tokens from decode steps / decode time.
-Not here: argument parsing (bench/engine.py), the timed run (bench_timer.py), FLOP formulas
-(flops.py), the baseline's batching (hf_baseline.py), pages and checkpoint (bench_workload.py).
+Not here: argument parsing (bench/engine.py), the timed run (engine_timer.py), FLOP formulas
+(flops.py), the baseline's batching (hf_baseline.py), pages and checkpoint (workload.py).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Each step is timed whole (it ends on the host reading the sampled ids, so the de
 and charged to prefill or decode by which runner method it called. The engine is observed through
 a proxy on `engine.runner` (step kinds, batch sizes, tokens): nothing inside the engine changes.
 Counts are cross-checked against the results; a failed request is a `BenchmarkError`, never a
-figure. Not here: FLOPs, the baseline, reporting (benchmark.py).
+figure. Not here: FLOPs, the baseline, reporting (engine_run.py).
 """
 
 from __future__ import annotations
@@ -81,19 +81,18 @@ def warm_prefill_sizes(engine: Any, device: torch.device) -> list[int]:
 
 
 def runner_facts(runner: Any, device: torch.device) -> dict[str, Any]:
-    """Which code paths the run took, so a figure is never read as the fast path's by mistake:
-    fla or the plain-torch ops, the decode attention kernel, CUDA graphs (and why they stopped)."""
+    """Which code paths a `SlotRunner`'s run took, so a figure is never read as the fast path's by
+    mistake: fla or the plain-torch ops, the decode attention kernel, CUDA graphs (and why they stopped)."""
     from raxdoc.model.ops import BackendUnavailableError, use_fla
 
     try:
         ops = "fla" if use_fla(torch.empty(0, device=device)) else "torch"
     except BackendUnavailableError:
         ops = "unavailable"
-    graphs = getattr(runner, "graphs", None)
-    attention = getattr(runner, "attention", None)
-    return {"ops": ops, "decode_attention": getattr(attention, "name", None),
+    graphs = runner.graphs
+    return {"ops": ops, "decode_attention": runner.attention.name,
             "cuda_graphs": graphs is not None, "graphs_captured": 0 if graphs is None else len(graphs),
-            "graph_error": getattr(runner, "graph_error", None)}
+            "graph_error": runner.graph_error}
 
 
 def run_engine(ckpt: Path, profile: Any, prompts: list[dict], new_tokens: int, *, warmup_pages: int,
@@ -107,7 +106,7 @@ def run_engine(ckpt: Path, profile: Any, prompts: list[dict], new_tokens: int, *
     engine = Engine.from_pretrained(str(ckpt), profile=profile, dtype=profile.dtype, device=str(device),
                                     free_bytes=free_bytes, decode_attention=decode_attention)
     attention = engine.runner.attention.name
-    overlap = bool(getattr(engine, "overlap", False))
+    overlap = engine.overlap
     recorder = _RecordingRunner(engine.runner)
     engine.runner = recorder
     params = SamplingParams(max_new_tokens=new_tokens, ignore_eos=True, temperature=0.0)

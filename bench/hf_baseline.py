@@ -10,7 +10,7 @@ ones the engine got, built once by the benchmark.
 transformers is imported lazily (a bench and test dependency, never a runtime one). On CPU, fla
 is blocked first: its Triton import can fail without a GPU, and transformers then takes its own
 torch path for the Gated DeltaNet. On CUDA fla is used when installed. Not here: the engine run,
-FLOPs, reporting (benchmark.py).
+FLOPs, reporting (engine_run.py).
 """
 
 from __future__ import annotations

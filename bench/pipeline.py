@@ -43,16 +43,15 @@ def make_corpus(folder: Path, docs: int, pages_per_doc: int) -> None:
 
 def bare_engine(ckpt: str, profile, folder: Path) -> tuple[float, int]:
     """(seconds, pages) for Engine.generate over every page, rendered beforehand (not timed)."""
-    from raxdoc.ingest.options import RenderOptions
     from raxdoc.pipeline.engine_stage import EngineStage
-    from raxdoc.pipeline.ingest_stage import IngestStage
-    from raxdoc.pipeline.rows import rows_batch
+    from raxdoc.pipeline.ingest_stage import IngestStage, render_options
+    from raxdoc.pipeline.rows import encode_batch
 
     stage = EngineStage(ckpt, profile, constrained=True)
-    ingest = IngestStage(RenderOptions(max_pixels=profile.max_pixels))
-    rows = [r for f in sorted(folder.glob("*.pdf")) for r in ingest({"source": str(f)})]
+    ingest = IngestStage(render_options(profile))  # the pages extract() renders for this profile
+    rows = [r for f in sorted(folder.glob("*.pdf")) for r in ingest.rows(str(f))]
     started = time.perf_counter()
-    stage(rows_batch(rows))
+    stage(encode_batch(rows))
     return time.perf_counter() - started, len(rows)
 
 

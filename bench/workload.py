@@ -1,9 +1,9 @@
 """The benchmark's workload: a cached random checkpoint and engine prompts for synthetic invoice pages.
 
 `ensure_checkpoint` writes a preset's random checkpoint once under a folder and reuses it (rax-4.5 in
-bf16 is ~4.5 GB). `build_prompts` draws pages (`bench_pages`), preprocesses them at the profile's
+bf16 is ~4.5 GB). `build_prompts` draws pages (`pages.py`), preprocesses them at the profile's
 pixel bounds, and prefixes the constrained `Invoice` instruction through the checkpoint's chat
-prompt. Not here: running or timing anything (bench_timer.py, benchmark.py).
+prompt. Not here: running or timing anything (engine_timer.py, engine_run.py).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-_DTYPES = ("float32", "bfloat16", "float16")
+from raxdoc.settings import DTYPES, MEMORY_UTILIZATION_RANGE
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,8 @@ class Profile:
     prefill_token_budget: int
     # Most patch tokens one ViT step packs (4 patches make a visual token after the 2x2 merge).
     vit_token_budget: int
-    # Page pixel bounds handed to the image processor; 1288 px on the long side of a letter page
+    # Page pixel bounds pages are rendered within (pipeline.ingest_stage.render_options; the image
+    # processor keeps the checkpoint's own); 1288 px on the long side of a letter page
     # is ~1,240 visual tokens, enough for 8-pt invoice print.
     min_pixels: int
     max_pixels: int
@@ -38,14 +39,15 @@ class Profile:
     max_new_tokens: int
     # Engine actors sharing one GPU (fractional num_gpus per actor = 1 / actors_per_gpu).
     actors_per_gpu: int
-    # Share of the GPU's memory the engine may take (weights + cache + activations).
+    # Share of the GPU's total memory one engine may take (weights + cache + activations): the
+    # engine sizes its slot pool to it (`EngineConfig.from_profile`, `engine.loading.cache_budget`).
     gpu_memory_utilization: float
     # Capture decode steps as CUDA graphs at padded batch sizes; off means eager.
     cuda_graphs: bool
 
     def __post_init__(self) -> None:
-        if self.dtype not in _DTYPES:
-            raise ValueError(f"profile {self.name}: dtype must be one of {_DTYPES}, got {self.dtype!r}")
+        if self.dtype not in DTYPES:
+            raise ValueError(f"profile {self.name}: dtype must be one of {DTYPES}, got {self.dtype!r}")
         for field in ("max_num_seqs", "prefill_token_budget", "vit_token_budget", "min_pixels",
                       "max_pixels", "max_model_len", "max_new_tokens", "actors_per_gpu"):
             value = getattr(self, field)
@@ -53,8 +55,9 @@ class Profile:
                 raise ValueError(f"profile {self.name}: {field} must be a positive integer, got {value!r}")
         if self.min_pixels > self.max_pixels:
             raise ValueError(f"profile {self.name}: min_pixels {self.min_pixels} > max_pixels {self.max_pixels}")
-        if not 0.05 <= self.gpu_memory_utilization <= 1.0:
-            raise ValueError(f"profile {self.name}: gpu_memory_utilization must be in [0.05, 1], "
+        low, high = MEMORY_UTILIZATION_RANGE
+        if not low <= self.gpu_memory_utilization <= high:
+            raise ValueError(f"profile {self.name}: gpu_memory_utilization must be in [{low}, {high}], "
                              f"got {self.gpu_memory_utilization!r}")
         if self.max_new_tokens >= self.max_model_len:
             raise ValueError(f"profile {self.name}: max_new_tokens {self.max_new_tokens} leaves no room "

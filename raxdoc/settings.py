@@ -9,9 +9,11 @@ Switches (read at each call, so a test or a parity run can flip them between cal
 | `RAXDOC_OVERLAP_DECODE` | `on`, `off` | on for CUDA runners |
 | `RAXDOC_PREFILL_ATTENTION` | `auto`, `sdpa` (one SDPA per sequence or image) | `auto` |
 
-`RAXDOC_OPS=torch` wins over the two attention switches: a parity run reaches no fla, flash-attn
-or Triton code. Profiles (`raxdoc.profiles`) hold the per-GPU sizes; they flow one way, profile ->
-`EngineConfig` -> scheduler, and nothing below the profile reads these variables itself.
+These functions only read and check the values. What they mean for a kernel choice (e.g.
+`RAXDOC_OPS=torch` winning over both attention switches and over an engine's configured decode
+kernel, so a parity run reaches no fla, flash-attn or Triton code) is decided in one place,
+`raxdoc.model.ops.backend`. Profiles (`raxdoc.profiles`) hold the per-GPU sizes; they flow one way,
+profile -> `EngineConfig` -> scheduler, and nothing below the profile reads these variables itself.
 
 Standard library only: every layer (model, engine, pipeline) may import this module.
 """
@@ -31,6 +33,11 @@ OPS_MODES = ("auto", "torch", "fla")
 DECODE_ATTENTION = ("auto", "gather", "flash_kvcache", "triton_slots", "aten_flash")
 PREFILL_ATTENTION = ("auto", "sdpa")
 _ON, _OFF = ("1", "on", "true", "yes"), ("0", "off", "false", "no")
+
+# Weight and activation dtypes a profile or an `EngineConfig` may name.
+DTYPES = ("float32", "bfloat16", "float16")
+# Bounds of `gpu_memory_utilization` (profile and engine): below 5% not even the weights fit.
+MEMORY_UTILIZATION_RANGE = (0.05, 1.0)
 
 
 class SettingError(ValueError):
@@ -55,15 +62,13 @@ def reference_ops() -> bool:
 
 
 def decode_attention() -> str:
-    """`RAXDOC_DECODE_ATTENTION`; `gather` whatever it says under `RAXDOC_OPS=torch`."""
-    choice = _read(DECODE_ATTENTION_ENV, DECODE_ATTENTION)
-    return "gather" if reference_ops() else choice
+    """`RAXDOC_DECODE_ATTENTION` as written (checked); `backend.decode_attention_kernel` applies it."""
+    return _read(DECODE_ATTENTION_ENV, DECODE_ATTENTION)
 
 
 def prefill_attention() -> str:
-    """`RAXDOC_PREFILL_ATTENTION`; `sdpa` whatever it says under `RAXDOC_OPS=torch`."""
-    choice = _read(PREFILL_ATTENTION_ENV, PREFILL_ATTENTION)
-    return "sdpa" if reference_ops() else choice
+    """`RAXDOC_PREFILL_ATTENTION` as written (checked); `backend.prefill_attention_path` applies it."""
+    return _read(PREFILL_ATTENTION_ENV, PREFILL_ATTENTION)
 
 
 def overlap_decode() -> bool | None:

@@ -50,3 +50,19 @@ def test_every_profile_fits_a_page_and_its_output():
         visual_tokens = p.max_pixels // (32 * 32)
         assert visual_tokens + 300 + p.max_new_tokens <= p.max_model_len, p.name
         assert p.vit_token_budget >= 4 * visual_tokens, p.name
+
+
+def test_memory_share_and_dtype_flow_from_the_profile_into_the_engine_config():
+    from raxdoc.engine import EngineConfig
+
+    cfg = EngineConfig.from_profile(resolve_profile("l4", gpu_memory_utilization=0.5))
+    assert (cfg.gpu_memory_utilization, cfg.dtype) == (0.5, "bfloat16")
+    assert EngineConfig.from_profile(resolve_profile("cpu")).dtype == "float32"
+    assert EngineConfig.from_profile(resolve_profile("h100")).gpu_memory_utilization == \
+        PROFILES["h100"].gpu_memory_utilization
+    with pytest.raises(ValueError, match="gpu_memory_utilization"):
+        resolve_profile("l4", gpu_memory_utilization=1.5)
+    with pytest.raises(ValueError, match="gpu_memory_utilization"):  # the engine checks its own copy
+        EngineConfig(gpu_memory_utilization=0.0)
+    with pytest.raises(ValueError, match="dtype"):
+        EngineConfig(dtype="int8")

@@ -3,7 +3,6 @@
 Imports torch and llguidance, never Ray or PyMuPDF.
 """
 
-from raxdoc.engine.cache_plan import CacheDims, CachePlan, CacheTooSmallError, plan_cache
 from raxdoc.engine.cache_pool import CachePool
 from raxdoc.engine.engine import Engine, EngineConfig
 from raxdoc.engine.grammar import Grammar, GrammarCompileError, GrammarMatcher, MaskFiller
@@ -13,9 +12,9 @@ from raxdoc.engine.sampler import Sampler, SamplingBatch
 from raxdoc.engine.sampling_params import Result, SamplingParams, SamplingParamsError
 from raxdoc.engine.scheduler import Scheduler, SchedulerConfig
 from raxdoc.engine.sequence import Sequence, SequenceStatus
-from raxdoc.engine.slot_manager import SlotManager
 from raxdoc.engine.slot_runner import SlotRunner
-from raxdoc.engine.stop import StopPolicy, strip_thinking
+from raxdoc.engine.slots import CacheDims, CachePlan, CacheTooSmallError, SlotManager, plan_cache
+from raxdoc.engine.stop import StopPolicy
 
 __all__ = [
     "CacheDims", "CachePlan", "CachePool", "CacheTooSmallError", "plan_cache",
@@ -24,5 +23,5 @@ __all__ = [
     "ModelRunner", "ReferenceRunner", "Sampler", "SamplingBatch",
     "Result", "SamplingParams", "SamplingParamsError",
     "Scheduler", "SchedulerConfig", "Sequence", "SequenceStatus", "SlotManager", "SlotRunner",
-    "StopPolicy", "strip_thinking",
+    "StopPolicy",
 ]

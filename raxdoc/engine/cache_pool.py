@@ -1,6 +1,6 @@
 """Preallocated cache tensors for every slot, indexed by slot id.
 
-Per slot (see `cache_plan.py` for why slots rather than paged blocks):
+Per slot (see `slots.py` for why slots rather than paged blocks):
 
 - Gated DeltaNet recurrent state, one buffer for all linear layers:
   (n_linear_layers, num_slots, Hv, K, V)
@@ -14,7 +14,7 @@ slot id (`layer_state(layer)` maps a decoder layer index to its views).
 zeroes their K/V rows: positions past a sequence's length are masked, but a
 gather kernel still reads them up to its span, and a mask does not neutralise
 a NaN / inf an earlier occupant left (0 * nan = nan). No scheduling or slot
-accounting here (`slot_manager.py`).
+accounting here (`slots.py`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import torch
 
-from raxdoc.engine.cache_plan import CacheDims
+from raxdoc.engine.slots import CacheDims
 
 
 @dataclass(frozen=True)

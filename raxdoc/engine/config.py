@@ -1,22 +1,21 @@
 """`EngineConfig`: the engine's sizes and switches, frozen and checked on construction.
 
-Read by `Engine` (and `Engine.from_pretrained`, which also sizes the slot pool from it);
-derived runtime values (the slot count a runner could afford) live in the engine, never here.
+Built from a profile (`from_profile`: sizes, dtype, memory share) or directly; read by `Engine`
+and by `loading.load_slot_runner`, which sizes the slot pool from it. Derived runtime values (the
+slot count a runner could afford) live in the engine, never here. Environment switches are read
+through `raxdoc.settings` only.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
+from raxdoc import settings
 from raxdoc.engine.scheduler import SchedulerConfig
 
-# Full-attention decode kernels a slot-pool runner can use (`decode_attention.pick_decode_attention`).
-DECODE_ATTENTION = ("auto", "gather", "flash_kvcache", "triton_slots", "aten_flash")
-
-
-OVERLAP_ENV = "RAXDOC_OVERLAP_DECODE"
+# Full-attention decode kernels a slot-pool runner can use (`ops.attention.pick_decode_attention`).
+DECODE_ATTENTION = settings.DECODE_ATTENTION
 
 
 @dataclass(frozen=True)
@@ -42,13 +41,19 @@ class EngineConfig:
     grammar_close_reserve: int = 32
     # Run decode eagerly instead of replaying CUDA graphs (a profile's `cuda_graphs = False`).
     enforce_eager: bool = False
-    # Full-attention decode kernel by name (see `decode_attention.py`); None = the runner's choice
-    # (the RAXDOC_DECODE_ATTENTION environment variable, else "auto").
+    # Full-attention decode kernel by name (see `raxdoc.model.ops.attention.decode`); None = the
+    # RAXDOC_DECODE_ATTENTION environment variable, else "auto". RAXDOC_OPS=torch overrides it.
     decode_attention: str | None = None
     # Queue decode step N+1 before reading step N's ids, so the host's per-token work (append,
     # grammar, stops) runs while the device computes. None = on when the runner supports it
     # (`SlotRunner`) and runs on CUDA; True forces it wherever supported (CPU tests).
     overlap_decode: bool | None = None
+    # Weights and activations dtype by name; None = bfloat16 on CUDA, float32 on CPU.
+    dtype: str | None = None
+    # Share of the device's total memory this engine may take (weights + cache + activations);
+    # `loading.cache_budget` turns it into the slot pool's size (on CUDA, or wherever a
+    # `memory_info` is given; a CPU pool is otherwise not sized by memory).
+    gpu_memory_utilization: float = 0.9
 
     def __post_init__(self) -> None:
         self.scheduler_config(self.max_num_seqs)  # validates the shared fields
@@ -61,25 +66,27 @@ class EngineConfig:
             raise ValueError(f"decode_attention must be one of {DECODE_ATTENTION}, got {self.decode_attention!r}")
         if self.grammar_close_reserve < 0:
             raise ValueError(f"grammar_close_reserve must be >= 0, got {self.grammar_close_reserve}")
+        if self.dtype is not None and self.dtype not in settings.DTYPES:
+            raise ValueError(f"dtype must be None or one of {settings.DTYPES}, got {self.dtype!r}")
+        low, high = settings.MEMORY_UTILIZATION_RANGE
+        if not low <= self.gpu_memory_utilization <= high:
+            raise ValueError(f"gpu_memory_utilization must be in [{low}, {high}], got {self.gpu_memory_utilization!r}")
 
     def wants_overlap(self, device: Any) -> bool:
         """`overlap_decode`, else `RAXDOC_OVERLAP_DECODE` (on/off), else on for a CUDA device."""
         if self.overlap_decode is not None:
             return self.overlap_decode
-        env = os.environ.get(OVERLAP_ENV, "").strip().lower()
-        if env in ("1", "on", "true", "yes"):
-            return True
-        if env in ("0", "off", "false", "no"):
-            return False
-        if env:
-            raise ValueError(f"{OVERLAP_ENV}={env!r}: expected on or off")
+        env = settings.overlap_decode()
+        if env is not None:
+            return env
         return getattr(device, "type", str(device)) == "cuda"
 
     @classmethod
     def from_profile(cls, profile: Any, **overrides: Any) -> "EngineConfig":
         """From a `raxdoc.profiles.Profile` (or anything with its field names)."""
         fields = {name: getattr(profile, name) for name in
-                  ("max_num_seqs", "max_model_len", "prefill_token_budget", "vit_token_budget")}
+                  ("max_num_seqs", "max_model_len", "prefill_token_budget", "vit_token_budget", "dtype",
+                   "gpu_memory_utilization")}
         fields["enforce_eager"] = not getattr(profile, "cuda_graphs", True)
         return cls(**{**fields, **overrides})
 

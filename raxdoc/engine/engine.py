@@ -6,8 +6,8 @@ produce logits, sample, append, stop, repeat until every sequence finished.
 caller stream requests in, so slots stay full across batches instead of
 draining at the end of each.
 Grammar masks for a step are filled on a worker thread while the runner
-computes (see `grammar.py`); the only host sync per step is reading the
-sampled token ids.
+computes (`constraints.py`, which also compiles and caches the grammars); the
+only host sync per step is reading the sampled token ids.
 
 Overlapped decode (`EngineConfig.overlap_decode`, on by default on CUDA): a
 decode step leaves its sampled ids on the device (`InFlight`); the next step
@@ -27,24 +27,25 @@ Device failures (RuntimeError) of one step become `error` results for the
 sequences in it (one attempt; retry policy belongs to the pipeline), never a
 hang; any other exception is a bug and propagates, after the batch's slots
 are freed (and, out of `generate`, after that call's requests are dropped).
+
+Not here: which sequences run (`scheduler.py`), tensors (the runner), masks
+and grammars (`constraints.py`), sampling (`sampler.py`), stop rules (`stop.py`).
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-
 from raxdoc.engine.config import EngineConfig
-from raxdoc.engine.grammar import Grammar, MaskFiller, build_ll_tokenizer
-from raxdoc.engine.grammar_close import GrammarCloser
+from raxdoc.engine.constraints import Constraints
+from raxdoc.engine.grammar import Grammar
 from raxdoc.engine.inflight import InFlight
-from raxdoc.engine.model_runner import ModelRunner
+from raxdoc.engine.model_runner import ModelRunner, missing_members
 from raxdoc.engine.sampler import Sampler, SamplingBatch
 from raxdoc.engine.sampling_params import Result, SamplingParams
 from raxdoc.engine.scheduler import ScheduledBatch, Scheduler
 from raxdoc.engine.sequence import Sequence, image_problem
-from raxdoc.engine.slot_manager import SlotManager
+from raxdoc.engine.slots import SlotManager
 from raxdoc.engine.stop import StopPolicy, eos_ids_from_tokenizer
 
 
@@ -52,33 +53,33 @@ class Engine:
     def __init__(self, runner: ModelRunner, tokenizer: Any, config: EngineConfig | None = None,
                  *, sampler: Sampler | None = None) -> None:
         """`tokenizer`: a `tokenizers.Tokenizer` (decode, token_to_id, to_str)."""
+        missing = missing_members(runner)
+        if missing:
+            raise TypeError(f"{type(runner).__name__} is not a ModelRunner: it lacks {', '.join(missing)}")
         self.runner = runner
         self.tokenizer = tokenizer
         self.config = config or EngineConfig()
         self.eos_ids = tuple(self.config.eos_token_ids) or eos_ids_from_tokenizer(tokenizer)
         self.image_token_id = (self.config.image_token_id if self.config.image_token_id is not None
                                else tokenizer.token_to_id("<|image_pad|>"))
-        # A runner with its own pool (SlotRunner) holds KV up to its max_model_len: a longer engine
-        # limit would write past the rows (a device-side assert on CUDA). Not in the protocol: optional.
-        pool_len = getattr(runner, "max_model_len", None)
-        if pool_len is not None and self.config.max_model_len > pool_len:
+        # A runner's cache holds KV up to its max_model_len: a longer engine limit would write past
+        # the rows (a device-side assert on CUDA).
+        if runner.max_model_len is not None and self.config.max_model_len > runner.max_model_len:
             raise ValueError(f"EngineConfig.max_model_len={self.config.max_model_len} exceeds the runner's "
-                             f"max_model_len={pool_len} (its cache holds no more positions)")
+                             f"max_model_len={runner.max_model_len} (its cache holds no more positions)")
         self.sampler = sampler or Sampler()
         self.scheduler_config = self.config.scheduler_config(runner.num_slots)
         self.stop = StopPolicy(lambda ids: tokenizer.decode(ids, skip_special_tokens=True),
                                self.eos_ids, self.config.max_model_len)
-        self._ll_tokenizer = None
-        self._closer: GrammarCloser | None = None
-        self._filler: MaskFiller | None = None
-        self._grammars: dict[str, Grammar] = {}
+        self._constraints = Constraints(tokenizer, runner.vocab_size, self.eos_ids, self.config,
+                                        self.scheduler_config.max_num_seqs)
         self._scheduler = Scheduler(self.scheduler_config, SlotManager(self.scheduler_config.max_num_seqs),
                                     self.stop)
         self._next_id = 0
         self._finished: list[Sequence] = []
         # Overlapped decode: the last decode step's ids, not yet read by the host.
         self._inflight: InFlight | None = None
-        self.overlap = bool(getattr(runner, "decode_ahead", False)) and self.config.wants_overlap(runner.device)
+        self.overlap = runner.decode_ahead and self.config.wants_overlap(runner.device)
         # Results that finished during a generate() call they were not part of.
         self._ready: list[Result] = []
         # Set by from_pretrained: the checkpoint's RaxProcessor (prompts and images -> input_ids).
@@ -91,8 +92,8 @@ class Engine:
         """Load a Rax checkpoint onto a `SlotRunner`; `engine.processor` builds prompts for it.
 
         `profile`: a `raxdoc.profiles.Profile` (sizes, dtype) or None for `EngineConfig` defaults.
-        Slots: `max_num_seqs`, cut to what fits in `free_bytes` (default on CUDA: the free memory
-        after loading, less a quarter kept for activations).
+        Slots: `max_num_seqs`, cut to what fits in `free_bytes` (default on CUDA: the config's
+        `gpu_memory_utilization` share of the device, see `loading.cache_budget`).
         """
         from raxdoc.engine.loading import load_slot_runner
 
@@ -109,27 +110,12 @@ class Engine:
         self.close()
 
     def close(self) -> None:
-        if self._filler is not None:
-            self._filler.close()
+        self._constraints.close()
 
     def grammar(self, spec: Any) -> Grammar:
-        """A compiled grammar for a pydantic model class, a JSON Schema dict (or str), or a `Grammar`."""
-        if isinstance(spec, Grammar):
-            return spec
-        if isinstance(spec, type) and hasattr(spec, "model_json_schema"):
-            schema = spec.model_json_schema()
-        elif isinstance(spec, str):
-            schema = json.loads(spec)
-        else:
-            schema = spec
-        # Keyed by content, not id(): a freed dict's id can be reused by a different schema.
-        key = json.dumps(schema, sort_keys=True)
-        if key not in self._grammars:
-            if self._ll_tokenizer is None:
-                self._ll_tokenizer = build_ll_tokenizer(self.tokenizer, self.runner.vocab_size, self.eos_ids)
-                self._closer = GrammarCloser.from_ll_tokenizer(self._ll_tokenizer, self.config.grammar_close_reserve)
-            self._grammars[key] = Grammar(schema, self._ll_tokenizer)
-        return self._grammars[key]
+        """A compiled grammar for a pydantic model class, a JSON Schema dict (or str), or a `Grammar`;
+        compiled once per schema content."""
+        return self._constraints.grammar(spec)
 
     def generate(self, prompts: list[dict], params: SamplingParams | list[SamplingParams],
                  grammar: Any = None) -> list[Result]:
@@ -211,26 +197,6 @@ class Engine:
             seq.finish("error", error_type="PromptImageError", error=problem)
         return seq
 
-    def _mask_filler(self, batch_size: int) -> MaskFiller:
-        if self._filler is None or self._filler.max_batch < batch_size:
-            if self._filler is not None:
-                self._filler.close()
-            cap = max(batch_size, self.scheduler_config.max_num_seqs)
-            self._filler = MaskFiller(self.runner.vocab_size, cap, num_threads=self.config.grammar_threads)
-        return self._filler
-
-    def _steer_to_close(self, seqs: list[Sequence], bitmask) -> None:
-        """Narrow the mask rows of constrained sequences near their token budget to closing tokens."""
-        if self._closer is None or self._closer.reserve == 0:
-            return
-        for i, seq in enumerate(seqs):
-            if seq is None or seq.matcher is None:  # None: a row whose sequence already stopped
-                continue
-            left = min(seq.params.max_new_tokens - seq.num_completion_tokens,
-                       self.config.max_model_len - seq.num_tokens)
-            if self._closer.closing(left):
-                self._closer.restrict(bitmask[i], seq.matcher.required_keys)
-
     def _step(self, scheduler: Scheduler) -> None:
         if self._inflight is not None:
             if not scheduler.can_admit():
@@ -242,13 +208,13 @@ class Engine:
         batch = scheduler.schedule()
         seqs = batch.seqs
         # Masks depend only on tokens already accepted: fill them while the runner computes.
-        pending = self._submit_masks(seqs)
+        pending = self._constraints.submit(seqs)
         # Built before the forward is queued: a host-to-device copy after it would wait for it.
         sampling = SamplingBatch.build([s.params for s in seqs], [s.num_completion_tokens for s in seqs],
                                        device=self.runner.device)
         try:
             logits = self.runner.prefill(seqs) if batch.kind == "prefill" else self.runner.decode(seqs)
-            if batch.kind == "prefill" and not getattr(self.runner, "needs_vision_after_prefill", True):
+            if batch.kind == "prefill" and not self.runner.needs_vision_after_prefill:
                 for seq in seqs:  # the images live in the cache now: free the host pixels
                     seq.vision = None
             sampled = self._sample(seqs, logits, sampling, pending)
@@ -268,20 +234,9 @@ class Engine:
             raise
         self._finished.extend(scheduler.postprocess(seqs, tokens))
 
-    def _submit_masks(self, rows: list[Sequence | None]):
-        """Start filling the grammar masks of `rows` (None: a row that stopped, left unmasked) on the
-        filler's thread; None when no row is constrained."""
-        matchers = [s.matcher if s is not None else None for s in rows]
-        if all(m is None for m in matchers):
-            return None
-        return self._mask_filler(len(rows)).submit(matchers)
-
     def _sample(self, rows: list[Sequence | None], logits, sampling: SamplingBatch, pending):
         """Wait for the masks (if any), steer rows near their budget to close, sample on the device."""
-        bitmask = pending.result() if pending is not None else None
-        if bitmask is not None:
-            self._steer_to_close(rows, bitmask)
-        return self.sampler(logits, sampling, bitmask)
+        return self.sampler(logits, sampling, self._constraints.masks(rows, pending))
 
     def _settle(self) -> None:
         """Read and apply the ids in flight, if any (overlapped decode)."""
@@ -308,7 +263,7 @@ class Engine:
             # While the device computes: the previous ids on the host, then masks for this step.
             self._finished.extend(scheduler.postprocess(seqs, inflight.read()))
             live = [s if not s.is_finished else None for s in seqs]
-            pending = self._submit_masks(live)
+            pending = self._constraints.submit(live)
             sampled = self._sample(live, logits, sampling, pending)
         except BaseException as e:  # even an interrupt: the device ran ahead of the host, rows cannot resume
             running = [s for s in seqs if not s.is_finished]

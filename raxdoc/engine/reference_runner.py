@@ -7,7 +7,9 @@ per sequence per step, on the whole prompt + output so far. That is slow
 the cached, batched runner is checked against (engine output with this runner
 == engine output with the real one), and it lets the engine run end to end
 with any model that has the public `forward` of DESIGN.md before the real
-runner exists. It owns no cache; slots are only checked, never used.
+runner exists. It owns no cache; slots are only checked, never used. It
+never decodes ahead (`decode_ahead` False): the whole history is on the host
+before each step.
 """
 
 from __future__ import annotations
@@ -20,6 +22,11 @@ from raxdoc.engine.sequence import Sequence
 
 
 class ReferenceRunner:
+    # No cache, so no length limit of its own; every step rereads the whole history, pixels included.
+    max_model_len = None
+    decode_ahead = False
+    needs_vision_after_prefill = True
+
     def __init__(self, model: Callable[..., Any], vocab_size: int, num_slots: int,
                  device: torch.device | str = "cpu") -> None:
         self.model = model
@@ -44,5 +51,7 @@ class ReferenceRunner:
     def prefill(self, seqs: list[Sequence]) -> torch.Tensor:
         return torch.stack([self._last_logits(s) for s in seqs])  # (B, V)
 
-    def decode(self, seqs: list[Sequence]) -> torch.Tensor:
+    def decode(self, seqs: list[Sequence], next_tokens: torch.Tensor | None = None) -> torch.Tensor:
+        if next_tokens is not None:
+            raise ValueError("ReferenceRunner does not decode ahead: append each token before decode")
         return torch.stack([self._last_logits(s) for s in seqs])  # (B, V)

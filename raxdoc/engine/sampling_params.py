@@ -68,7 +68,8 @@ class SamplingParams:
 class Result:
     # Generated ids, including a final EOS / stop token when one ended the sequence.
     token_ids: tuple[int, ...]
-    # Detokenised output: special tokens, <think> blocks and the stop string removed.
+    # Detokenised output, special tokens and the stop string removed; <think> blocks kept
+    # (postprocess strips them, one rule for every reader).
     text: str
     finish_reason: FinishReason
     prompt_tokens: int

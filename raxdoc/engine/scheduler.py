@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from raxdoc.engine.sequence import Sequence, SequenceStatus
-from raxdoc.engine.slot_manager import SlotManager
+from raxdoc.engine.slots import SlotManager
 from raxdoc.engine.stop import StopPolicy
 
 

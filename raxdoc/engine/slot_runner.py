@@ -11,7 +11,7 @@ on the host from the host-side prompts, so the step needs no device sync.
 Decode is one token per running sequence at position `num_tokens - 1` (plus
 its mRoPE delta), static-shaped: tokens, positions, slot ids and lengths sit
 in a device buffer filled by one host-to-device copy per step; the linear
-layers update all rows at once (`ops.fused_recurrent_gated_delta_rule`), the
+layers update all rows' slots in place (`ops.fused_recurrent_gated_delta_rule_update`), the
 attention layers use a `decode_attention` kernel. With CUDA graphs (default on
 CUDA; `cuda_graphs=False` is the eager switch) the batch is padded to a bucket
 size and a captured graph is replayed; padding rows use the pool's spare slot.
@@ -24,12 +24,10 @@ Not here: scheduling, sampling, slot accounting.
 
 from __future__ import annotations
 
-import os
 import warnings
 
 import torch
 
-from raxdoc.engine.cache_plan import CacheDims
 from raxdoc.engine.cache_pool import CachePool
 from raxdoc.engine.cuda_graphs import (
     DecodeGraphs,
@@ -41,18 +39,24 @@ from raxdoc.engine.cuda_graphs import (
 from raxdoc.model.ops.attention.decode import pick_decode_attention
 from raxdoc.engine.sequence import Sequence
 from raxdoc.engine.slot_cache import SlotCache
+from raxdoc.engine.slots import CacheDims
 from raxdoc.model.rope import rope_index
 
-DECODE_ATTENTION_ENV = "RAXDOC_DECODE_ATTENTION"
 # Rows of the decode input buffer (4, num_slots).
 TOKEN, POSITION, SLOT, PAST = range(4)
 
 
 class SlotRunner:
+    # The `ModelRunner` attributes that are the same for every instance (the others are set in __init__).
+    # Takes `decode(seqs, next_tokens=...)`: the engine may queue a step before reading the last ids.
+    decode_ahead = True
+    # Prefill puts the images into the cache; decode never reads pixels again (the engine frees them).
+    needs_vision_after_prefill = False
+
     def __init__(self, model, num_slots: int, max_model_len: int, *, cuda_graphs: bool | None = None,
                  pad_batches: bool = False, decode_attention: str | None = None) -> None:
         """`cuda_graphs`: None = on when the model is on CUDA. `decode_attention`: see
-        `decode_attention.pick_decode_attention` ("auto", "gather", "flash_kvcache", "triton_slots",
+        `ops.attention.pick_decode_attention` ("auto", "gather", "flash_kvcache", "triton_slots",
         "aten_flash"); None = the `RAXDOC_DECODE_ATTENTION` environment variable, else "auto"."""
         self.model = model
         param = next(model.parameters())
@@ -64,8 +68,7 @@ class SlotRunner:
         # Recurrent state in float32 (the model's LinearState contract): it accumulates over every token.
         self.pool = CachePool(CacheDims.from_config(model.config.text), num_slots + 1, max_model_len,
                               dtype=param.dtype, state_dtype=torch.float32, device=self.device)
-        choice = decode_attention or os.environ.get(DECODE_ATTENTION_ENV, "auto").strip().lower() or "auto"
-        self.attention = pick_decode_attention(self.pool.k, choice)
+        self.attention = pick_decode_attention(self.pool.k, decode_attention)
         use_graphs = self.device.type == "cuda" if cuda_graphs is None else cuda_graphs
         self.batch_sizes = graph_batch_sizes(num_slots)
         self.pad_batches = pad_batches or use_graphs
@@ -106,14 +109,8 @@ class SlotRunner:
         self.pool.reset_kv(slot_ids)
         cache = SlotCache.prefill(self.pool, slot_ids, packed[1], packed[2])
         hidden = self.model.language_model(embeds, packed[3:, None], cache=cache, cu_seqlens=cu_dev)  # (1, N, h)
-        cache.commit()
         last = (cu[1:] - 1).to(self.device, non_blocking=True)
         return self.model.lm_head(hidden[0, last])  # (S, V)
-
-    # Takes `decode(seqs, next_tokens=...)`: the engine may queue a step before reading the last ids.
-    decode_ahead = True
-    # Prefill puts the images into the cache; decode never reads pixels again (the engine frees them).
-    needs_vision_after_prefill = False
 
     @torch.inference_mode()
     def decode(self, seqs: list[Sequence], next_tokens: torch.Tensor | None = None) -> torch.Tensor:
@@ -158,7 +155,6 @@ class SlotRunner:
         cache = SlotCache.decode(self.pool, rows[SLOT], rows[PAST], span, self.attention)
         lm = self.model.language_model
         hidden = lm(lm.embed_tokens(rows[TOKEN][:, None]), positions, cache=cache)  # (B, 1, h)
-        cache.commit()
         return self.model.lm_head(hidden[:, 0])
 
     def _park(self, batch: int):

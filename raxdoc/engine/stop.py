@@ -4,38 +4,25 @@
 grammar matcher, then checks, in order, a rejected token (error), EOS /
 `<|im_end|>` (ids given by the caller, read from the tokenizer or config), a
 terminated grammar, stop strings on the decoded tail, `max_new_tokens` and
-`max_model_len`. On finish it sets `seq.text`: decoded without special tokens,
-cut before the stop string, with any `<think>...</think>` removed (thinking is
-off by default in the prompt; whatever thinking the model still emits never
-reaches the output). Torch-free; slot release is the scheduler's job.
+`max_model_len`. On finish it sets `seq.text`: decoded without special tokens
+and cut before the stop string, otherwise what the model wrote. Thinking is
+kept: the one rule that strips `<think>` blocks is
+`raxdoc.postprocess.strip_thinking`, applied to every reader's text when it
+becomes a record (and the raw text, thinking included, is what a failed page
+keeps). Torch-free; slot release is the scheduler's job.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Callable, Iterable
 
 from raxdoc.engine.sequence import Sequence
 
 Decode = Callable[[list[int]], str]
 
-_THINK_BLOCK = re.compile(r"<think>.*?</think>\s*", re.DOTALL)
 # Tokens a stop string can need beyond its length in UTF-8 bytes (every text token
 # holds at least one byte): a skipped special token decodes to nothing.
 _TAIL_SLACK = 4
-
-
-def strip_thinking(text: str) -> str:
-    """Remove `<think>` blocks: closed ones, a dangling close, an unclosed open."""
-    text = _THINK_BLOCK.sub("", text)
-    if "</think>" in text:
-        # The prompt opened the block; the model's first `</think>` closes it.
-        text = text.split("</think>")[-1].lstrip()
-    open_at = text.find("<think>")
-    if open_at >= 0:
-        # Ran out of tokens while thinking: nothing after the open is an answer.
-        text = text[:open_at]
-    return text
 
 
 def eos_ids_from_tokenizer(tokenizer, names: Iterable[str] = ("<|im_end|>", "<|endoftext|>")) -> tuple[int, ...]:
@@ -86,5 +73,5 @@ class StopPolicy:
         text = self.decode(seq.output_ids)
         if stop is not None:
             text = text[: text.find(stop)] if stop in text else text
-        seq.text = strip_thinking(text)
+        seq.text = text
         return True

@@ -1,7 +1,8 @@
 """A document: one source's bytes, hashed, sniffed and opened, with pages rendered on demand.
 
-`read_document` reads the whole file (its SHA-256 is the `doc_id`, and the parser gets the
-exact bytes that were hashed), sniffs the format from magic bytes, and opens it; anything
+`read_document` reads the whole file (its `content_id`, the SHA-256 of the bytes, is the `doc_id`,
+and the parser gets the exact bytes that were hashed; a caller that hashed them already passes
+`doc_id` and they are not hashed again), sniffs the format from magic bytes, and opens it; anything
 wrong with the document as a whole raises a typed `RaxdocError` there. Pages are rendered
 lazily, one at a time, by `Document.page(i)` (raises `PageError`) or `Document.pages()`
 (yields each page, or the `PageError` for a page that failed, and goes on).
@@ -92,9 +93,15 @@ class Document:
         raise TypeError("Document holds an open parser; ship its SourceRef or its PageImages instead")
 
 
+def content_id(data: bytes) -> str:
+    """A document's id: the SHA-256 hex digest of its bytes (the one place ids are computed)."""
+    return hashlib.sha256(data).hexdigest()
+
+
 def read_document(
     source: SourceRef | str | os.PathLike | bytes,
     *,
+    doc_id: str | None = None,
     dpi: float = DEFAULT_DPI,
     min_pixels: int = DEFAULT_MIN_PIXELS,
     max_pixels: int = DEFAULT_MAX_PIXELS,
@@ -104,7 +111,8 @@ def read_document(
 ) -> Document:
     """Open one document; typed RaxdocError if it cannot be read as a whole.
 
-    `options` replaces the keyword settings when given (a pipeline builds it once).
+    `options` replaces the keyword settings when given (a pipeline builds it once). `doc_id`, when
+    given, must be `content_id` of these bytes (the caller hashed them already); it is not checked.
     """
     if options is None:
         options = RenderOptions(dpi=dpi, min_pixels=min_pixels, max_pixels=max_pixels, max_pages=max_pages, password=password)
@@ -115,7 +123,8 @@ def read_document(
         name, data = ref.url, read_source_bytes(ref)
     if not data:
         raise EmptyDocument(name, "file is empty (0 bytes)")
-    doc_id = hashlib.sha256(data).hexdigest()
+    if doc_id is None:
+        doc_id = content_id(data)
     head = data[:SNIFF_BYTES]
     fmt = sniff_format(head)
     if fmt is None:

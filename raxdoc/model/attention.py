@@ -14,7 +14,7 @@ from torch import nn
 from raxdoc.model.config import RaxTextConfig
 from raxdoc.model.norm import RMSNorm
 from raxdoc.model.rope import apply_text_rotary
-from raxdoc.model.ops.attention.varlen import sdpa, varlen_attention
+from raxdoc.model.ops.attention import sdpa, varlen_attention
 
 
 def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float,

@@ -2,8 +2,10 @@
 
 Two K/V layouts: batch-first (equal-length rows, K/V grown by concatenation) and ragged (one K/V
 pair per sequence, for packed prefill and batched decode of unequal lengths). Both are plain torch
-references; the engine's slot pool can replace them with preallocated buffers exposing the same
-fields (``conv``, ``recurrent``) and method (``attend``). Not here: scheduling, slot reuse, paging.
+references. The layers only call methods of their state (``attend`` for full attention,
+``causal_conv`` and ``gated_delta_rule`` for Gated DeltaNet, see `LinearState`), so another cache
+(the engine's preallocated buffers) can stand in with objects of its own. Not here: scheduling,
+memory reuse across sequences, paging.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import torch
 from raxdoc.model.attention import AttentionState
 from raxdoc.model.config import RaxTextConfig
 from raxdoc.model.linear_attention import LinearState
-from raxdoc.model.ops.attention.varlen import sdpa
+from raxdoc.model.ops.attention import sdpa
 
 
 class RaggedAttentionState:

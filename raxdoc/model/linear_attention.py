@@ -5,8 +5,10 @@ g = -exp(A_log) * softplus(in_proj_a x + dt_bias) (log decay per value head); th
 (with l2-normalised q, k) mixes tokens; a gated RMSNorm (gate = in_proj_z x) and out_proj finish.
 When value heads outnumber key heads (GVA) each q/k head serves consecutive value heads.
 
-Scope: projections, reshapes and state plumbing. The recurrence, conv and gated norm are the ops in
-``raxdoc.model.ops`` (plain torch on CPU, fla/Triton on CUDA); this file holds no copy of that math.
+Scope: projections and reshapes, plus `LinearState`, the batch-first state that picks the prefill or
+decode form of each op. The recurrence, conv and gated norm are the ops in ``raxdoc.model.ops`` (plain
+torch on CPU, fla/Triton on CUDA); this file holds no copy of that math. Where a cache keeps its
+states is the cache's business: the layer only calls the state's methods.
 """
 
 from __future__ import annotations
@@ -20,20 +22,55 @@ from raxdoc.model.config import RaxTextConfig
 
 
 class LinearState:
-    """Fixed-size per-sequence state of one Gated DeltaNet layer, batch-first.
+    """Fixed-size per-sequence state of one Gated DeltaNet layer, batch-first; owns how it is read and written.
 
-    conv: the last ``kernel`` conv inputs, oldest first (B, conv_dim, kernel); recurrent: float32 (B, Hv, Dk, Dv).
-    A slot cache may instead keep the states in pools and name the rows: ``pool`` (S, Hv, Dk, Dv),
-    ``conv_pool`` (S, conv_dim, kernel) and ``slots`` (B,) long; a decode step then updates those rows
-    in place (``recurrent`` and ``conv`` stay None).
+    ``conv``: the last ``kernel`` conv inputs, oldest first (B, conv_dim, kernel); ``recurrent``: float32
+    (B, Hv, Dk, Dv). Both None until the first call. The layer hands each step to ``causal_conv`` then
+    ``gated_delta_rule``: a step of one token per row on a started state is a decode step (the state is
+    updated in place), anything else a prefill or chunk from the current state (the final states are
+    kept). A cache that keeps its states elsewhere supplies any object with these two methods instead,
+    the way full-attention states supply ``attend``.
     """
 
     def __init__(self) -> None:
         self.conv: torch.Tensor | None = None
         self.recurrent: torch.Tensor | None = None
-        self.pool: torch.Tensor | None = None
-        self.conv_pool: torch.Tensor | None = None
-        self.slots: torch.Tensor | None = None
+
+    def _decoding(self, x: torch.Tensor, cu_seqlens: torch.Tensor | None) -> bool:
+        # Decided on `recurrent`, which the conv call leaves alone: both calls of a step agree.
+        return self.recurrent is not None and x.shape[1] == 1 and cu_seqlens is None
+
+    def causal_conv(self, x: torch.Tensor, weight: torch.Tensor, *, activation: str,
+                    cu_seqlens: torch.Tensor | None = None) -> torch.Tensor:
+        """x (B, T, conv_dim), weight (conv_dim, kernel) -> conv output shaped like x."""
+        if self._decoding(x, cu_seqlens):
+            return ops.causal_conv1d_update(x, self.conv, weight, activation=activation)  # conv updated in place
+        y, self.conv = ops.causal_conv1d(x, weight, activation=activation, initial_state=self.conv,
+                                         output_final_state=True, cu_seqlens=cu_seqlens)
+        return y
+
+    def gated_delta_rule(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.Tensor,
+                         beta: torch.Tensor, *, scale: float, use_qk_l2norm_in_kernel: bool,
+                         cu_seqlens: torch.Tensor | None = None) -> torch.Tensor:
+        """q, k (B, T, Hv, Dk), v (B, T, Hv, Dv), g, beta (B, T, Hv) -> o (B, T, Hv, Dv)."""
+        rule = ops.fused_recurrent_gated_delta_rule if self._decoding(q, cu_seqlens) else ops.chunk_gated_delta_rule
+        o, self.recurrent = rule(q, k, v, g, beta, scale=scale, initial_state=self.recurrent,
+                                 output_final_state=True, use_qk_l2norm_in_kernel=use_qk_l2norm_in_kernel,
+                                 cu_seqlens=cu_seqlens)
+        return o
+
+
+class _Uncached:
+    """No state: the whole sequence in one call (the uncached forward); nothing is kept."""
+
+    @staticmethod
+    def causal_conv(x, weight, *, activation, cu_seqlens=None):
+        return ops.causal_conv1d(x, weight, activation=activation, cu_seqlens=cu_seqlens)[0]
+
+    @staticmethod
+    def gated_delta_rule(q, k, v, g, beta, *, scale, use_qk_l2norm_in_kernel, cu_seqlens=None):
+        return ops.chunk_gated_delta_rule(q, k, v, g, beta, scale=scale, cu_seqlens=cu_seqlens,
+                                          use_qk_l2norm_in_kernel=use_qk_l2norm_in_kernel)[0]
 
 
 class GatedDeltaNet(nn.Module):
@@ -62,24 +99,12 @@ class GatedDeltaNet(nn.Module):
 
     def forward(self, x: torch.Tensor, state: LinearState | None = None,
                 cu_seqlens: torch.Tensor | None = None) -> torch.Tensor:
-        """x (B, T, hidden) -> (B, T, hidden). With ``cu_seqlens`` B is 1 and state rows are sequences."""
+        """x (B, T, hidden) -> (B, T, hidden). With ``cu_seqlens`` B is 1 and state rows are sequences.
+        ``state``: a `LinearState` or any object with its two methods; None runs without a cache."""
         B, T, _ = x.shape
-        conv_w = self.conv1d.weight.squeeze(1)  # (conv_dim, kernel)
-        qkv = self.in_proj_qkv(x)  # (B, T, conv_dim)
-        pooled = state is not None and state.slots is not None
-        decode = state is not None and (pooled or state.recurrent is not None) and T == 1 and cu_seqlens is None
-        if decode and pooled:
-            qkv = ops.causal_conv1d_update_pooled(qkv, state.conv_pool, state.slots, conv_w, activation=self.act)
-        elif decode:
-            conv = state.conv
-            qkv = ops.causal_conv1d_update(qkv, conv, conv_w, activation=self.act)  # updates conv in place
-            state.conv = conv  # assigned back too, so a state object may hand out gathered copies
-        else:
-            init = None if state is None else state.conv
-            qkv, conv_final = ops.causal_conv1d(qkv, conv_w, activation=self.act, initial_state=init,
-                                                output_final_state=state is not None, cu_seqlens=cu_seqlens)
-            if state is not None:
-                state.conv = conv_final
+        state = _Uncached if state is None else state
+        qkv = state.causal_conv(self.in_proj_qkv(x), self.conv1d.weight.squeeze(1), activation=self.act,
+                                cu_seqlens=cu_seqlens)  # (B, T, conv_dim)
         q, k, v = qkv.split([self.key_dim, self.key_dim, self.value_dim], dim=-1)
         q = q.reshape(B, T, self.n_k, self.dk)
         k = k.reshape(B, T, self.n_k, self.dk)
@@ -90,18 +115,8 @@ class GatedDeltaNet(nn.Module):
         beta = self.in_proj_b(x).sigmoid()  # (B, T, Hv)
         # float32 so exp(A_log) cannot overflow in half precision
         g = -self.A_log.float().exp() * F.softplus(self.in_proj_a(x).float() + self.dt_bias.float())
-
-        if decode and pooled:
-            o = ops.fused_recurrent_gated_delta_rule_update(q, k, v, g, beta, state.pool, state.slots,
-                                                            scale=self.dk ** -0.5, use_qk_l2norm_in_kernel=True)
-        else:
-            rule = ops.fused_recurrent_gated_delta_rule if decode else ops.chunk_gated_delta_rule
-            o, final = rule(q, k, v, g, beta, scale=self.dk ** -0.5,
-                            initial_state=None if state is None else state.recurrent,
-                            output_final_state=state is not None, use_qk_l2norm_in_kernel=True,
-                            cu_seqlens=cu_seqlens)
-            if state is not None:
-                state.recurrent = final
+        o = state.gated_delta_rule(q, k, v, g, beta, scale=self.dk ** -0.5, use_qk_l2norm_in_kernel=True,
+                                   cu_seqlens=cu_seqlens)  # (B, T, Hv, Dv)
         z = self.in_proj_z(x).reshape(B, T, self.n_v, self.dv)
         o = ops.rms_norm_gated(o, z, self.norm.weight, eps=self.eps)  # (B, T, Hv, Dv)
         return self.out_proj(o.reshape(B, T, self.value_dim))

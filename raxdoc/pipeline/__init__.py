@@ -4,7 +4,7 @@
     summary = extract(["invoices/"], "out/", model="raxcore-dev/Rax-4.5", profile="auto")
 
 Modules, in the order a page travels:
-- `rows`: the typed row that travels between the stages (named sentinels, one Arrow-friendly form);
+- `rows`: the typed row between the stages (`StageRow`, its named kinds) and its Arrow wire form;
 - `ingest_stage`, `engine_stage`: the stages as plain callables (usable without Ray);
 - `graph`: the Ray Data graph (ingest tasks, engine actor pool) and starting Ray;
 - `assemble`, `finish`, `collector`: the driver end (regroup pages, parse, one row per input);

@@ -11,14 +11,16 @@ A document is keyed by (`doc_id`, `source`), not `doc_id` alone: two files with 
 input gets its own row. Keying by `doc_id` alone would merge their pages into one document and
 silently drop the second file.
 
-Not here: parsing or validating the text (postprocess), writing (store.py).
+Not here: the row (`rows.StageRow`), parsing or validating the text (postprocess), writing
+(`store`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+
+from raxdoc.pipeline.rows import RowKind, StageRow
 
 
 @dataclass
@@ -26,15 +28,15 @@ class PendingDocument:
     doc_id: str
     source: str
     page_count: int
-    pages: dict[int, dict[str, Any]] = field(default_factory=dict)
-    # A document-level failure (ingest error): the document is finished with no pages.
-    error: dict[str, Any] | None = None
+    pages: dict[int, StageRow] = field(default_factory=dict)
+    # A document-level failure (a DOC_ERROR row): the document is finished with no pages.
+    error: StageRow | None = None
 
     @property
     def complete(self) -> bool:
         return self.error is not None or len(self.pages) >= self.page_count
 
-    def ordered_pages(self) -> list[dict[str, Any]]:
+    def ordered_pages(self) -> list[StageRow]:
         return [self.pages[i] for i in sorted(self.pages)]
 
     def missing_pages(self) -> list[int]:
@@ -42,44 +44,46 @@ class PendingDocument:
 
 
 class DocumentAssembler:
-    """Collects page rows keyed by (doc_id, source, page_index); yields documents once whole."""
+    """Collects PAGE and DOC_ERROR rows keyed by (doc_id, source, page_index); yields documents once whole."""
 
     def __init__(self) -> None:
         self._pending: dict[tuple[str, str], PendingDocument] = {}
         # (doc_id, source) of documents handed back: their late rows (a retried batch) are ignored.
         self.finished: set[tuple[str, str]] = set()
 
-    def add(self, row: Mapping[str, Any]) -> PendingDocument | None:
+    def add(self, row: StageRow) -> PendingDocument | None:
         """Take one row; return its document if that row completed it.
 
-        A row with `page_index` < 0 is a document-level error (ingest failed before pages existed).
+        A DOC_ERROR row finishes its document with no pages (ingest failed before pages existed).
         A page seen twice (a retried engine batch) keeps the first copy; rows of a document already
-        finished are ignored, so a retry can never produce a second documents row.
+        finished are ignored, so a retry can never produce a second documents row. SKIPPED rows
+        have no document to assemble: the caller counts them.
         """
-        key = (row["doc_id"], row["source"])
+        if row.kind is RowKind.SKIPPED:
+            raise ValueError(f"{row.source}: a SKIPPED row has no document to assemble")
+        key = (row.doc_id, row.source)
         if key in self.finished:
             return None
         doc = self._pending.get(key)
         if doc is None:
-            doc = PendingDocument(row["doc_id"], row["source"], int(row.get("page_count") or 0))
+            doc = PendingDocument(row.doc_id, row.source, row.page_count)
             self._pending[key] = doc
-        page_index = int(row.get("page_index", -1))
-        if page_index < 0:
-            doc.error = dict(row)
+        if row.kind is RowKind.DOC_ERROR:
+            doc.error = row
         else:
-            doc.pages.setdefault(page_index, dict(row))
+            doc.pages.setdefault(row.page_index, row)
         if not doc.complete:
             return None
         self.finished.add(key)
         return self._pending.pop(key)
 
-    def is_new(self, row: Mapping[str, Any]) -> bool:
-        """Whether `add(row)` would use this row (not a repeat from a retried batch)."""
-        key = (row["doc_id"], row["source"])
+    def is_new(self, row: StageRow) -> bool:
+        """Whether `add(row)` would use this page row (not a repeat from a retried batch)."""
+        key = (row.doc_id, row.source)
         if key in self.finished:
             return False
         doc = self._pending.get(key)
-        return doc is None or int(row.get("page_index", -1)) not in doc.pages
+        return doc is None or row.page_index not in doc.pages
 
     def leftovers(self) -> Iterator[PendingDocument]:
         """Documents still missing pages; each is yielded once and forgotten."""

@@ -1,9 +1,10 @@
 """The driver end of a run: page rows stream in (any order), `documents` rows go out in atomic batches.
 
-`ResultCollector.add(row)` takes each row back from the engine stage, regroups pages into
-documents (`DocumentAssembler`), finishes each complete document (`finish_document`) and writes
-every `write_every` documents as one `OutputStore` batch. `close()` writes a row for whatever
-never completed (pages or whole inputs lost to failed tasks), so every input gets exactly one row.
+`ResultCollector.add(row)` takes each typed row (`StageRow`) back from the engine stage, counts
+SKIPPED rows, regroups pages into documents (`DocumentAssembler`), finishes each complete document
+(`finish_document`) and writes every `write_every` documents as one `OutputStore` batch. `close()`
+writes a row for whatever never completed (pages or whole inputs lost to failed tasks), so every
+input gets exactly one row.
 
 Row identity and resume, decided here:
 
@@ -19,7 +20,9 @@ Row identity and resume, decided here:
   one new row. A source that has a content row already is not given a second, error row
   because its bytes cannot be read this time: it counts as skipped.
 
-Not here: the Ray graph (pipeline.py), the stages (stages.py), the row layout (schemas.rows).
+Not here: the Ray graph (`graph`), the stages (`ingest_stage`, `engine_stage`), the row between
+stages (`rows`), a documents row's contents and status (`finish`, raxdoc.postprocess), the Parquet
+row layout (raxdoc.schemas.rows).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from typing import Any
 
 from raxdoc.pipeline.assemble import DocumentAssembler, PendingDocument
 from raxdoc.pipeline.finish import FinishSettings, finish_document
-from raxdoc.pipeline.rows import SKIPPED, SOURCE_ID_PREFIX, source_id
+from raxdoc.pipeline.rows import SOURCE_ID_PREFIX, RowKind, StageRow, source_id
 from raxdoc.pipeline.store import OutputStore
 
 log = logging.getLogger(__name__)
@@ -68,16 +71,16 @@ class ResultCollector:
                          "pages_done": 0}
         self.report = _Throttle(on_progress, self.progress)
 
-    def add(self, row: dict[str, Any]) -> None:
-        if row["source"] not in self.seen:
-            self.seen.add(row["source"])
-            self.progress["pages_total"] += max(int(row["page_count"]), 0)
-        unreadable_but_done = str(row["doc_id"]).startswith(SOURCE_ID_PREFIX) and row["source"] in self.done_sources
-        if row["page_index"] == SKIPPED or unreadable_but_done:
+    def add(self, row: StageRow) -> None:
+        if row.source not in self.seen:
+            self.seen.add(row.source)
+            self.progress["pages_total"] += max(row.page_count, 0)
+        unreadable_but_done = row.doc_id.startswith(SOURCE_ID_PREFIX) and row.source in self.done_sources
+        if row.kind is RowKind.SKIPPED or unreadable_but_done:
             self.counts["skipped"] += 1
             self.progress["documents_done"] += 1
             return
-        if row["page_index"] >= 0 and self.assembler.is_new(row):  # a retried batch's repeats count once
+        if row.kind is RowKind.PAGE and self.assembler.is_new(row):  # a retried batch's repeats count once
             self.counts["pages"] += 1
             self.progress["pages_done"] += 1
         doc = self.assembler.add(row)
@@ -98,12 +101,8 @@ class ResultCollector:
         self.report(force=True)
 
     def _finish(self, doc: PendingDocument) -> None:
-        row, items = finish_document(doc, self.settings)
         first = self.first_source.setdefault(doc.doc_id, doc.source)
-        if first != doc.source:
-            row["issues"].append({"page_index": None, "kind": "duplicate_content", "field": "",
-                                  "message": f"same bytes as {first}"})
-            items = []  # the exploded items are written once per doc_id, with the first file
+        row, items = finish_document(doc, self.settings, copy_of=first if first != doc.source else None)
         self.doc_rows.append(row)
         self.item_rows.extend(items)
         self.counts[row["status"]] += 1
@@ -136,5 +135,6 @@ class _Throttle:
 
 
 def _lost_document(source: str) -> PendingDocument:
-    return PendingDocument(source_id(source), source, 0, error={
-        "error_type": "lost", "error": "no result came back for this input (its task failed)", "page_count": 0})
+    lost = StageRow(source_id(source), source, RowKind.DOC_ERROR, error_type="lost",
+                    error="no result came back for this input (its task failed)")
+    return PendingDocument(lost.doc_id, source, 0, error=lost)

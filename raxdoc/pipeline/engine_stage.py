@@ -3,10 +3,12 @@
 Constructed by Ray once per actor (`fn_constructor_kwargs`), so the model loads once. Safe to call
 from several threads at once: every call feeds one `EngineLoop` (`raxdoc.engine.loop`), so pages of
 concurrent batches share the engine's slots; pages are preprocessed only when the engine has room,
-so float32 pixels stay bounded. Rows that already failed pass through untouched; a page the
-processor rejects, or whose engine step raised, becomes that page's error row.
+so float32 pixels stay bounded. Rows that already failed, and rows that are not pages, pass
+through untouched; a page the processor rejects, or whose engine step raised, becomes that page's
+error row. Batches arrive and leave in the wire form (`rows.decode_batch` / `encode_batch`).
 
-Not here: the row layout (`rows`), wiring (`graph`), parsing text (postprocess).
+Not here: the row and its wire form (`rows`), wiring (`graph`), the page pixel budget
+(`ingest_stage.render_options`), parsing text (postprocess).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from raxdoc.pipeline.rows import batch_rows, failed, page_pixels, rows_batch
+from raxdoc.pipeline.rows import RowKind, StageRow, decode_batch, encode_batch
 
 
 class EngineStage:
@@ -28,22 +30,17 @@ class EngineStage:
 
     def __init__(self, model: str, profile: Any, schema: str | None = None, constrained: bool = True,
                  device: str | None = None):
-        import dataclasses
-
         from raxdoc.engine import Engine, SamplingParams
         from raxdoc.engine.loop import EngineLoop
-        from raxdoc.schemas.prompt import build_prompt
-        from raxdoc.schemas import Invoice
-        from raxdoc.schemas.custom import load_schema
+        from raxdoc.schemas.custom import resolve_schema
         from raxdoc.schemas.jsonschema import page_json_schema
+        from raxdoc.schemas.prompt import build_prompt
 
         self.engine = Engine.from_pretrained(model, profile=profile, device=device)
+        # The processor keeps the checkpoint's own pixel bounds: ingest already rendered each page
+        # within the profile's budget (`ingest_stage.render_options`), the one place it is applied.
         self.processor = self.engine.processor
-        image = self.processor.image_config
-        max_pixels = min(image.max_pixels, profile.max_pixels)
-        self.processor.image_config = dataclasses.replace(
-            image, max_pixels=max_pixels, min_pixels=min(image.min_pixels, max_pixels))
-        schema_cls = load_schema(schema) if schema else Invoice
+        schema_cls = resolve_schema(schema)
         self.instruction = build_prompt(schema_cls, constrained=constrained)
         self.grammar = page_json_schema(schema_cls) if constrained else None
         self.params = SamplingParams(max_new_tokens=profile.max_new_tokens, temperature=0.0)
@@ -55,41 +52,36 @@ class EngineStage:
     def __call__(self, batch: dict[str, Any]) -> dict[str, list]:
         from raxdoc.engine.loop import EngineLoopError
 
-        rows = batch_rows(batch)
+        rows = decode_batch(batch)
         waiting = []
-        for i, row in enumerate(rows):
-            if row["page_index"] < 0 or failed(row):
+        for row in rows:
+            if row.kind is not RowKind.PAGE or row.failed:
                 continue
             try:
-                waiting.append((i, self.loop.submit(functools.partial(self._prompt, row), self.params,
-                                                    self.grammar)))
+                waiting.append((row, self.loop.submit(functools.partial(self._prompt, row), self.params,
+                                                      self.grammar)))
             except EngineLoopError as exc:  # the loop is gone: this page's error, later ones alike
-                row.update(_engine_error(exc))
-        for i, future in waiting:
+                row.error_type, row.error = _engine_error(exc)
+        for row, future in waiting:
             try:
                 res = future.result()
             except EngineLoopError as exc:  # a bug in the engine or the loop: rows, not a crash
-                rows[i].update(_engine_error(exc))
+                row.error_type, row.error = _engine_error(exc)
                 continue
             except Exception as exc:  # the processor could not build this page's prompt
-                rows[i].update(error_type=getattr(exc, "error_type", None) or "preprocess_error", error=str(exc))
+                row.error_type, row.error = getattr(exc, "error_type", None) or "preprocess_error", str(exc)
                 continue
-            rows[i].update(text=res.text, finish_reason=res.finish_reason, prompt_tokens=res.prompt_tokens,
-                           completion_tokens=res.completion_tokens, t_engine=res.latency)
+            row.text, row.finish_reason, row.t_engine = res.text, res.finish_reason, res.latency
+            row.prompt_tokens, row.completion_tokens = res.prompt_tokens, res.completion_tokens
             if not res.ok:
-                rows[i].update(error_type="engine_error", error=f"{res.error_type}: {res.error}")
+                row.error_type, row.error = "engine_error", f"{res.error_type}: {res.error}"
         for row in rows:
-            row["pixels"] = b""  # the text is all later stages need; free the object store
-            row.setdefault("text", "")
-            row.setdefault("finish_reason", "")
-            row.setdefault("prompt_tokens", 0)
-            row.setdefault("completion_tokens", 0)
-            row.setdefault("t_engine", 0.0)
-        return rows_batch(rows)
+            row.pixels = b""  # the text is all later stages need; free the object store
+        return encode_batch(rows)
 
-    def _prompt(self, row: dict[str, Any]) -> dict[str, Any]:
+    def _prompt(self, row: StageRow) -> dict[str, Any]:
         """A page's engine prompt; runs on the loop's preparer thread, when the engine has room."""
-        inputs = self.processor(self.instruction, [page_pixels(row)])
+        inputs = self.processor(self.instruction, [row.image()])
         return {"input_ids": inputs.input_ids.tolist(), "pixel_values": inputs.pixel_values,
                 "image_grid_thw": inputs.image_grid_thw}
 
@@ -106,8 +98,8 @@ class EngineStage:
             pass
 
 
-def _engine_error(exc: BaseException) -> dict[str, str]:
+def _engine_error(exc: BaseException) -> tuple[str, str]:
     cause = exc.__cause__ or exc
-    return {"error_type": "engine_error", "error": f"internal:{type(cause).__name__}: {exc}"}
+    return "engine_error", f"internal:{type(cause).__name__}: {exc}"
 
 

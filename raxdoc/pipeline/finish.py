@@ -1,11 +1,13 @@
 """An assembled document (its page rows back from the engine) -> its `documents` and `line_items` rows.
 
 The CPU end of the pipeline, run in the driver as documents complete: parse and merge the pages'
-text (`raxdoc.postprocess.parse_document`), then build rows (`raxdoc.schemas.rows`). Failures that
-happened before the text existed keep their own cause: a page that failed to render or to
-generate is listed in `failed_pages` with its ingest/engine error type, not as a bare "missing".
+text (`raxdoc.postprocess.parse_document`), then build rows (`raxdoc.schemas.rows`). This only
+hands over what the rows know: pages that failed before their text existed (rendering, the
+engine) go in as page failures with their own error type and message, and the file's page count
+goes in beside the pages read; `merge_pages` decides status, error_type and error from them.
 
-Not here: parsing rules (postprocess), row layout (schemas.rows), writing (store.py).
+Not here: parsing rules and status (raxdoc.postprocess), the Parquet row layout (raxdoc.schemas.rows),
+writing (`store`), which of two identical files is the copy (`collector`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pydantic import BaseModel
 
 from raxdoc.pipeline.assemble import PendingDocument
 from raxdoc.postprocess import parse_document
-from raxdoc.schemas.records import ERROR
+from raxdoc.schemas.records import ParseFailure
 from raxdoc.schemas.rows import document_row, error_row, line_item_rows
 
 
@@ -31,51 +33,36 @@ class FinishSettings:
     prompt_version: str
 
 
-def finish_document(doc: PendingDocument, settings: FinishSettings) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """(documents row, line_items rows) for one document; never raises for bad model text."""
+def finish_document(doc: PendingDocument, settings: FinishSettings, *, copy_of: str | None = None
+                    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """(documents row, line_items rows) for one document; never raises for bad model text.
+
+    `copy_of`: the source of an identical file already written this run; this row says so, and its
+    line items are left out (they are written once per doc_id, with the first file).
+    """
     started = time.perf_counter()
     if doc.error is not None:
-        timings = {"ingest_s": float(doc.error.get("t_ingest") or 0.0)}
-        row = error_row(doc.doc_id, doc.source, str(doc.error.get("error_type") or "error"),
-                        str(doc.error.get("error") or ""), page_count=int(doc.error.get("page_count") or 0) or None,
-                        model=settings.model, prompt_version=settings.prompt_version, timings=timings)
-        return row, []
-
-    pages = doc.ordered_pages()
-    texts = {p["page_index"]: p["text"] or "" for p in pages if not _cause(p)}
-    record = parse_document(texts, settings.schema, constrained=settings.constrained, doc_id=doc.doc_id,
-                            source=doc.source, page_count=doc.page_count)
-    timings = {
-        "ingest_s": sum(float(p.get("t_ingest") or 0.0) for p in pages),
-        "engine_s": sum(float(p.get("t_engine") or 0.0) for p in pages),
-        "postprocess_s": time.perf_counter() - started,
-    }
-    row = document_row(record, model=settings.model, prompt_version=settings.prompt_version, timings=timings)
-    failed = {p["page_index"]: p for p in pages if _cause(p)}
-    for entry in row["failed_pages"]:
-        cause = failed.get(entry["page_index"])
-        if cause is not None:
-            entry["kind"] = str(cause["error_type"])
-            entry["message"] = str(cause.get("error") or "")
-    _account_for_unread_pages(row, pages)
-    return row, line_item_rows(record)
-
-
-def _cause(page: dict[str, Any]) -> str | None:
-    """The page's upstream error type, if it failed before its text existed ("", None, NaN: it did not)."""
-    error_type = page.get("error_type")
-    return error_type if isinstance(error_type, str) and error_type else None
-
-
-def _account_for_unread_pages(row: dict[str, Any], pages: list[dict[str, Any]]) -> None:
-    """`page_count` is the file's page count; pages skipped by --max-pages are said, not hidden."""
-    file_pages = max((int(p.get("file_page_count") or 0) for p in pages), default=0)
-    if file_pages > row["page_count"]:
-        row["issues"].append({"page_index": None, "kind": "pages_not_read", "field": "",
-                              "message": f"read {row['page_count']} of {file_pages} pages (max_pages)"})
-        row["page_count"] = file_pages
-    # Every page failed before the model's text existed: the document's error is that cause.
-    causes = {_cause(p) for p in pages if _cause(p)}
-    if row["status"] == ERROR and len(causes) == 1 and len(row["failed_pages"]) == len(pages):
-        row["error_type"] = causes.pop()
-        row["error"] = row["failed_pages"][0]["message"]
+        # The document failed as a whole upstream: there are no pages to merge, only that cause.
+        row = error_row(doc.doc_id, doc.source, doc.error.error_type or "error", doc.error.error or "",
+                        page_count=doc.error.page_count or None, model=settings.model,
+                        prompt_version=settings.prompt_version, timings={"ingest_s": doc.error.t_ingest})
+        items: list[dict[str, Any]] = []
+    else:
+        pages = doc.ordered_pages()
+        texts = {p.page_index: p.text or "" for p in pages if not p.failed}
+        failures = {p.page_index: ParseFailure(p.error_type, p.error or "", "") for p in pages if p.failed}
+        record = parse_document(texts, settings.schema, constrained=settings.constrained, doc_id=doc.doc_id,
+                                source=doc.source, page_count=doc.page_count, page_failures=failures,
+                                file_page_count=max((p.file_page_count for p in pages), default=0))
+        timings = {
+            "ingest_s": sum(p.t_ingest for p in pages),
+            "engine_s": sum(p.t_engine for p in pages),
+            "postprocess_s": time.perf_counter() - started,
+        }
+        row = document_row(record, model=settings.model, prompt_version=settings.prompt_version, timings=timings)
+        items = line_item_rows(record)
+    if copy_of is not None:
+        row["issues"].append({"page_index": None, "kind": "duplicate_content", "field": "",
+                              "message": f"same bytes as {copy_of}"})
+        items = []
+    return row, items

@@ -4,7 +4,8 @@
             -> engine (actor pool, one engine per actor; BATCHES_IN_FLIGHT batches at once per actor
                share its slots through one EngineLoop, so slots stay full across batches)
 
-`build_dataset` returns the lazy dataset whose batches the driver (`run.extract`) iterates;
+`build_dataset` returns the lazy dataset whose batches the driver (`run.extract`) iterates; rows
+travel between the stages in the wire form of `rows.StageRow`;
 `init_ray` joins `address` / RAY_ADDRESS or starts a quiet local Ray.
 
 Not here: what the stages do (`ingest_stage`, `engine_stage`), the driver end (`collector`).

@@ -1,27 +1,41 @@
 """`IngestStage`: one source -> its page rows (CPU; a process per task, PyMuPDF is not thread-safe).
 
-Reads the bytes once: hashes them for `doc_id`, skips documents a previous run finished, and turns
-every failure into a row (a document error row: the document failed; a page row with `error_type`:
-that page failed). Yields a row a page as it is rendered.
+Reads the bytes once: hashes them once for `doc_id` (`read_document` is handed that id), skips
+documents a previous run finished, and turns every failure into a row (a DOC_ERROR row: the
+document failed; a PAGE row with `error_type`: that page failed). Yields a row a page as it is
+rendered. `render_options` decides a run's page pixel budget, the one place it is applied.
 
-Not here: the row layout (`rows`), wiring (`graph`).
+Not here: the row and its wire form (`rows`), wiring (`graph`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
 
-from raxdoc.pipeline.rows import DOC_ERROR, SKIPPED, empty_row, error_fields, source_id
+from raxdoc.pipeline.rows import RowKind, StageRow, doc_error_row, source_id, to_wire
+
+
+def render_options(profile: Any, *, dpi: float | None = None, max_pages: int | None = None) -> Any:
+    """RenderOptions for a run: pages rendered within the profile's pixel bounds.
+
+    This is the only place a page is sized to the profile. The engine's image processor keeps the
+    checkpoint's own bounds and is not clamped again: a page rendered within the profile's budget is
+    already within it (the processor only rounds sides to its patch multiple), and two clamps
+    with different rules could disagree about a page's size.
+    """
+    from raxdoc.ingest.options import RenderOptions
+
+    given = dict(dpi=dpi, max_pages=max_pages)
+    return RenderOptions(max_pixels=profile.max_pixels, min_pixels=min(profile.min_pixels, profile.max_pixels),
+                         **{k: v for k, v in given.items() if v is not None})
 
 
 class IngestStage:
-    """Source rows ({"source": url}) -> page rows; never raises for a bad document."""
+    """Source rows ({"source": url}) -> page rows (wire form); never raises for a bad document."""
 
     def __init__(self, options: Any, done_ids: Iterable[str] = ()):
         self.options = options
@@ -30,52 +44,52 @@ class IngestStage:
     def __call__(self, row: dict[str, Any]) -> Iterator[dict[str, Any]]:
         """Yields one row a page as it is rendered (Ray's flat_map streams them into blocks), so a
         long document's pixels are never all in memory at once."""
+        for out in self.rows(row["source"]):
+            yield to_wire(out)
+
+    def rows(self, source: str) -> Iterator[StageRow]:
+        """The typed rows of one source, in page order."""
         from raxdoc.errors import EmptyDocument
         from raxdoc.ingest import read_document
+        from raxdoc.ingest.document import content_id
         from raxdoc.ingest.sources import SourceRef, read_source_bytes
 
         started = time.perf_counter()
-        source = row["source"]
         try:
             data = read_source_bytes(SourceRef(source))
         except Exception as exc:  # typed (RaxdocError) or not (a filesystem driver's own error): a row
-            yield self._doc_error(source_id(source), source, exc)
+            yield doc_error_row(source_id(source), source, exc)
             return
-        doc_id = hashlib.sha256(data).hexdigest()
+        doc_id = content_id(data)
         if doc_id in self.done_ids:
-            yield {**empty_row(doc_id, source), "page_index": SKIPPED}
+            yield StageRow(doc_id, source, RowKind.SKIPPED)
             return
         try:
-            doc = read_document(data, options=self.options)
+            doc = read_document(data, doc_id=doc_id, options=self.options)
         except Exception as exc:  # typed, or a parser bug: either way a row, never a failed task
-            yield self._doc_error(doc_id, source, exc)
+            yield doc_error_row(doc_id, source, exc)
             return
         del data  # the parser holds what it needs
         with doc:
-            meta = json.dumps({"format": doc.metadata.format, "repaired": doc.metadata.repaired,
+            known = dict(page_count=doc.render_count, file_page_count=doc.page_count,
+                         meta={"format": doc.metadata.format, "repaired": doc.metadata.repaired,
                                "producer": doc.metadata.producer, "encrypted": doc.metadata.encrypted})
-            base = {**empty_row(doc_id, source), "page_count": doc.render_count,
-                    "file_page_count": doc.page_count, "meta": meta}
             if doc.render_count == 0:
-                yield self._doc_error(doc_id, source, EmptyDocument(source, "document has no pages"), base)
+                yield doc_error_row(doc_id, source, EmptyDocument(source, "document has no pages"), **known)
                 return
             # Reading and opening, shared by the pages; each page adds its own render time.
             open_s = (time.perf_counter() - started) / doc.render_count
             for index in range(doc.render_count):
                 page_started = time.perf_counter()
+                out = StageRow(doc_id, source, RowKind.PAGE, page_index=index, **known)
                 try:
                     page = doc.page(index)
                 except Exception as exc:  # PageError, or a renderer bug on this page only
-                    yield {**base, "page_index": index, **error_fields(exc)}
+                    out.fail(exc)
+                    yield out
                     continue
-                pixels = np.ascontiguousarray(page.pixels, dtype=np.uint8)
-                yield {**base, "page_index": page.page_index, "pixels": pixels.tobytes(),
-                       "height": pixels.shape[0], "width": pixels.shape[1], "dpi": float(page.dpi or 0),
-                       "kind": str(page.kind), "t_ingest": open_s + time.perf_counter() - page_started}
-    @staticmethod
-    def _doc_error(doc_id: str, source: str, exc: BaseException, base: dict | None = None) -> dict[str, Any]:
-        row = dict(base) if base else empty_row(doc_id, source)
-        row.update(page_index=DOC_ERROR, **error_fields(exc))
-        return row
-
-
+                pixels = np.ascontiguousarray(page.pixels, dtype=np.uint8)  # (H, W, 3)
+                out.pixels, out.height, out.width = pixels.tobytes(), pixels.shape[0], pixels.shape[1]
+                out.dpi, out.page_kind = page.dpi, str(page.kind)
+                out.t_ingest = open_s + time.perf_counter() - page_started
+                yield out

@@ -1,72 +1,154 @@
-"""The row that travels between the pipeline's stages, and its Arrow-friendly form.
+"""`StageRow`, the typed row that travels between the pipeline's stages, and its wire form.
 
-Every row has the same columns whether it is a page, a document that failed as a whole or a
-skip marker (pixels travel as raw bytes + shape, never re-encoded), so Ray's Arrow blocks stay
-one schema. Ray hands rows over as numpy column batches: `batch_rows` / `rows_batch` convert.
+A row is one of three kinds (`RowKind`): a page (rendered, or failed with its own error), a
+document that failed as a whole (nothing to render), or a skip marker for a document a previous
+run already wrote. Stages and the driver work on `StageRow`; optional values are None there.
 
-Not here: what the stages do with rows (`ingest_stage`, `engine_stage`, `assemble`).
+Ray moves rows as Arrow blocks and hands them to the next stage as numpy column batches, which
+needs a different encoding: every row must carry the same columns with non-null values (a column
+of nulls arrives as float NaN, which is truthy, and blocks must share one schema). That encoding
+lives in one pair of functions, `to_wire` / `from_wire`; `encode_batch` / `decode_batch` apply
+them to a whole column batch. Nothing else in the pipeline reads or writes the wire form.
+
+Not here: what the stages do with rows (`ingest_stage`, `engine_stage`, `assemble`, `finish`).
 """
 
 from __future__ import annotations
 
-import hashlib
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from enum import Enum
 from typing import Any
 
 import numpy as np
 
-# page_index of rows that are not pages.
-DOC_ERROR = -1
-SKIPPED = -2
 # doc_ids not derived from the bytes (they could not be read): never trusted as done by a rerun.
 SOURCE_ID_PREFIX = "source:"
 
 
-def empty_row(doc_id: str, source: str) -> dict[str, Any]:
-    return {
-        # page_count: pages this run sends on (what the assembler waits for); file_page_count: in the file.
-        "doc_id": doc_id, "source": source, "page_count": 0, "file_page_count": 0, "page_index": DOC_ERROR,
-        "pixels": b"", "height": 0, "width": 0, "dpi": 0.0, "kind": "", "meta": "{}",
-        # "" not None: a column of nulls reaches the next stage as float NaN (Ray's numpy batches), and
-        # NaN is truthy, which made every page of an error-free batch look failed.
-        "error_type": "", "error": "", "t_ingest": 0.0,
-    }
+class RowKind(str, Enum):
+    PAGE = "page"  # one page of a document: pixels, or the error that page failed with
+    DOC_ERROR = "doc_error"  # the document failed as a whole (unreadable, encrypted, no pages)
+    SKIPPED = "skipped"  # a previous run wrote this document (resume): nothing to do
 
 
-def error_fields(exc: BaseException) -> dict[str, str]:
-    """error_type / error columns: a RaxdocError's own, else `internal:<class>` (a bug, still a row)."""
+@dataclass
+class StageRow:
+    """One row between stages. Ingest fills the identity, page and error fields; the engine stage
+    fills the model's fields and drops the pixels; the driver reads it all."""
+
+    doc_id: str  # content id of the file's bytes, or source_id() when they could not be read
+    source: str
+    kind: RowKind = RowKind.PAGE
+    page_index: int | None = None  # set for PAGE rows only
+    page_count: int = 0  # pages this run sends on for the document (what the assembler waits for)
+    file_page_count: int = 0  # pages in the file (more than page_count when max_pages cut it)
+    pixels: bytes = b""  # (height, width, 3) uint8 RGB, raw; empty once the engine has read them
+    height: int = 0
+    width: int = 0
+    dpi: float | None = None  # rendered resolution; None for an image file without one
+    page_kind: str | None = None  # "scanned" / "digital" / "mixed" (raxdoc.ingest.PageKind)
+    meta: dict[str, Any] = field(default_factory=dict)  # document metadata (format, producer, ...)
+    error_type: str | None = None  # set when this page (or document) failed before the model's text
+    error: str | None = None
+    t_ingest: float = 0.0
+    text: str | None = None  # the model's output; None until the engine stage ran the page
+    finish_reason: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    t_engine: float = 0.0
+
+    @property
+    def failed(self) -> bool:
+        """This row already failed upstream (ingest or engine): no text will come for it."""
+        return self.error_type is not None
+
+    def fail(self, exc: BaseException) -> None:
+        """Mark the row failed with `exc`'s error type and message (see `error_fields`)."""
+        self.error_type, self.error = error_fields(exc)
+
+    def image(self) -> np.ndarray:
+        """(H, W, 3) uint8 view of a page row's pixels."""
+        return np.frombuffer(self.pixels, dtype=np.uint8).reshape(self.height, self.width, 3)
+
+
+def doc_error_row(doc_id: str, source: str, exc: BaseException, **known: Any) -> StageRow:
+    """A DOC_ERROR row for `exc`; `known` keeps what was learnt before it (page counts, meta)."""
+    row = StageRow(doc_id, source, RowKind.DOC_ERROR, **known)
+    row.fail(exc)
+    return row
+
+
+def error_fields(exc: BaseException) -> tuple[str, str]:
+    """(error_type, error): a RaxdocError's own, else `internal:<class>` (a bug, still a row)."""
     error_type = getattr(exc, "error_type", None) or f"internal:{type(exc).__name__}"
-    return {"error_type": str(error_type), "error": str(getattr(exc, "message", None) or exc)}
+    return str(error_type), str(getattr(exc, "message", None) or exc)
 
 
 def source_id(source: str) -> str:
-    """doc_id for a source whose bytes could not be read: a hash of its name, so it still keys a row."""
-    return SOURCE_ID_PREFIX + hashlib.sha256(source.encode()).hexdigest()
+    """doc_id for a source whose bytes could not be read: an id of its name, so it still keys a row."""
+    from raxdoc.ingest.document import content_id
+
+    return SOURCE_ID_PREFIX + content_id(source.encode())
 
 
-def failed(row: dict[str, Any]) -> bool:
-    """A row that already failed upstream (its error_type is a non-empty string)."""
-    return isinstance(row.get("error_type"), str) and bool(row["error_type"])
+# Wire encoding of the optional fields: None travels as "" (strings) or -1 (page_index).
+_OPTIONAL_STR = ("page_kind", "error_type", "error", "text", "finish_reason")
+_NO_PAGE = -1
+_FIELDS = tuple(f.name for f in fields(StageRow))
 
 
-def page_pixels(row: dict[str, Any]) -> np.ndarray:
-    """(H, W, 3) uint8 view of a page row's pixels."""
-    return np.frombuffer(row["pixels"], dtype=np.uint8).reshape(int(row["height"]), int(row["width"]), 3)
+def to_wire(row: StageRow) -> dict[str, Any]:
+    """The row as Arrow-friendly plain values: every column present, none of them null."""
+    out = {name: getattr(row, name) for name in _FIELDS}
+    out["kind"] = row.kind.value
+    out["page_index"] = _NO_PAGE if row.page_index is None else row.page_index
+    out["dpi"] = 0.0 if row.dpi is None else float(row.dpi)
+    out["meta"] = json.dumps(row.meta, sort_keys=True)
+    for name in _OPTIONAL_STR:
+        out[name] = out[name] or ""
+    return out
 
 
-def batch_rows(batch: dict[str, Any]) -> list[dict[str, Any]]:
-    """Ray's column batch (dict of arrays) -> row dicts with plain Python values."""
+def from_wire(values: Mapping[str, Any]) -> StageRow:
+    """A wire row (numpy scalars, NaN for a null that slipped through, "" / -1 / 0.0 for None)
+    back to a StageRow; columns the row does not know are ignored."""
+    v = {name: _plain(values[name]) for name in _FIELDS if name in values}
+    for name in _OPTIONAL_STR:
+        if name in v:
+            v[name] = v[name] if isinstance(v[name], str) and v[name] else None
+    if "page_index" in v:
+        v["page_index"] = None if v["page_index"] is None or int(v["page_index"]) < 0 else int(v["page_index"])
+    v["kind"] = RowKind(v.get("kind") or RowKind.PAGE.value)
+    v["dpi"] = float(v["dpi"]) if v.get("dpi") else None
+    v["meta"] = json.loads(v["meta"]) if isinstance(v.get("meta"), str) and v["meta"] else {}
+    v["pixels"] = bytes(v.get("pixels") or b"")
+    for name in ("page_count", "file_page_count", "height", "width", "prompt_tokens", "completion_tokens"):
+        v[name] = int(v.get(name) or 0)
+    for name in ("t_ingest", "t_engine"):
+        v[name] = float(v.get(name) or 0.0)
+    return StageRow(**v)
+
+
+def decode_batch(batch: Mapping[str, Any]) -> list[StageRow]:
+    """Ray's column batch (dict of numpy arrays, or lists) -> typed rows."""
     columns = {k: list(v) for k, v in batch.items()}
     n = len(next(iter(columns.values()), []))
-    rows = [{k: _plain(v[i]) for k, v in columns.items()} for i in range(n)]
-    return rows
+    return [from_wire({k: v[i] for k, v in columns.items()}) for i in range(n)]
 
 
-def rows_batch(rows: list[dict[str, Any]]) -> dict[str, list]:
-    keys = list(rows[0]) if rows else []
-    return {k: [r.get(k) for r in rows] for k in keys}
+def encode_batch(rows: list[StageRow]) -> dict[str, list]:
+    """Typed rows -> a column batch (dict of lists) for Ray; every column even for no rows."""
+    wire = [to_wire(r) for r in rows]
+    return {name: [w[name] for w in wire] for name in _FIELDS}
 
 
 def _plain(value: Any) -> Any:
+    """Python value of a numpy scalar; None for NaN (a null in Arrow) and None."""
     if isinstance(value, np.generic):
-        return value.item()
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
     return value

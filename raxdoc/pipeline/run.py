@@ -12,8 +12,10 @@ millisecond a page against tens of milliseconds of GPU time, so it never limits 
 `iter_batches` streams with backpressure: only pages of unfinished documents (text, no pixels)
 are held. Every input gets exactly one `documents` row, including inputs whose task was lost.
 
-Not here: what each stage does (stages.py, finish.py), the driver end and its row/resume rules
-(collector.py), the output layout (store.py).
+Each row is decoded from Ray's wire form once (`rows.decode_batch`) before the collector sees it.
+
+Not here: the Ray graph (`graph`), what each stage does (`ingest_stage`, `engine_stage`,
+`finish`), the driver end and its row/resume rules (`collector`), the output layout (`store`).
 """
 
 from __future__ import annotations
@@ -26,16 +28,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from raxdoc.pipeline.collector import ResultCollector, resume_state
+from raxdoc.pipeline.engine_stage import EngineStage
 from raxdoc.pipeline.finish import FinishSettings
+from raxdoc.pipeline.graph import NoGPUError, build_dataset, init_ray
+from raxdoc.pipeline.ingest_stage import render_options
+from raxdoc.pipeline.rows import decode_batch
+from raxdoc.pipeline.store import OutputStore
 from raxdoc.profiles import Profile, resolve_profile
 from raxdoc.settings import DEFAULT_MODEL
-from raxdoc.pipeline.engine_stage import EngineStage
-from raxdoc.pipeline.graph import NoGPUError, build_dataset, init_ray
-from raxdoc.pipeline.rows import batch_rows
-from raxdoc.pipeline.store import OutputStore
 
 log = logging.getLogger(__name__)
-
 
 
 class RunFailed(RuntimeError):
@@ -85,18 +87,16 @@ def extract(
 ) -> ExtractSummary:
     """Extract every document in `inputs` into `output` (documents/ and line_items/ Parquet parts)."""
     from raxdoc.errors import SourceNotFound
-    from raxdoc.ingest.options import RenderOptions
     from raxdoc.ingest.sources import iter_sources
     from raxdoc.model.loader import resolve
+    from raxdoc.schemas.custom import resolve_schema
     from raxdoc.schemas.prompt import prompt_version
-    from raxdoc.schemas import Invoice
-    from raxdoc.schemas.custom import load_schema
     from raxdoc.schemas.rows import documents_arrow_schema, line_items_arrow_schema
 
     started = time.monotonic()
     prof = profile.with_overrides(**profile_overrides) if isinstance(profile, Profile) else \
         resolve_profile(profile, **profile_overrides)
-    schema_cls = load_schema(schema) if schema else Invoice
+    schema_cls = resolve_schema(schema)  # fails here, before Ray; each engine actor resolves it alike
     # Fail now, clearly, not inside an actor. Actors get `model` as given: on a cluster each node
     # resolves a hub id from its own HF cache.
     resolve(model)
@@ -109,9 +109,7 @@ def extract(
     sources = [r.url for r in refs]
     store = OutputStore(output)
     done, done_sources, retry = resume_state(store)
-    render = RenderOptions(**{k: v for k, v in dict(dpi=dpi, max_pages=max_pages, max_pixels=prof.max_pixels,
-                                                    min_pixels=min(prof.min_pixels, prof.max_pixels)).items()
-                              if v is not None})
+    render = render_options(prof, dpi=dpi, max_pages=max_pages)
     settings = FinishSettings(schema_cls, constrained, model, prompt_version(schema_cls))
     collector = ResultCollector(store, settings, documents_arrow_schema(schema_cls),
                                 line_items_arrow_schema(schema_cls), sources, done_sources=done_sources,
@@ -124,7 +122,7 @@ def extract(
         store.drop_doc_ids(retry)  # their sources are read again now: one new row each
         try:
             for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
-                for row in batch_rows(batch):
+                for row in decode_batch(batch):
                     collector.add(row)
             collector.close()
         except Exception as exc:

@@ -13,7 +13,7 @@ temporary name that no `*.parquet` glob matches, then renamed. The `documents` p
 last: a document is done only once its `documents` row exists, so a run killed between the two
 files leaves an orphan `line_items` part, which opening the store removes.
 
-Not here: what the rows hold (raxdoc.schemas), deciding what to process (pipeline.py).
+Not here: what the rows hold (raxdoc.schemas), deciding what to process (`collector.resume_state`).
 """
 
 from __future__ import annotations

@@ -1,11 +1,12 @@
 """`parse_document`: every page's model text -> one merged DocumentRecord.
 
 Two passes, so the reading conventions are the *document's*: pass one decodes
-each page's JSON and pools the evidence (a "13/03/2024" on page 1 fixes the
-day/month order of "05/04/2024" on page 3; a "1.234,56" fixes the decimal
-comma of a lone "1.234"); pass two parses each page with that pooled hint
-(the page's own evidence still wins, the locale comes last). Then
-`merge_pages`. This is the call the pipeline's CPU stage makes per document.
+each page's JSON (once: `extract_json`) and pools the evidence (a "13/03/2024"
+on page 1 fixes the day/month order of "05/04/2024" on page 3; a "1.234,56"
+fixes the decimal comma of a lone "1.234"); pass two validates each decoded
+page with that pooled hint (`validate_page`; the page's own evidence still
+wins, the locale comes last). Then `merge_pages`. This is the call the
+pipeline's CPU stage makes per document.
 """
 
 from __future__ import annotations
@@ -17,29 +18,27 @@ from pydantic import BaseModel
 from raxdoc.postprocess.extract import Extracted, extract_json
 from raxdoc.postprocess.merge import merge_pages
 from raxdoc.postprocess.normalise import document_hints
-from raxdoc.postprocess.page import parse_page_output
-from raxdoc.schemas.fields import items_field
+from raxdoc.postprocess.page import page_object, validate_page
 from raxdoc.schemas.invoice import Invoice
-from raxdoc.schemas.records import DocumentRecord
+from raxdoc.schemas.records import DocumentRecord, ParseFailure
 
 
 def parse_document(page_texts: Sequence[str] | Mapping[int, str], schema: type[BaseModel] = Invoice, *,
                    constrained: bool, locale: str | None = None, doc_id: str = "", source: str = "",
-                   page_count: int | None = None) -> DocumentRecord:
+                   page_count: int | None = None, page_failures: Mapping[int, ParseFailure] | None = None,
+                   file_page_count: int | None = None) -> DocumentRecord:
     """Parse and merge one document's pages.
 
     `page_texts` is a sequence in page order, or {page_index: text} when some
     pages may be missing; with `page_count`, absent pages become `missing`.
+    `page_failures` and `file_page_count` go to `merge_pages` (pages that
+    failed before any text existed; pages in the file, when not all were read).
     """
     texts = dict(page_texts) if isinstance(page_texts, Mapping) else dict(enumerate(page_texts))
-    items = items_field(schema)
-    values = []
-    for text in texts.values():
-        got = extract_json(text, constrained=constrained)
-        if isinstance(got, Extracted):
-            # A bare item array counts as the item list, as parse_page_output reads it.
-            values.append({items: got.value} if isinstance(got.value, list) else got.value)
-    hints = document_hints(values, schema)
-    pages = [parse_page_output(text, schema, constrained=constrained, page_index=n, locale=locale, hints=hints)
+    decoded = {n: extract_json(text, constrained=constrained) for n, text in texts.items()}
+    hints = document_hints([page_object(got.value, schema)[0] for got in decoded.values()
+                            if isinstance(got, Extracted)], schema)
+    pages = [validate_page(decoded[n], text, schema, page_index=n, locale=locale, hints=hints)
              for n, text in sorted(texts.items())]
-    return merge_pages(pages, schema=schema, doc_id=doc_id, source=source, page_count=page_count)
+    return merge_pages(pages, schema=schema, doc_id=doc_id, source=source, page_count=page_count,
+                       page_failures=page_failures, file_page_count=file_page_count)

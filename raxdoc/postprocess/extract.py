@@ -1,12 +1,15 @@
-"""Find the JSON value in a model's raw text.
+"""Find the JSON value in a model's raw text; `strip_thinking`, the one rule for `<think>`.
 
-Steps: drop reasoning (`<think>…</think>`, everything before a lone `</think>`,
-the tag of an unclosed `<think>`), drop code fences, then decode strictly from
-each `{` / `[` and keep the longest value found (prose around the JSON is
-ignored). When nothing decodes: unconstrained output is repaired with
-json-repair (noted as an issue); constrained output is a typed failure,
+Steps: drop reasoning (`strip_thinking`), drop code fences, then decode
+strictly from each `{` / `[` and keep the longest value found (prose around
+the JSON is ignored). When nothing decodes: unconstrained output is repaired
+with json-repair (noted as an issue); constrained output is a typed failure,
 `truncated` if the object never closed. Never raises on any input; schema
 shape and field values are checked elsewhere (`page.py`, `normalise.py`).
+
+Thinking is stripped here and nowhere else: every reader (our engine, a
+transformers backend) returns what the model wrote, and the text becomes a
+record only through this module, so all of them get the same rule.
 """
 
 from __future__ import annotations
@@ -41,14 +44,32 @@ class Extracted:
     repaired: bool  # json-repair was needed
 
 
-def strip_reasoning(text: str) -> str:
-    """Remove think blocks and fences, leaving the answer text."""
+def strip_thinking(text: str) -> str:
+    """The answer part of a model's text: every `<think>` block removed.
+
+    - A closed block `<think>...</think>` is removed wherever it is.
+    - A `</think>` left without its open means the chat template opened the
+      block in the prompt: everything before the last one is reasoning.
+    - An unclosed `<think>` removes everything after it. The model never
+      finished reasoning (mostly the token budget ran out mid-thought), so JSON
+      written there is a draft it had not committed to, possibly before it
+      checked the totals. Taking it would turn a visible failure into a record
+      that may be silently wrong; instead the page is an `empty` failure whose
+      raw text (thinking included) stays in `failed_pages` for re-parsing. A
+      model that answers inside an open block is treated the same way: its
+      output is malformed, and saying so beats guessing. Grammar-constrained
+      output cannot open a block at all.
+    Tags match case-insensitively; text around the blocks is kept, leading
+    whitespace dropped.
+    """
     text = _THINK.sub("", text)
     closes = list(_CLOSE.finditer(text))
-    if closes:  # the chat template opened <think> in the prompt
+    if closes:
         text = text[closes[-1].end():]
-    text = _OPEN.sub("", text)
-    return _FENCE.sub("", text)
+    opened = _OPEN.search(text)
+    if opened is not None:
+        text = text[:opened.start()]
+    return text.lstrip()
 
 
 def _span_end(text: str, start: int) -> int | None:
@@ -122,9 +143,10 @@ def _to_decimal(value: object) -> object:
 def extract_json(text: str, *, constrained: bool) -> Extracted | ParseFailure:
     """The JSON value in `text`, or a typed failure keeping the raw text."""
     raw = text if isinstance(text, str) else str(text)
-    body = strip_reasoning(raw)
+    body = _FENCE.sub("", strip_thinking(raw))
     if not body.strip():
-        return ParseFailure(EMPTY, "no answer text (empty or reasoning only)", raw)
+        return ParseFailure(EMPTY, "no answer text (empty, or only reasoning: a `<think>` never closed "
+                            "counts as reasoning)", raw)
     first = min((i for i in (body.find("{"), body.find("[")) if i >= 0), default=-1)
     if first < 0:
         return ParseFailure(NO_JSON, "no JSON object in the text", raw)

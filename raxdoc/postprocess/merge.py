@@ -15,15 +15,23 @@ Rules:
   cannot be told from a section heading.)
 - Carry-forward lines ("Übertrag", "carried forward") are kept as items and
   reported; the Σ lines = subtotal check leaves them out.
-- Status: error when no page parsed, or nothing usable came out (no header
-  value and no item); partial when some page failed, or a hard check failed
-  (subtotal + tax ≠ total, or Σ lines ≠ subtotal); ok otherwise. Line-level
-  mismatches are soft: they lower confidence only.
+- A page that failed before any text existed (rendering, the engine) is a
+  failed page whose kind is that upstream error type (`page_failures`); a page
+  with no result at all is `missing`.
+- Status (decided here and nowhere else): error when no page parsed — with the
+  pages' own failure kind and message when they share one kind, else
+  `no_page_parsed` — or when nothing usable came out (no header value and no
+  item); partial when some page failed, or a hard check failed (subtotal + tax
+  ≠ total, or Σ lines ≠ subtotal); ok otherwise. Line-level mismatches are
+  soft: they lower confidence only.
+- Pages in the file but not read (`file_page_count` over the pages merged:
+  max_pages) are a `pages_not_read` issue and count in `page_count`; they do
+  not change the status.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from pydantic import BaseModel, ValidationError
 
@@ -109,20 +117,29 @@ def _status(pages: tuple[PageResult, ...], usable: bool, checks) -> tuple[str, s
 
 
 def merge_pages(page_results: Iterable[PageResult], *, schema: type[BaseModel] | None = None,
-                doc_id: str = "", source: str = "", page_count: int | None = None) -> DocumentRecord:
+                doc_id: str = "", source: str = "", page_count: int | None = None,
+                page_failures: Mapping[int, ParseFailure] | None = None,
+                file_page_count: int | None = None) -> DocumentRecord:
     """Merge one document's pages into a checked DocumentRecord.
 
-    Pages without a page_index take their position. With `page_count`, every
-    index in range(page_count) with no result becomes a `missing` failure, so
-    a page lost upstream still shows in the record (and makes it partial).
+    Pages without a page_index take their position. `page_failures` are pages
+    that failed before any text existed ({page_index: failure}, kind = the
+    upstream error type). With `page_count`, every index in range(page_count)
+    with no result becomes a `missing` failure, so a page lost upstream still
+    shows in the record (and makes it partial). `file_page_count`: the pages
+    in the file, when more than were read.
     """
     pages = [p if p.page_index is not None else
              PageResult(p.schema, p.record, p.failure, p.raw_text, p.issues, n)
              for n, p in enumerate(page_results)]
     schema = schema or (pages[0].schema if pages else Invoice)
     seen = {p.page_index for p in pages}
-    pages += [PageResult(schema, None, ParseFailure(MISSING, "no model output for this page", ""), "", (), n)
-              for n in range(page_count or 0) if n not in seen]
+    failures = dict(page_failures or {})
+    if seen & set(failures):
+        raise ValueError(f"pages {sorted(seen & set(failures))} have both a result and an upstream failure")
+    failures.update({n: ParseFailure(MISSING, "no model output for this page", "")
+                     for n in range(page_count or 0) if n not in seen and n not in failures})
+    pages += [PageResult(schema, None, failure, "", (), n) for n, failure in failures.items()]
     pages = tuple(sorted(pages, key=lambda p: p.page_index))
     items_name = items_field(schema)
     has_page_index = "page_index" in item_model(schema).model_fields
@@ -159,5 +176,8 @@ def merge_pages(page_results: Iterable[PageResult], *, schema: type[BaseModel] |
     checks = run_checks(record, merged_items, [k[0] for k in keys], len(ok_pages), len(pages), issues)
     usable = bool(merged_items) or bool(header)
     status, error_type, error = _status(pages, usable, checks)
+    unread = file_page_count is not None and file_page_count > len(pages)
+    if unread:
+        issues.append(Issue("pages_not_read", "", f"read {len(pages)} of {file_page_count} pages (max_pages)"))
     return DocumentRecord(schema, record, tuple(keys), pages, checks, status, error_type, error,
-                          tuple(issues), doc_id, source)
+                          tuple(issues), doc_id, source, file_page_count if unread else None)

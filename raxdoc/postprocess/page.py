@@ -6,13 +6,18 @@ with the schema. A field pydantic still rejects is dropped and reported, so one
 bad value does not lose the page; a page whose shape is wrong, or that misses a
 required field of a custom schema, is a `schema_mismatch` failure. Any string
 gives a PageResult; nothing here raises on model output.
+
+The two halves are public so the JSON is decoded once per page:
+`validate_page` takes what `extract_json` returned, and `page_object` is the
+one rule for reading a bare item array as the page (`document.py` pools its
+hints from the same objects). `parse_page_output` is both halves in one call.
 """
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ValidationError
 
-from raxdoc.postprocess.extract import extract_json
+from raxdoc.postprocess.extract import Extracted, extract_json
 from raxdoc.postprocess.normalise import PageHints, normalise_page, page_hints
 from raxdoc.schemas.fields import items_field, model_fields_of
 from raxdoc.schemas.invoice import Invoice
@@ -61,6 +66,13 @@ def _fail(schema: type[BaseModel], message: str, text: str, page_index: int | No
     return PageResult(schema, None, ParseFailure(SCHEMA_MISMATCH, message, text), text, (), page_index)
 
 
+def page_object(value: object, schema: type[BaseModel]) -> tuple[object, bool]:
+    """(the decoded value as a page object, whether it was wrapped): a bare array of objects is the item list."""
+    if isinstance(value, list) and all(isinstance(e, dict) for e in value):
+        return {items_field(schema): value}, True
+    return value, False
+
+
 def parse_page_output(text: str, schema: type[BaseModel] = Invoice, *, constrained: bool,
                       page_index: int | None = None, locale: str | None = None,
                       hints: PageHints | None = None) -> PageResult:
@@ -69,18 +81,23 @@ def parse_page_output(text: str, schema: type[BaseModel] = Invoice, *, constrain
     `locale` ("de_DE") and `hints` (the document's pooled evidence) settle
     number and date shapes the page itself leaves ambiguous.
     """
+    return validate_page(extract_json(text, constrained=constrained), text, schema, page_index=page_index,
+                         locale=locale, hints=hints)
+
+
+def validate_page(got: Extracted | ParseFailure, text: str, schema: type[BaseModel] = Invoice, *,
+                  page_index: int | None = None, locale: str | None = None,
+                  hints: PageHints | None = None) -> PageResult:
+    """The second half of `parse_page_output`: `got = extract_json(text, ...)` -> a PageResult."""
     text = text if isinstance(text, str) else str(text)
-    got = extract_json(text, constrained=constrained)
     if isinstance(got, ParseFailure):
         return PageResult(schema, None, got, text, (), page_index)
     issues: list[Issue] = []
     if got.repaired:
         issues.append(Issue("repaired_json", "", "output was not valid JSON; repaired with json-repair"))
-    value = got.value
-    items = items_field(schema)
-    if isinstance(value, list) and all(isinstance(e, dict) for e in value):
-        value = {items: value}  # the model wrote only the items array
-        issues.append(Issue("wrapped_list", items, "top-level array taken as the item list"))
+    value, wrapped = page_object(got.value, schema)
+    if wrapped:  # the model wrote only the items array
+        issues.append(Issue("wrapped_list", items_field(schema), "top-level array taken as the item list"))
     if not isinstance(value, dict):
         return _fail(schema, f"expected a JSON object, got {type(value).__name__}", text, page_index)
     fields = model_fields_of(schema)

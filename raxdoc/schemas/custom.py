@@ -1,4 +1,5 @@
-"""Load a user's schema from a "module:Class" spec (the CLI's --schema).
+"""Load a user's schema from a "module:Class" spec (the CLI's --schema); `resolve_schema` is the
+one place a run turns its `schema` argument (None, a spec or a class) into the model it uses.
 
 The class must be a pydantic model with one list-of-model field (or name it via
 `raxdoc_items_field`); every field type must be one raxdoc can put in JSON
@@ -14,6 +15,7 @@ from pydantic import BaseModel
 
 from raxdoc.schemas.arrow import model_arrow_fields
 from raxdoc.schemas.fields import SchemaError, items_field, model_fields_of
+from raxdoc.schemas.invoice import Invoice
 
 
 def check_schema(schema_cls: object) -> type[BaseModel]:
@@ -42,3 +44,14 @@ def load_schema(spec: str) -> type[BaseModel]:
         except AttributeError as exc:
             raise SchemaError(f"{module_name!r} has no attribute {attr!r}") from exc
     return check_schema(obj)
+
+
+def resolve_schema(schema: str | type[BaseModel] | None) -> type[BaseModel]:
+    """The schema a run extracts into: `Invoice` for None, else the given class or spec, checked.
+
+    The driver and every engine actor call this with the same argument (actors get the spec, which
+    each imports itself), so they cannot disagree about the default.
+    """
+    if schema is None:
+        return Invoice
+    return load_schema(schema) if isinstance(schema, str) else check_schema(schema)

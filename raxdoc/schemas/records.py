@@ -30,7 +30,7 @@ OK, PARTIAL, ERROR = "ok", "partial", "error"
 class ParseFailure:
     """Why one page's text gave no record; the raw text is kept for later repair."""
 
-    kind: str  # one of FAILURE_KINDS
+    kind: str  # one of FAILURE_KINDS, or the upstream error type of a page that never had text
     message: str
     raw_text: str
 
@@ -96,10 +96,13 @@ class DocumentRecord:
     issues: tuple[Issue, ...] = field(default=())
     doc_id: str = ""
     source: str = ""
+    # Pages in the file when more than `pages` (max_pages left some unread); None: all were read.
+    file_page_count: int | None = None
 
     @property
     def page_count(self) -> int:
-        return len(self.pages)
+        """Pages in the file: the pages merged, plus any left unread."""
+        return max(len(self.pages), self.file_page_count or 0)
 
     @property
     def pages_ok(self) -> int:

@@ -53,6 +53,9 @@ def tokenizer() -> Tokenizer:
 class MockRunner:
     """Deterministic logits from each slot's token history; checks the engine's slot use."""
 
+    max_model_len = None  # keeps histories of any length
+    needs_vision_after_prefill = True  # keeps whatever the engine gives it
+
     def __init__(self, num_slots: int, logits_fn: Callable[[list[int]], torch.Tensor],
                  vocab_size: int = MOCK_VOCAB, fail_on_call: int | None = None) -> None:
         self.num_slots = num_slots

@@ -19,9 +19,9 @@ from raxdoc.engine.cuda_graphs import (
     padded_batch_size,
     span_bucket,
 )
-from raxdoc.model.ops.attention.decode import AtenFlashAttention, GatherAttention, pick_decode_attention
 from raxdoc.engine.slot_runner import SlotRunner
-from raxdoc.model.ops.attention.varlen import sdpa
+from raxdoc.model.ops import backend
+from raxdoc.model.ops.attention import AtenFlashAttention, GatherAttention, pick_decode_attention, sdpa
 
 
 @pytest.mark.parametrize("max_seqs, expected", [
@@ -71,7 +71,8 @@ def test_gather_attention_equals_per_row_prefix_attention():
     assert torch.equal(k_cache, ref_k) and torch.equal(v_cache, ref_v)  # appended exactly there, nowhere else
 
 
-def test_decode_attention_choice_on_cpu():
+def test_decode_attention_choice_on_cpu(monkeypatch):
+    monkeypatch.delenv("RAXDOC_DECODE_ATTENTION", raising=False)
     buf = torch.zeros(1, 2, 4, 1, 8)
     assert pick_decode_attention(buf).name == "gather"
     with pytest.raises(RuntimeError, match="flash"):
@@ -96,14 +97,28 @@ def test_aten_flash_call_fits_the_op_schema_on_meta_tensors():
 
 
 def test_triton_slots_choice_needs_triton(monkeypatch):
-    from raxdoc.model.ops.attention import decode as decode_attention
-
     buf = torch.zeros(1, 2, 4, 1, 8)
-    monkeypatch.setattr(decode_attention, "triton_installed", lambda: False)
+    monkeypatch.setattr(backend, "triton_installed", lambda: False)
     with pytest.raises(RuntimeError, match="Triton"):
         pick_decode_attention(buf, "triton_slots")
-    monkeypatch.setattr(decode_attention, "triton_installed", lambda: True)
-    assert pick_decode_attention(buf).name == "gather"  # auto: the kernel only for CUDA pools
+    monkeypatch.setattr(backend, "triton_installed", lambda: True)
+    assert pick_decode_attention(buf, "auto").name == "gather"  # auto: the kernel only for CUDA pools
+
+
+def test_runner_takes_the_decode_kernel_from_the_environment_unless_configured(tiny, monkeypatch):
+    """`RAXDOC_DECODE_ATTENTION` reaches the runner through `raxdoc.settings` (no reader of its own);
+    a configured kernel wins over it, and `RAXDOC_OPS=torch` wins over both."""
+    model, _ = tiny
+    monkeypatch.delenv("RAXDOC_OPS", raising=False)
+    monkeypatch.setenv("RAXDOC_DECODE_ATTENTION", "aten_flash")
+    with pytest.raises(RuntimeError, match="aten_flash"):  # CPU: the env's choice was taken, and refused
+        SlotRunner(model, num_slots=1, max_model_len=32)
+    assert SlotRunner(model, num_slots=1, max_model_len=32, decode_attention="gather").attention.name == "gather"
+    monkeypatch.setenv("RAXDOC_OPS", "torch")
+    assert SlotRunner(model, num_slots=1, max_model_len=32).attention.name == "gather"
+    monkeypatch.setenv("RAXDOC_DECODE_ATTENTION", "paged")
+    with pytest.raises(ValueError, match="RAXDOC_DECODE_ATTENTION"):
+        SlotRunner(model, num_slots=1, max_model_len=32)
 
 
 @pytest.fixture(scope="module")

@@ -250,9 +250,9 @@ def test_grammar_masks_are_filled_while_the_runner_computes(tokenizer):
             self._handshake()
             return super().prefill(seqs)
 
-        def decode(self, seqs):
+        def decode(self, seqs, next_tokens=None):
             self._handshake()
-            return super().decode(seqs)
+            return super().decode(seqs, next_tokens)
 
     # One slot: one matcher per fill, so each fill pairs with exactly one forward. Serial decode:
     # overlapped, the fill follows the (asynchronous on a GPU) forward's launch; test_overlap.py.

@@ -16,12 +16,14 @@ import torch
 from raxdoc.engine import Engine, EngineConfig, SamplingParams
 from raxdoc.engine.cuda_graphs import DecodeGraphs, GraphCaptureError
 from raxdoc.engine.slot_runner import SlotRunner
+from raxdoc.model.ops.attention.decode import KERNELS
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")]
 needs_fla = pytest.mark.skipif(importlib.util.find_spec("fla") is None, reason="needs flash-linear-attention")
 needs_flash_attn = pytest.mark.skipif(importlib.util.find_spec("flash_attn") is None, reason="needs flash-attn")
 
-CFG = EngineConfig(max_num_seqs=6, max_model_len=512, prefill_token_budget=2048)
+SIZES = dict(max_num_seqs=6, max_model_len=512, prefill_token_budget=2048)
+CFG = EngineConfig(**SIZES)
 
 
 def _load(path, dtype):
@@ -58,6 +60,14 @@ class Recording(SlotRunner):
         out = super().decode(seqs, **kwargs)
         self.logits.append(out.float().cpu())
         return out
+
+
+def with_kernel(model, name: str, **kwargs) -> Recording:
+    """A runner on decode kernel `name`, set directly: these tests compare kernels whatever
+    `RAXDOC_OPS` the session runs under (under `torch` every name would get the reference)."""
+    runner = Recording(model, 6, 512, decode_attention="gather", **kwargs)
+    runner.attention = KERNELS[name]()
+    return runner
 
 
 @pytest.fixture(scope="module")
@@ -162,12 +172,12 @@ def agreed_prefix(got, want, margins) -> int:
 @needs_fla
 def test_cuda_engine_fla_and_graphs_equal_cpu_engine_float32(tiny_checkpoint, monkeypatch):
     monkeypatch.setenv("RAXDOC_OPS", "fla")  # fla or an error: proves the varlen / recurrent kernels ran
-    cuda = Engine.from_pretrained(str(tiny_checkpoint), device="cuda", dtype="float32", **CFG.__dict__)
+    cuda = Engine.from_pretrained(str(tiny_checkpoint), device="cuda", dtype="float32", **SIZES)
     assert cuda.runner.graphs is not None
     got = cuda.generate(_prompts(cuda.processor), _params())
     assert cuda.runner.graph_error is None and len(cuda.runner.graphs) >= 1
     monkeypatch.setenv("RAXDOC_OPS", "torch")
-    cpu = Engine.from_pretrained(str(tiny_checkpoint), device="cpu", **CFG.__dict__)
+    cpu = Engine.from_pretrained(str(tiny_checkpoint), device="cpu", **SIZES)
     margins = record_margins(cpu)
     want = cpu.generate(_prompts(cpu.processor), _params())
     total = sum(len(r.token_ids) for r in want)
@@ -177,13 +187,14 @@ def test_cuda_engine_fla_and_graphs_equal_cpu_engine_float32(tiny_checkpoint, mo
 def test_aten_flash_attention_equals_gather_kernel():
     """PyTorch's bundled flash-attention reading prefixes in place == the gather kernel: rows of other
     lengths, two padding rows sharing the spare slot, GQA 8/2, head_dim 256 (Rax 4.5's)."""
-    from raxdoc.model.ops.attention.decode import AtenFlashAttention, GatherAttention, aten_flash_usable
+    from raxdoc.model.ops.attention import AtenFlashAttention, GatherAttention
+    from raxdoc.model.ops.backend import bundled_flash_available
 
     g = torch.Generator(device="cuda").manual_seed(0)
     slots_n, max_len, hkv, hq, d = 6, 300, 2, 8, 256
     dt = dict(device="cuda", dtype=torch.bfloat16)
     k_cache, v_cache = (torch.randn(slots_n, max_len, hkv, d, generator=g, **dt) for _ in range(2))
-    assert aten_flash_usable(k_cache)
+    assert bundled_flash_available(k_cache)
     slots = torch.tensor([3, 0, 4, 5, 5], device="cuda")  # slot 5: the spare, two padding rows
     past = torch.tensor([17, 0, 299, 0, 0], device="cuda")
     q, k, v = (torch.randn(5, 1, n, d, generator=g, **dt) for n in (hq, hkv, hkv))
@@ -196,13 +207,13 @@ def test_aten_flash_attention_equals_gather_kernel():
 
 def test_aten_flash_decode_in_the_engine_equals_gather_and_captures(bf16):
     model, proc = bf16
-    from raxdoc.model.ops.attention.decode import aten_flash_usable
+    from raxdoc.model.ops.backend import bundled_flash_available
 
-    if not aten_flash_usable(torch.zeros(1, device="cuda", dtype=torch.bfloat16)):
+    if not bundled_flash_available(torch.zeros(1, device="cuda", dtype=torch.bfloat16)):
         pytest.skip("no bundled flash-attention on this device")
-    flash = Recording(model, 6, 512, cuda_graphs=False, pad_batches=True, decode_attention="aten_flash")
-    gather = Recording(model, 6, 512, cuda_graphs=False, pad_batches=True, decode_attention="gather")
-    graphs = Recording(model, 6, 512, cuda_graphs=True, decode_attention="aten_flash")
+    flash = with_kernel(model, "aten_flash", cuda_graphs=False, pad_batches=True)
+    gather = with_kernel(model, "gather", cuda_graphs=False, pad_batches=True)
+    graphs = with_kernel(model, "aten_flash", cuda_graphs=True)
     got = Engine(flash, proc.tokenizer, CFG).generate(_prompts(proc), _params())
     Engine(gather, proc.tokenizer, CFG).generate(_prompts(proc), _params())
     replayed = Engine(graphs, proc.tokenizer, CFG).generate(_prompts(proc), _params())
@@ -214,9 +225,8 @@ def test_aten_flash_decode_in_the_engine_equals_gather_and_captures(bf16):
 @needs_flash_attn
 def test_flash_kvcache_decode_equals_gather(bf16):
     model, proc = bf16
-    flash = Recording(model, 6, 512, cuda_graphs=False, decode_attention="flash_kvcache")
-    gather = Recording(model, 6, 512, cuda_graphs=False, decode_attention="gather")
-    assert flash.attention.name == "flash_kvcache"
+    flash = with_kernel(model, "flash_kvcache", cuda_graphs=False)
+    gather = with_kernel(model, "gather", cuda_graphs=False)
     Engine(flash, proc.tokenizer, CFG).generate(_prompts(proc), _params())
     Engine(gather, proc.tokenizer, CFG).generate(_prompts(proc), _params())
     # Later steps feed each runner its own sampled tokens; the first decode step is like for like.
@@ -248,11 +258,11 @@ def test_failed_capture_is_a_typed_error_inputs_come_back_and_cuda_still_works()
 
 
 def test_triton_slots_decode_equals_gather(bf16):
-    """Auto picks our Triton kernel on CUDA without flash-attn; its first decode step == gather's."""
+    """Our Triton kernel (auto's choice on CUDA without flash-attn): its first decode step == gather's."""
     pytest.importorskip("triton")
     model, proc = bf16
-    triton_runner = Recording(model, 6, 512, cuda_graphs=False, decode_attention="triton_slots")
-    gather = Recording(model, 6, 512, cuda_graphs=False, decode_attention="gather")
+    triton_runner = with_kernel(model, "triton_slots", cuda_graphs=False)
+    gather = with_kernel(model, "gather", cuda_graphs=False)
     Engine(triton_runner, proc.tokenizer, CFG).generate(_prompts(proc), _params())
     Engine(gather, proc.tokenizer, CFG).generate(_prompts(proc), _params())
     torch.testing.assert_close(triton_runner.logits[0], gather.logits[0], rtol=2e-2, atol=2e-2)

@@ -16,7 +16,7 @@ from raxdoc.engine import SamplingParams
 from raxdoc.engine.loop import EngineLoop, EngineLoopError
 from raxdoc.profiles import resolve_profile
 from raxdoc.pipeline.engine_stage import EngineStage
-from raxdoc.pipeline.rows import batch_rows, empty_row, rows_batch
+from raxdoc.pipeline.rows import StageRow, decode_batch, encode_batch
 from tests.pipeline.fake_engine import FakeEngine
 
 PROFILE = resolve_profile("cpu", max_num_seqs=4, max_new_tokens=6, max_pixels=96 * 96, min_pixels=32 * 32,
@@ -40,9 +40,9 @@ def _pages(tag: int, n: int, height: int = 64, width: int = 64) -> dict:
     rows = []
     for i in range(n):
         pixels = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
-        rows.append({**empty_row(f"doc{tag}", f"src{tag}"), "page_count": n, "page_index": i,
-                     "pixels": pixels.tobytes(), "height": height, "width": width})
-    return rows_batch(rows)
+        rows.append(StageRow(f"doc{tag}", f"src{tag}", page_count=n, page_index=i, pixels=pixels.tobytes(),
+                             height=height, width=width))
+    return encode_batch(rows)
 
 
 def _in_thread(fn, *args):
@@ -54,7 +54,7 @@ def _in_thread(fn, *args):
 
 
 def _texts(batch: dict) -> list[str]:
-    return [r["text"] for r in batch_rows(batch)]
+    return [r.text for r in decode_batch(batch)]
 
 
 def test_concurrent_batches_share_steps_and_match_running_alone(stage, monkeypatch):
@@ -68,7 +68,7 @@ def test_concurrent_batches_share_steps_and_match_running_alone(stage, monkeypat
 
     def prompt(row):
         go.wait(TIMEOUT)  # build nothing until both batches are queued: both are surely in flight
-        return {**real_prompt(row), "tag": row["doc_id"]}
+        return {**real_prompt(row), "tag": row.doc_id}
 
     def add_request(p, params, grammar=None):
         rid = real_add(p, params, grammar)
@@ -111,8 +111,8 @@ def test_pixels_are_built_only_when_the_engine_has_room(stage, monkeypatch):
 
     monkeypatch.setattr(stage, "_prompt", prompt)
     monkeypatch.setattr(stage.engine, "step", step)
-    out = batch_rows(stage(_pages(3, 17)))  # 17: not a multiple of the slots or the capacity
-    assert len(built) == 17 and all(r["text"] and not r["error_type"] for r in out)
+    out = decode_batch(stage(_pages(3, 17)))  # 17: not a multiple of the slots or the capacity
+    assert len(built) == 17 and all(r.text and not r.error_type for r in out)
     assert stage.loop.capacity == PROFILE.max_num_seqs + 2
     # Never more than the bound, and the bound is reached: the engine is kept full, not starved.
     assert max(outstanding) == stage.loop.capacity, outstanding
@@ -133,16 +133,16 @@ def test_bad_page_and_raising_step_become_rows_and_later_batches_are_served(stag
     thread, out = _in_thread(stage, bad)
     thread.join(TIMEOUT)
     assert not thread.is_alive(), "the batch hung after a step raised"
-    rows = batch_rows(out["rows"])
-    assert rows[1]["error_type"] == "preprocess_error"
-    failed = [r for r in rows if r["error_type"] == "engine_error"]
-    assert failed and all("TypeError" in r["error"] for r in failed)
+    rows = decode_batch(out["rows"])
+    assert rows[1].error_type == "preprocess_error"
+    failed = [r for r in rows if r.error_type == "engine_error"]
+    assert failed and all("TypeError" in r.error for r in failed)
     assert len(failed) == calls[1]  # exactly the pages of the step that raised
-    assert all(r["text"] for r in rows if not r["error_type"])
+    assert all(r.text for r in rows if not r.error_type)
     monkeypatch.undo()
     thread, out = _in_thread(stage, _pages(5, 2))
     thread.join(TIMEOUT)
-    assert not thread.is_alive() and all(r["text"] and not r["error_type"] for r in batch_rows(out["rows"]))
+    assert not thread.is_alive() and all(r.text and not r.error_type for r in decode_batch(out["rows"]))
 
 
 def test_an_engine_stuck_raising_fails_every_request_and_the_loop_stops():

@@ -103,12 +103,16 @@ def test_a_bug_mid_chain_raises_and_frees_every_slot(tokenizer, error):
 
 
 class _Runner:
-    vocab_size, num_slots = 8, 1
+    vocab_size, num_slots, max_model_len, needs_vision_after_prefill = 8, 1, None, True
 
     def __init__(self, device, ahead=True):
         self.device = torch.device(device)
-        if ahead:
-            self.decode_ahead = True
+        self.decode_ahead = ahead
+
+    def prefill(self, seqs):
+        raise AssertionError("only built, never run")
+
+    decode = prefill
 
 
 def test_overlap_defaults_on_for_cuda_runners_off_elsewhere(tokenizer, monkeypatch):

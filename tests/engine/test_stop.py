@@ -1,18 +1,8 @@
 import pytest
 
-from raxdoc.engine import SamplingParams, Sequence, StopPolicy, strip_thinking
+import raxdoc.engine
+from raxdoc.engine import SamplingParams, Sequence, StopPolicy
 from raxdoc.engine.stop import eos_ids_from_tokenizer
-
-
-@pytest.mark.parametrize("raw, clean", [
-    ("<think>a\nb</think>\n\n{\"x\": 1}", "{\"x\": 1}"),
-    ("hi <think>x</think>there", "hi there"),
-    ("reasoning here</think>\nanswer", "answer"),  # prompt opened the block
-    ("answer<think>never closed", "answer"),
-    ("plain", "plain"),
-])
-def test_strip_thinking(raw, clean):
-    assert strip_thinking(raw) == clean
 
 
 def test_eos_ids_read_by_name(tokenizer):
@@ -43,10 +33,19 @@ def test_stop_string_cut_from_text(tokenizer):
 
 def test_eos_finishes_and_is_not_in_text(tokenizer):
     im_end = tokenizer.token_to_id("<|im_end|>")
-    ids = tokenizer.encode("<think>hmm</think>invoice").ids + [im_end, 30, 31]
+    ids = tokenizer.encode("invoice").ids + [im_end, 30, 31]
     seq = Sequence(0, [5], SamplingParams(max_new_tokens=50))
     assert _feed(_policy(tokenizer), seq, ids)
     assert seq.finish_reason == "eos" and seq.output_ids[-1] == im_end and seq.text == "invoice"
+
+
+@pytest.mark.parametrize("written", ["<think>hmm</think>invoice", "invoice<think>cut off by the budget"])
+def test_text_is_what_the_model_wrote_thinking_included(tokenizer, written):
+    # Thinking is stripped once, by raxdoc.postprocess.strip_thinking, for every reader alike.
+    seq = Sequence(0, [5], SamplingParams(max_new_tokens=50))
+    assert _feed(_policy(tokenizer), seq, tokenizer.encode(written).ids + [tokenizer.token_to_id("<|im_end|>")])
+    assert seq.text == written
+    assert not hasattr(raxdoc.engine, "strip_thinking")
 
 
 def test_ignore_eos_runs_to_length(tokenizer):

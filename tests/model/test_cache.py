@@ -73,3 +73,37 @@ def test_packed_prefill_then_ragged_decode(model_and_path):
         for j, logits in enumerate(decoded):
             assert_close(logits[i], full[len(seq) + j])
     assert cache.lengths.tolist() == [len(s) + 4 for s in seqs]
+
+
+@torch.no_grad()
+def test_layers_only_call_their_linear_state_methods(model_and_path):
+    """The Gated DeltaNet layer reads and writes state only through `causal_conv` and `gated_delta_rule`
+    (as full attention does through `attend`): a stand-in state with just those two methods, keeping
+    its tensors under other names, decodes the same logits. That is what lets the engine keep states
+    in its own buffers without the model knowing."""
+    from raxdoc.model.linear_attention import LinearState
+
+    class Elsewhere:  # a cache's own state object: no `conv` / `recurrent` attributes for the layer to read
+        __slots__ = ("_inner", "calls")
+
+        def __init__(self):
+            self._inner, self.calls = LinearState(), []
+
+        def causal_conv(self, x, weight, **kw):
+            self.calls.append("causal_conv")
+            return self._inner.causal_conv(x, weight, **kw)
+
+        def gated_delta_rule(self, q, k, v, g, beta, **kw):
+            self.calls.append("gated_delta_rule")
+            return self._inner.gated_delta_rule(q, k, v, g, beta, **kw)
+
+    model, _ = model_and_path
+    ids = torch.randint(0, 1000, (2, 9))
+    ref_cache, cache = model.new_cache(), model.new_cache()
+    cache.layers = [Elsewhere() if isinstance(s, LinearState) else s for s in cache.layers]
+    assert any(isinstance(s, Elsewhere) for s in cache.layers)
+    assert_close(model.forward_step(ids[:, :8], cache), model.forward_step(ids[:, :8], ref_cache))
+    assert_close(model.forward_step(ids[:, 8:], cache), model.forward_step(ids[:, 8:], ref_cache))
+    stand_ins = [s for s in cache.layers if isinstance(s, Elsewhere)]
+    assert all(s.calls == ["causal_conv", "gated_delta_rule"] * 2 for s in stand_ins)
+    assert not {"pool", "conv_pool", "slots"} & set(vars(LinearState()))

@@ -65,7 +65,8 @@ def test_cuda_float32_torch_path_matches_cpu(tmp_path, monkeypatch):
 @torch.no_grad()
 def test_varlen_attention_bundled_flash_equals_sdpa_per_segment(causal, hq, hkv, d, monkeypatch):
     """One aten flash call over packed segments of awkward lengths == SDPA segment by segment."""
-    from raxdoc.model.ops.attention import varlen
+    from raxdoc.model.ops import backend
+    from raxdoc.model.ops.attention import naive_varlen_attention, varlen_attention
 
     gen = torch.Generator().manual_seed(hq + d)
     lengths = [1, 63, 200, 64, 5]
@@ -73,10 +74,13 @@ def test_varlen_attention_bundled_flash_equals_sdpa_per_segment(causal, hq, hkv,
     q = torch.randn(n, hq, d, generator=gen).to("cuda", torch.bfloat16)
     k, v = (torch.randn(n, hkv, d, generator=gen).to("cuda", torch.bfloat16) for _ in range(2))
     cu = torch.tensor([0, *torch.tensor(lengths).cumsum(0).tolist()], dtype=torch.int32, device="cuda")
-    monkeypatch.setattr(varlen, "flash_attn_varlen_func", None)  # the bundled kernel, not flash-attn's
-    assert varlen._aten_flash_usable(q)
-    fast = varlen.varlen_attention(q, k, v, cu, causal=causal, scale=d ** -0.5)
+    monkeypatch.delenv("RAXDOC_OPS", raising=False)
+    monkeypatch.delenv("RAXDOC_PREFILL_ATTENTION", raising=False)
+    monkeypatch.setattr(backend, "flash_attn_installed", lambda: False)  # the bundled kernel, not flash-attn's
+    assert backend.prefill_attention_path(q) == "aten_flash"
+    fast = varlen_attention(q, k, v, cu, causal=causal, scale=d ** -0.5)
+    ref = naive_varlen_attention(q, k, v, cu, causal=causal, scale=d ** -0.5)
     monkeypatch.setenv("RAXDOC_PREFILL_ATTENTION", "sdpa")
-    assert not varlen._aten_flash_usable(q)
-    ref = varlen.varlen_attention(q, k, v, cu, causal=causal, scale=d ** -0.5)
+    assert backend.prefill_attention_path(q) == "sdpa"
+    torch.testing.assert_close(varlen_attention(q, k, v, cu, causal=causal, scale=d ** -0.5), ref, atol=0, rtol=0)
     torch.testing.assert_close(fast.float(), ref.float(), atol=2e-2, rtol=2e-2)

@@ -1,4 +1,4 @@
-"""The driver end without Ray: plain row dicts in, Parquet rows out (identical files, resume, lost inputs)."""
+"""The driver end without Ray: typed rows in, Parquet rows out (identical files, resume, lost inputs)."""
 
 import json
 
@@ -6,7 +6,7 @@ from raxdoc.pipeline.collector import ResultCollector, resume_state
 from raxdoc.pipeline.finish import FinishSettings
 from raxdoc.schemas import Invoice
 from raxdoc.schemas.rows import documents_arrow_schema, error_row, line_items_arrow_schema, to_table
-from raxdoc.pipeline.rows import SKIPPED, empty_row, source_id
+from raxdoc.pipeline.rows import RowKind, StageRow, source_id
 from raxdoc.pipeline.store import LINE_ITEMS, OutputStore
 
 SETTINGS = FinishSettings(schema=Invoice, constrained=True, model="tiny", prompt_version="page-v1")
@@ -20,8 +20,8 @@ def _collector(store, sources, **kw):
 
 
 def _page(doc_id, source, i, n):
-    return {**empty_row(doc_id, source), "page_count": n, "file_page_count": n, "page_index": i,
-            "text": TEXT, "t_engine": 0.1}
+    return StageRow(doc_id, source, RowKind.PAGE, page_index=i, page_count=n, file_page_count=n, text=TEXT,
+                    t_engine=0.1)
 
 
 def test_identical_files_each_get_a_row_and_items_are_written_once(tmp_path):
@@ -59,11 +59,11 @@ def test_unreadable_sources_are_retried_once_and_never_doubled(tmp_path):
     assert retry == {source_id("/in/x.pdf"), source_id("/in/lost.pdf")}
     store.drop_doc_ids(retry)
     c = _collector(store, ["/in/lost.pdf", "/in/x.pdf", "/in/y.pdf"], done_sources=done_sources)
-    c.add({**empty_row("h", "/in/y.pdf"), "page_index": SKIPPED})
+    c.add(StageRow("h", "/in/y.pdf", RowKind.SKIPPED))
     # x is readable now; lost is still unreadable.
     c.add(_page("x-bytes", "/in/x.pdf", 0, 1))
-    c.add({**empty_row(source_id("/in/lost.pdf"), "/in/lost.pdf"), "error_type": "source_unreadable",
-           "error": "permission denied"})
+    c.add(StageRow(source_id("/in/lost.pdf"), "/in/lost.pdf", RowKind.DOC_ERROR, error_type="source_unreadable",
+                   error="permission denied"))
     c.close()
     docs = store.read().to_pandas()
     assert sorted(docs["source"]) == ["/in/lost.pdf", "/in/x.pdf", "/in/y.pdf"]
@@ -76,7 +76,8 @@ def test_a_source_with_a_content_row_gets_no_error_row_when_unreadable_later(tmp
     _write(store, error_row("h", "/in/y.pdf", "encrypted_document", "password"))
     done, done_sources, _ = resume_state(store)
     c = _collector(store, ["/in/y.pdf"], done_sources=done_sources)
-    c.add({**empty_row(source_id("/in/y.pdf"), "/in/y.pdf"), "error_type": "source_unreadable", "error": "gone"})
+    c.add(StageRow(source_id("/in/y.pdf"), "/in/y.pdf", RowKind.DOC_ERROR, error_type="source_unreadable",
+                   error="gone"))
     c.close()
     assert store.read().column("doc_id").to_pylist() == ["h"] and c.counts["skipped"] == 1
 

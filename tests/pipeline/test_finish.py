@@ -1,9 +1,11 @@
+"""`finish_document`: an assembled document's typed rows -> its documents row; status from merge_pages."""
+
 import json
 from decimal import Decimal
 
-
 from raxdoc.pipeline.assemble import DocumentAssembler
 from raxdoc.pipeline.finish import FinishSettings, finish_document
+from raxdoc.pipeline.rows import RowKind, StageRow
 from raxdoc.schemas import Invoice
 from raxdoc.schemas.rows import documents_arrow_schema, line_items_arrow_schema, to_table
 
@@ -11,8 +13,8 @@ SETTINGS = FinishSettings(schema=Invoice, constrained=True, model="tiny", prompt
 
 
 def _page(i, n, text="", **extra):
-    return {"doc_id": "d", "source": "/in/d.pdf", "page_count": n, "file_page_count": n, "page_index": i,
-            "text": text, "t_ingest": 0.1, "t_engine": 0.5, "error_type": None, "error": None, **extra}
+    fields = dict(page_count=n, file_page_count=n, page_index=i, text=text, t_ingest=0.1, t_engine=0.5)
+    return StageRow("d", "/in/d.pdf", RowKind.PAGE, **{**fields, **extra})
 
 
 def _doc(*rows):
@@ -39,27 +41,39 @@ def test_two_good_pages_make_an_ok_row_with_items_and_timings():
 
 
 def test_failed_page_keeps_its_cause_and_makes_the_document_partial():
-    bad = _page(1, 2, "", error_type="page_too_large", error="image over PIL's limit")
+    bad = _page(1, 2, None, error_type="page_too_large", error="image over PIL's limit")
     row, _ = finish_document(_doc(_page(0, 2, PAGE0), bad), SETTINGS)
-    assert row["status"] == "partial"
-    assert [(f["page_index"], f["kind"]) for f in row["failed_pages"]] == [(1, "page_too_large")]
+    assert (row["status"], row["error_type"]) == ("partial", "page_failed")
+    assert [(f["page_index"], f["kind"], f["message"]) for f in row["failed_pages"]] == [
+        (1, "page_too_large", "image over PIL's limit")]
+    assert "1: page_too_large" in row["error"]
 
 
 def test_all_pages_failed_upstream_names_that_cause():
-    rows = [_page(i, 2, "", error_type="engine_error", error="CUDA out of memory") for i in range(2)]
+    rows = [_page(i, 2, None, error_type="engine_error", error="CUDA out of memory") for i in range(2)]
     row, items = finish_document(_doc(*rows), SETTINGS)
-    assert (row["status"], row["error_type"], items) == ("error", "engine_error", [])
+    assert (row["status"], row["error_type"], row["error"], items) == ("error", "engine_error", "CUDA out of memory", [])
+    assert row["page_count"] == 2 and row["pages_ok"] == 0 and len(row["failed_pages"]) == 2
+
+
+def test_pages_that_failed_for_different_reasons_name_no_single_cause():
+    rows = [_page(0, 2, None, error_type="engine_error", error="CUDA out of memory"),
+            _page(1, 2, None, error_type="page_too_large", error="too big")]
+    row, _ = finish_document(_doc(*rows), SETTINGS)
+    assert (row["status"], row["error_type"]) == ("error", "no_page_parsed")
+    assert [f["kind"] for f in row["failed_pages"]] == ["engine_error", "page_too_large"]
 
 
 def test_document_error_row_and_unread_pages():
-    err = {"doc_id": "e", "source": "/in/e.pdf", "page_index": -1, "page_count": 0,
-           "error_type": "encrypted_document", "error": "password required", "t_ingest": 0.01}
+    err = StageRow("e", "/in/e.pdf", RowKind.DOC_ERROR, error_type="encrypted_document", error="password required",
+                   t_ingest=0.01)
     row, items = finish_document(_doc(err), SETTINGS)
     assert (row["status"], row["error_type"], row["error"], items) == \
         ("error", "encrypted_document", "password required", [])
     truncated = _page(0, 1, PAGE0, file_page_count=5)
     row, _ = finish_document(_doc(truncated), SETTINGS)
-    assert row["page_count"] == 5 and any(i["kind"] == "pages_not_read" for i in row["issues"])
+    assert row["page_count"] == 5 and row["status"] == "ok"
+    assert [i["message"] for i in row["issues"] if i["kind"] == "pages_not_read"] == ["read 1 of 5 pages (max_pages)"]
     assert to_table([row], documents_arrow_schema(Invoice)).schema == documents_arrow_schema(Invoice)
 
 
@@ -67,3 +81,9 @@ def test_garbage_text_is_a_typed_page_failure_not_an_exception():
     row, items = finish_document(_doc(_page(0, 1, "lorem ipsum <think>no json")), SETTINGS)
     assert row["status"] == "error" and row["failed_pages"][0]["kind"] in ("no_json", "empty")
     assert "lorem" in row["failed_pages"][0]["raw_text"] and items == []
+
+
+def test_a_copy_of_an_earlier_file_says_so_and_leaves_its_items_to_the_first():
+    row, items = finish_document(_doc(_page(0, 1, PAGE0)), SETTINGS, copy_of="/in/first.pdf")
+    assert items == [] and row["status"] == "ok"
+    assert [(i["kind"], i["message"]) for i in row["issues"]] == [("duplicate_content", "same bytes as /in/first.pdf")]

@@ -77,3 +77,31 @@ def test_schemas_postprocess_and_prompt_import_without_torch_or_ray():
     root = Path(__file__).resolve().parents[2]
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root)
     assert out.returncode == 0, out.stderr
+
+
+def test_each_page_is_decoded_once_and_results_match_parsing_page_by_page(monkeypatch):
+    from raxdoc.postprocess import extract, merge_pages
+    from raxdoc.postprocess.normalise import document_hints
+
+    pages = [json.dumps({"invoice_number": "X", "issue_date": "03/13/2024", "subtotal": "1.234,56", "line_items": []}),
+             "<think>check</think>" + json.dumps([{"description": "a", "amount": "1.234"}]),
+             "no json here",
+             json.dumps({"due_date": "04/05/2024", "line_items": [{"description": "b", "amount": "2,50"}]})]
+    # Reference: the two-pass reading done by hand, each page parsed alone with the pooled hints.
+    values = [json.loads(extract.strip_thinking(t)) for n, t in enumerate(pages) if n != 2]
+    hints = document_hints([{"line_items": v} if isinstance(v, list) else v for v in values], Invoice)
+    expected = merge_pages([parse_page_output(t, Invoice, constrained=True, page_index=n, hints=hints)
+                            for n, t in enumerate(pages)], schema=Invoice, doc_id="d")
+
+    decoded: list[str] = []
+    raw_decode = extract._DECODER.raw_decode
+
+    def counting(s, idx=0):
+        decoded.append(s)
+        return raw_decode(s, idx)
+
+    monkeypatch.setattr(extract._DECODER, "raw_decode", counting)
+    doc = parse_document(pages, constrained=True, doc_id="d")
+    assert len(decoded) == 3  # one decode per page that holds JSON; none for the page without
+    assert doc == expected
+    assert doc.record.due_date == dt.date(2024, 4, 5) and doc.record.line_items[0].amount == D("1234")

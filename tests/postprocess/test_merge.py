@@ -1,9 +1,11 @@
 import json
 from decimal import Decimal
 
+import pytest
+
 from raxdoc.postprocess import parse_page_output
 from raxdoc.postprocess.merge import merge_pages
-from raxdoc.schemas import Invoice
+from raxdoc.schemas import Invoice, ParseFailure
 from tests.schemas.sample_schema import Receipt
 
 D = Decimal
@@ -110,3 +112,29 @@ def test_carry_forward_lines_kept_flagged_and_left_out_of_the_sum():
     assert len(doc.record.line_items) == 4
     assert [i.page_index for i in doc.issues if i.kind == "carry_forward_line"] == [0, 1]
     assert doc.checks.lines_sum_subtotal is True and doc.status == "ok"
+
+
+def test_pages_that_failed_upstream_keep_their_own_kind_and_decide_the_status():
+    p0, _ = two_page_invoice()
+    oom = ParseFailure("engine_error", "CUDA out of memory", "")
+    doc = merge_pages([p0], page_failures={1: oom}, page_count=2)
+    assert doc.status == "partial" and doc.error_type == "page_failed" and "1: engine_error" in doc.error
+    assert [(p.page_index, p.failure.kind if p.failure else None) for p in doc.pages] == [(0, None), (1, "engine_error")]
+    # Every page failed upstream with one cause: that cause is the document's error.
+    doc = merge_pages([], page_failures={0: oom, 1: oom}, page_count=2)
+    assert (doc.status, doc.error_type, doc.error) == ("error", "engine_error", "CUDA out of memory")
+    doc = merge_pages([], page_failures={0: oom, 1: ParseFailure("page_too_large", "too big", "")}, page_count=3)
+    assert (doc.status, doc.error_type) == ("error", "no_page_parsed")
+    assert [p.failure.kind for p in doc.pages] == ["engine_error", "page_too_large", "missing"]
+    with pytest.raises(ValueError, match="both"):
+        merge_pages([p0], page_failures={0: oom})
+
+
+def test_pages_left_unread_count_in_page_count_and_are_an_issue_not_a_failure():
+    p0, p1 = two_page_invoice()
+    doc = merge_pages([p0, p1], file_page_count=7)
+    assert (doc.status, doc.page_count, doc.pages_ok) == ("ok", 7, 2)
+    assert [(i.kind, i.message) for i in doc.issues if i.kind == "pages_not_read"] == [
+        ("pages_not_read", "read 2 of 7 pages (max_pages)")]
+    doc = merge_pages([p0, p1], file_page_count=2)
+    assert doc.page_count == 2 and not any(i.kind == "pages_not_read" for i in doc.issues)

@@ -38,7 +38,7 @@ def test_valid_german_page(constrained):
 
 
 @pytest.mark.parametrize("name, number", [
-    ("think_block", "INV-7"), ("unclosed_think", "INV-8"), ("lone_close_think", "INV-9"),
+    ("think_block", "INV-7"), ("lone_close_think", "INV-9"), ("answer_then_open_think", "INV-12"),
     ("prose_fenced", "2024/113")])
 @pytest.mark.parametrize("constrained", [True, False])
 def test_reasoning_prose_and_fences_are_stripped(name, number, constrained):
@@ -127,6 +127,9 @@ def test_ambiguous_number_without_evidence_is_flagged():
     ("single_quotes", True, "invalid_json"),
     ("wrong_shape", True, "schema_mismatch"), ("wrong_shape", False, "schema_mismatch"),
     ("think_only", True, "empty"), ("think_only", False, "empty"),
+    # An unclosed <think> is reasoning to the end of the text, JSON drafts inside it included.
+    ("unclosed_think", True, "empty"), ("unclosed_think", False, "empty"),
+    ("think_cut_by_budget", True, "empty"), ("think_cut_by_budget", False, "empty"),
 ])
 def test_typed_failures(name, constrained, kind):
     r = parse(name, constrained=constrained, page_index=3)

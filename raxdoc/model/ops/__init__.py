@@ -1,9 +1,11 @@
 """Kernels of the Gated DeltaNet layers, each twice: a plain-torch reference
 (`naive_*`, the spec, runs anywhere) and a dispatching version that calls fla's
-Triton kernels when every tensor is on CUDA and fla is installed.
+Triton kernels when every tensor is on CUDA and fla is installed. The attention
+kernels (same pattern: reference beside fast paths) live in `ops.attention`.
 
-`RAXDOC_OPS=torch` forces the reference path (parity runs on a GPU); `RAXDOC_OPS=fla`
-forbids the fallback. Importing this package never imports fla.
+Every choice of path is made in `backend` from `raxdoc.settings`: `RAXDOC_OPS=torch`
+forces the reference path everywhere (parity runs on a GPU); `RAXDOC_OPS=fla` forbids
+the fallback. Importing this package never imports fla, flash-attn or Triton.
 """
 
 from raxdoc.model.ops.backend import BackendUnavailableError, OpInputError, use_fla

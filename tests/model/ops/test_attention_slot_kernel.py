@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from raxdoc.model.ops.attention.varlen import sdpa
+from raxdoc.model.ops.attention import sdpa
 
 pytest.importorskip("triton")
 from raxdoc.model.ops.attention.slot_decode_kernel import slot_decode_attention  # noqa: E402

@@ -16,7 +16,6 @@ from ops_inputs import conv_inputs, gdn_inputs, gdn_state
 import raxdoc.model.ops.backend as backend
 from raxdoc.model.ops import (
     BackendUnavailableError,
-    OpInputError,
     causal_conv1d,
     causal_conv1d_update,
     chunk_gated_delta_rule,
@@ -31,6 +30,7 @@ from raxdoc.model.ops import (
     rms_norm_gated,
     use_fla,
 )
+from raxdoc.settings import SettingError
 
 CUDA = SimpleNamespace(is_cuda=True)
 CPU = SimpleNamespace(is_cuda=False)
@@ -47,7 +47,7 @@ def test_mode_decides(monkeypatch):
     with pytest.raises(BackendUnavailableError):
         use_fla(CPU)
     monkeypatch.setenv("RAXDOC_OPS", "triton")
-    with pytest.raises(OpInputError):
+    with pytest.raises(SettingError, match="RAXDOC_OPS"):
         use_fla(CUDA)
 
 
@@ -119,7 +119,7 @@ def test_fla_branch_wiring(monkeypatch):
     for name, mod in _fake_fla(calls).items():
         monkeypatch.setitem(sys.modules, name, mod)
     monkeypatch.setattr(backend, "fla_installed", lambda: True)
-    monkeypatch.setattr(backend, "_on_cuda", lambda tensors: True)
+    monkeypatch.setattr(backend, "on_cuda", lambda *tensors: True)
 
     q, k, v, g, beta = gdn_inputs(B=1, T=9, H=2, HV=4, K=8, V=4, normalized_k=False)
     cu, h0 = torch.tensor([0, 4, 9]), gdn_state(2, 4, 8, 4)

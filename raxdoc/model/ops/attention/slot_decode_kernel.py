@@ -14,23 +14,34 @@ step (at rax-4.5 sizes, 256 rows x 2k keys, ~1 GB per layer) before SDPA reads i
 kernel reads each key once. Static grid and shapes, lengths from a device tensor: no host sync,
 CUDA-graph safe, one graph per batch size.
 
-Imports Triton at module import: only `decode_attention.pick_decode_attention` imports this
-module, and only when the kernel is asked for or usable. Runs on CPU under Triton's
-interpreter (`TRITON_INTERPRET=1`, set before this module is imported): that is how the tests
-check it without a GPU. Not here: appending the new K/V (the caller's `index_put_`), prefill.
+Imports Triton at module import when it is installed (a plain install without it still imports
+this module; only calling the kernel needs Triton). Only `decode.TritonSlotAttention` imports it,
+when `backend.decode_attention_kernel` chose it. Runs on CPU under Triton's interpreter
+(`TRITON_INTERPRET=1`, set before Triton is imported): that is how the tests check it without a
+GPU. Not here: appending the new K/V (the caller's `index_put_`), prefill.
 """
 
 from __future__ import annotations
 
 import torch
-import triton
-import triton.language as tl
+
+from raxdoc.model.ops.backend import BackendUnavailableError
+
+try:
+    import triton
+    import triton.language as tl
+except ImportError:  # no Triton: the module imports, `slot_decode_attention` refuses to run
+    triton = tl = None
 
 MIN_ROWS = 16  # tl.dot needs at least 16 rows
 TILE_ELEMENTS = 8192  # keys x head_dim per float32 K or V tile (32 KiB): 32 keys at head_dim 256
 
 
-@triton.jit
+def _jit(fn):
+    return fn if triton is None else triton.jit(fn)
+
+
+@_jit
 def _slot_decode_kernel(
     q_ptr, k_ptr, v_ptr, slots_ptr, lens_ptr, o_ptr, lse_ptr, scale,
     stride_qb, stride_qh,
@@ -92,6 +103,8 @@ def slot_decode_attention(k_cache: torch.Tensor, v_cache: torch.Tensor, q: torch
                           lens: torch.Tensor, scale: float, splits: int | None = None) -> torch.Tensor:
     """caches (S, L, Hkv, D) with a contiguous last dim; q (B, H, D); slots, lens (B,) -> (B, H, D) in q's
     dtype. Row b attends keys [0, lens[b]) of slot slots[b]; every lens[b] must be >= 1."""
+    if triton is None:
+        raise BackendUnavailableError("the slot decode attention kernel needs Triton")
     B, H, D = q.shape
     L, hkv = k_cache.shape[1], k_cache.shape[2]
     if H % hkv or k_cache.shape[3] != D or k_cache.stride(3) != 1 or v_cache.stride(3) != 1:

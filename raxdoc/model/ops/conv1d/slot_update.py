@@ -15,11 +15,9 @@ Not here: prefill convs (`fast.causal_conv1d`), choosing slots.
 
 from __future__ import annotations
 
-import importlib.util
-
 import torch
 
-from raxdoc.model.ops.backend import OpInputError, ops_mode
+from raxdoc.model.ops.backend import OpInputError, use_triton
 from raxdoc.model.ops.conv1d.naive import ACTIVATIONS, naive_causal_conv1d_update
 
 
@@ -27,8 +25,8 @@ def causal_conv1d_update_pooled(x: torch.Tensor, pool: torch.Tensor, slots: torc
                                 bias: torch.Tensor | None = None, activation: str | None = "silu",
                                 use_kernel: bool | None = None) -> torch.Tensor:
     """x (N, D) or (N, 1, D); pool (S, D, W); slots (N,) long; weight (D, W) -> y shaped like x.
-    `use_kernel`: None = the Triton kernel when x is on CUDA, Triton is installed and RAXDOC_OPS is
-    not `torch`; True forces it (interpreter tests)."""
+    `use_kernel`: None = the Triton kernel when `backend.use_triton` says so (CUDA, Triton installed,
+    not `RAXDOC_OPS=torch`); True forces it (interpreter tests)."""
     if activation not in ACTIVATIONS:
         raise OpInputError(f"activation must be one of {ACTIVATIONS}; got {activation!r}")
     S, D, W = pool.shape
@@ -37,7 +35,7 @@ def causal_conv1d_update_pooled(x: torch.Tensor, pool: torch.Tensor, slots: torc
         raise OpInputError(f"want x (N, D) or (N, 1, D), pool (S, D, W), slots (N,), weight (D, W); got "
                            f"{tuple(x.shape)}, {tuple(pool.shape)}, {tuple(slots.shape)}, {tuple(weight.shape)}")
     if use_kernel is None:
-        use_kernel = x.is_cuda and ops_mode() != "torch" and importlib.util.find_spec("triton") is not None
+        use_kernel = use_triton(x, pool)
     if not use_kernel:
         windows = pool.index_select(0, slots)
         y = naive_causal_conv1d_update(x, windows, weight, bias, activation)

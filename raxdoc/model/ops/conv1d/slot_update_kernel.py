@@ -1,4 +1,5 @@
-"""The Triton kernel behind `slot_update.causal_conv1d_update_pooled` (imports Triton).
+"""The Triton kernel behind `slot_update.causal_conv1d_update_pooled` (imports Triton when installed;
+without it the module still imports and `launch` refuses to run).
 
 Grid: (rows, channel blocks). A program loads its row's slot id, the window columns 1..W-1 of its
 channels and the new input, writes the shifted window back in place and the activated output.
@@ -8,13 +9,23 @@ The window width W is small (4 in Rax 4.5) and a compile-time constant: one colu
 from __future__ import annotations
 
 import torch
-import triton
-import triton.language as tl
+
+from raxdoc.model.ops.backend import BackendUnavailableError
+
+try:
+    import triton
+    import triton.language as tl
+except ImportError:  # a plain install without Triton imports every module; only `launch` needs it
+    triton = tl = None
 
 BLOCK_D = 256
 
 
-@triton.jit
+def _jit(fn):
+    return fn if triton is None else triton.jit(fn)
+
+
+@_jit
 def _conv_update_kernel(x_ptr, pool_ptr, slots_ptr, w_ptr, b_ptr, y_ptr, D,
                         stride_pool_s, stride_pool_d,
                         W: tl.constexpr, HAS_BIAS: tl.constexpr, SILU: tl.constexpr, BLOCK: tl.constexpr):
@@ -42,6 +53,8 @@ def _conv_update_kernel(x_ptr, pool_ptr, slots_ptr, w_ptr, b_ptr, y_ptr, D,
 
 def launch(x: torch.Tensor, pool: torch.Tensor, slots: torch.Tensor, weight: torch.Tensor,
            bias: torch.Tensor | None, silu: bool) -> torch.Tensor:
+    if triton is None:
+        raise BackendUnavailableError("the pooled conv update kernel needs Triton")
     N, (_, D, W) = slots.shape[0], pool.shape
     x2 = x.reshape(N, D).contiguous()
     y = torch.empty_like(x2)

@@ -1,6 +1,9 @@
-"""Cache sizing: how many per-sequence slots fit in the free device memory.
+"""Cache-slot bookkeeping, torch-free: how many per-sequence slots fit in the memory offered
+(`CacheDims`, `plan_cache` -> `CachePlan`) and which of them are free (`SlotManager`).
 
-Decision: per-slot fixed buffers, not paged KV blocks.
+A slot is one row of every cache buffer (Gated DeltaNet recurrent + conv state, and the
+full-attention KV up to `max_model_len`), so owning a slot is the whole memory admission of a
+sequence. Decision: per-slot fixed buffers, not paged KV blocks.
 
 Rax 4.5 is hybrid. Its 18 Gated DeltaNet layers keep a fixed-size state per
 sequence (recurrent (H, K, V) + causal-conv window), about 9 MiB in bf16
@@ -22,8 +25,8 @@ fragmentation and no preemption (a sequence admitted to a slot always
 finishes). Prefix caching, paging's other gift, does not pay here: each page
 image differs and a GDN state cannot be shared by prefix without snapshots.
 
-This module is torch-free arithmetic; `cache_pool.py` allocates the tensors
-and `slot_manager.py` tracks which slots are in use.
+Not here: the tensors (`cache_pool.py`), the per-step views the model's layers use
+(`slot_cache.py`), or which sequence gets a slot when (`scheduler.py`).
 """
 
 from __future__ import annotations
@@ -154,3 +157,49 @@ def plan_cache(
     n = min(fit, max_num_seqs)
     return CachePlan(num_slots=n, max_model_len=max_model_len, kv_bytes_per_slot=kv,
                      state_bytes_per_slot=state, limited_by="memory" if fit < max_num_seqs else "max_num_seqs")
+
+
+class SlotError(RuntimeError):
+    """Allocating from an empty pool, or freeing a slot that is not in use."""
+
+
+class SlotManager:
+    """Which of `num_slots` slots are in use; hands out the lowest free id first."""
+
+    def __init__(self, num_slots: int) -> None:
+        if num_slots < 1:
+            raise ValueError(f"num_slots must be >= 1, got {num_slots}")
+        self.num_slots = num_slots
+        # Lowest ids first: reuse keeps the live slots dense, which keeps
+        # padded decode batches touching a compact region of the pool.
+        self._free: list[int] = list(range(num_slots - 1, -1, -1))
+        self._used: set[int] = set()
+
+    @property
+    def num_free(self) -> int:
+        return len(self._free)
+
+    @property
+    def num_used(self) -> int:
+        return len(self._used)
+
+    def can_allocate(self, n: int = 1) -> bool:
+        return len(self._free) >= n
+
+    def allocate(self) -> int:
+        if not self._free:
+            raise SlotError(f"no free slot (all {self.num_slots} in use)")
+        slot = self._free.pop()
+        self._used.add(slot)
+        return slot
+
+    def free(self, slot: int) -> None:
+        if slot not in self._used:
+            raise SlotError(f"slot {slot} is not allocated")
+        self._used.remove(slot)
+        self._free.append(slot)
+        # Keep the smallest id on top so the next allocate takes it.
+        self._free.sort(reverse=True)
+
+    def is_used(self, slot: int) -> bool:
+        return slot in self._used

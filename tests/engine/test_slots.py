@@ -1,8 +1,7 @@
 import pytest
 
 from raxdoc.engine import CacheDims, CacheTooSmallError, SlotManager, plan_cache
-from raxdoc.engine.cache_plan import MiB
-from raxdoc.engine.slot_manager import SlotError
+from raxdoc.engine.slots import MiB, SlotError
 
 RAX_2B = {  # the text config numbers from DESIGN.md
     "num_hidden_layers": 24, "num_key_value_heads": 2, "head_dim": 256,
@@ -64,3 +63,18 @@ def test_plan_too_small_raises_with_sizes():
 def test_unknown_layer_type_rejected():
     with pytest.raises(ValueError):
         CacheDims(("mamba",), 1, 8, 1, 1, 4, 4, 4)
+
+
+def test_slot_bookkeeping_is_torch_free():
+    """Sizing and slot accounting are plain Python (tested on CPU, no tensors): only stdlib imports."""
+    import ast
+    import sys
+
+    import raxdoc.engine.slots as slots
+
+    tree = ast.parse(open(slots.__file__).read())
+    modules = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
+               for alias in node.names}
+    modules |= {node.module.split(".")[0] for node in ast.walk(tree)
+                if isinstance(node, ast.ImportFrom) and node.module}
+    assert modules and modules <= set(sys.stdlib_module_names) | {"__future__"}, modules
