@@ -1,10 +1,10 @@
-"""The `raxdoc` command: `raxdoc extract INPUT... -o OUT` and `raxdoc bench`.
+"""The `raxdoc` command: `raxdoc extract INPUT... -o OUT`, `raxdoc eval OUT TRUTH` and `raxdoc bench`.
 
 A thin layer over `raxdoc.pipeline.extract`: parse flags, draw progress with rich, print a
 summary table, and map the outcome to an exit code — 0 when every document is ok, 1 when some
 are partial or failed, 2 on usage errors (bad flags, unknown profile, missing weights).
 
-Not here: any extraction logic (pipeline.py and the stages).
+Not here: any extraction logic (pipeline.py and the stages), or scoring (raxdoc.eval).
 """
 
 from __future__ import annotations
@@ -101,6 +101,35 @@ def bench(
     run_engine_bench(preset=preset, pages=pages, max_new_tokens=max_new_tokens, profile=profile,
                      baseline=baseline, baseline_pages=baseline_pages, memory_cap_gib=memory_cap_gib,
                      ckpt_dir=ckpt_dir, out=out, grammar=grammar, command=" ".join(["raxdoc", *sys.argv[1:]]))
+
+
+@app.command("eval")
+def eval_(
+    output: str = typer.Argument(..., help="A `raxdoc extract` output folder (reads OUTPUT/documents/*.parquet)."),
+    truth_dir: str = typer.Argument(..., help="Labels: one <stem>.json per document (header fields, line_items)."),
+    schema: Optional[str] = typer.Option(None, help="Custom pydantic schema as module:Class, as extracted with."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the figures as JSON here."),
+) -> None:
+    """Score OUTPUT against labels: per-field precision/recall, header accuracy, line-item F1."""
+    import json
+
+    from raxdoc.eval import EvalError, evaluate, render, to_json
+    from raxdoc.schemas import SchemaError
+
+    try:
+        report = evaluate(output, truth_dir, schema=schema)
+    except (EvalError, SchemaError) as exc:
+        _error(str(exc))
+        raise typer.Exit(EXIT_USAGE) from None
+    render(report, Console())  # the figures are the command's product: stdout, unlike progress and errors
+    if json_out is not None:
+        try:
+            json_out.write_text(json.dumps(to_json(report), indent=2) + "\n")
+        except OSError as exc:
+            _error(f"cannot write {json_out}: {exc}")
+            raise typer.Exit(EXIT_USAGE) from None
+        console.print(Text(f"wrote {json_out}"))
+    raise typer.Exit(EXIT_OK)
 
 
 def _bench_entry():
