@@ -97,6 +97,14 @@ class PageTooLarge(PageError):
     error_type = "page_too_large"
 
 
+class EInvoiceError(RaxdocError):
+    """An e-invoice XML that cannot be read: malformed, hostile (entities, DTD, too large), or not an
+    invoice of a known syntax while claiming to be one (a standard attachment name, a known root).
+    Re-exported by `raxdoc.ingest.einvoice`."""
+
+    error_type = "einvoice_invalid"
+
+
 ERROR_TYPES: dict[str, type[RaxdocError]] = {
     cls.error_type: cls
     for cls in (
@@ -109,5 +117,6 @@ ERROR_TYPES: dict[str, type[RaxdocError]] = {
         EncryptedDocument,
         PageTooLarge,
         PageError,
+        EInvoiceError,
     )
 }

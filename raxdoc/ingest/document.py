@@ -129,6 +129,8 @@ def read_document(
     fmt = sniff_format(head)
     if fmt is None:
         raise UnsupportedFormat(name, describe_unknown(head))
+    if fmt == "xml":  # no pages to render: an e-invoice XML is read by raxdoc.ingest.einvoice.read_einvoice
+        raise UnsupportedFormat(name, "an XML file (no pages; e-invoice XML is read by read_einvoice)")
     backend: _Backend = PdfBackend(data, name, options) if fmt == "pdf" else ImageBackend(data, name, fmt, options)
     metadata = DocumentMetadata(
         **backend.info, encrypted=backend.encrypted, repaired=backend.repaired, warnings=backend.open_warnings

@@ -3,13 +3,17 @@
 Scanners and mail gateways name files badly ("invoice.pdf" that is a JPEG, "scan" with no
 extension), so the extension is never consulted. Only the formats ingest can read are
 accepted; a few common others are named so the error tells the user what they sent.
+XML files are "xml" (by content: a declaration or a root element, after an optional BOM,
+comments and processing instructions; UTF-16 too): they may be e-invoices (XRechnung, Peppol),
+which `raxdoc.ingest.einvoice` reads; HTML is not XML here.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
-Format = Literal["pdf", "png", "jpeg", "tiff"]
+Format = Literal["pdf", "png", "jpeg", "tiff", "xml"]
 
 # Bytes needed to sniff: the PDF header may follow up to 1 KiB of junk (readers accept it).
 SNIFF_BYTES = 1024
@@ -22,6 +26,8 @@ _IMAGE_MAGIC: tuple[tuple[bytes, Format], ...] = (
     (b"II+\x00", "tiff"),  # BigTIFF
     (b"MM\x00+", "tiff"),
 )
+# Leading whitespace, comments and processing instructions, then a root element or a DOCTYPE.
+_XML_START = re.compile(r"\s*(?:<\?.*?\?>\s*|<!--.*?-->\s*)*<(!DOCTYPE\s+|[A-Za-z_])([\w.:-]*)", re.DOTALL)
 
 # Formats we do not read, named only to make the error message useful.
 _KNOWN_OTHERS: tuple[tuple[bytes, str], ...] = (
@@ -41,7 +47,23 @@ def sniff_format(head: bytes) -> Format | None:
             return fmt
     if b"%PDF-" in head[:SNIFF_BYTES]:
         return "pdf"
+    if _is_xml(head):
+        return "xml"
     return None
+
+
+def _is_xml(head: bytes) -> bool:
+    """A document whose content starts like XML and is not HTML."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or head[:2] in (b"<\x00", b"\x00<"):
+        enc = "utf-16" if head[:2] in (b"\xff\xfe", b"\xfe\xff") else ("utf-16-le" if head[0] == 0x3C else "utf-16-be")
+        text = head[: len(head) // 2 * 2].decode(enc, errors="ignore")
+    else:
+        text = head.removeprefix(b"\xef\xbb\xbf").decode("latin-1")
+    m = _XML_START.match(text)
+    if m is None:  # a declaration whose root lies past the sniffed head is XML too
+        return re.match(r"\s*<\?xml\s", text) is not None
+    name = (m.group(2) if m.group(1).startswith("!") else m.group(1) + m.group(2)).lower()
+    return name != "html" and not (m.group(1).startswith("!") and not name)
 
 
 def describe_unknown(head: bytes) -> str:
