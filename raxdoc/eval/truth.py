@@ -6,6 +6,12 @@ ISO currency codes. A field left out, or null, means the document has no such va
 prediction for it counts as a false positive. Unknown field names are errors (a typo would
 otherwise silently score as a missing value), as is anything `values.py` cannot read.
 
+A few documented non-field keys may sit beside the fields and are ignored when scoring
+(`LABEL_EXTRA_KEYS` at the top level, `ITEM_EXTRA_KEYS` in each item of an item list), unless
+the schema has a field of that name: the generator's truth records
+(`raxdoc.testing.invoices`, "raxdoc-invoice-truth/1") carry `format`, `pages` and `meta`, and
+per item `page_index` and `bbox`; a user's labels may carry the same provenance.
+
 Not here: the output side (`output.py`) or scoring (`score.py`).
 """
 
@@ -15,7 +21,12 @@ import json
 from decimal import Decimal
 from pathlib import Path
 
-from raxdoc.eval.values import BadLabel, DocKeys, EvalError, document_keys
+from raxdoc.eval.values import BadLabel, DocKeys, EvalError, document_keys, is_item_list
+from raxdoc.schemas.fields import model_fields_of
+
+# Non-field keys a label may hold, ignored when scoring (any other unknown name is an error).
+LABEL_EXTRA_KEYS = frozenset({"format", "pages", "meta"})  # truth-file format, per-page printing, generator
+ITEM_EXTRA_KEYS = frozenset({"page_index", "bbox"})  # where the item is printed (0..1 page coordinates)
 
 
 def load_truth(truth_dir: str | Path, schema) -> dict[str, DocKeys]:
@@ -43,6 +54,19 @@ def read_label(path: Path, schema) -> DocKeys:
         raise EvalError(f"truth file {str(path)!r} must hold one JSON object (header fields and line_items), "
                         f"not {type(value).__name__}")
     try:
-        return document_keys(value, schema, strict=True)
+        return document_keys(without_extras(value, schema), schema, strict=True)
     except BadLabel as exc:
         raise EvalError(f"truth file {str(path)!r}: {exc}") from None
+
+
+def without_extras(label: dict, schema) -> dict:
+    """`label` less the documented non-field keys (those the schema does not use as fields)."""
+    fields = model_fields_of(schema)
+    out = {k: v for k, v in label.items() if k in fields or k not in LABEL_EXTRA_KEYS}
+    for name, kind in fields.items():
+        items = out.get(name)
+        if is_item_list(kind) and isinstance(items, list):
+            own = model_fields_of(kind.item.model)
+            out[name] = [{k: v for k, v in item.items() if k in own or k not in ITEM_EXTRA_KEYS}
+                         if isinstance(item, dict) else item for item in items]
+    return out

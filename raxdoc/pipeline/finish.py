@@ -1,7 +1,8 @@
 """An assembled document (its page rows back from the engine) -> its `documents` and `line_items` rows.
 
 The CPU end of the pipeline, run in the driver as documents complete: parse and merge the pages'
-text (`raxdoc.postprocess.parse_document`), then build rows (`raxdoc.schemas.rows`). This only
+text (`raxdoc.postprocess.parse_document`, which also grounds the values in each page's
+text-layer words), then build rows (`raxdoc.schemas.rows`). This only
 hands over what the rows know: pages that failed before their text existed (rendering, the
 engine) go in as page failures with their own error type and message, and the file's page count
 goes in beside the pages read; `merge_pages` decides status, error_type and error from them.
@@ -53,7 +54,8 @@ def finish_document(doc: PendingDocument, settings: FinishSettings, *, copy_of: 
         failures = {p.page_index: ParseFailure(p.error_type, p.error or "", "") for p in pages if p.failed}
         record = parse_document(texts, settings.schema, constrained=settings.constrained, doc_id=doc.doc_id,
                                 source=doc.source, page_count=doc.page_count, page_failures=failures,
-                                file_page_count=max((p.file_page_count for p in pages), default=0))
+                                file_page_count=max((p.file_page_count for p in pages), default=0),
+                                page_words={p.page_index: p.words for p in pages if not p.failed})
         timings = {
             "ingest_s": sum(p.t_ingest for p in pages),
             "engine_s": sum(p.t_engine for p in pages),

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from raxdoc.pipeline.rows import RowKind, StageRow, doc_error_row, source_id, to_wire
+from raxdoc.pipeline.rows import RowKind, StageRow, doc_error_row, page_words, source_id, to_wire
 
 
 def render_options(profile: Any, *, dpi: float | None = None, max_pages: int | None = None) -> Any:
@@ -91,5 +91,6 @@ class IngestStage:
                 pixels = np.ascontiguousarray(page.pixels, dtype=np.uint8)  # (H, W, 3)
                 out.pixels, out.height, out.width = pixels.tobytes(), pixels.shape[0], pixels.shape[1]
                 out.dpi, out.page_kind = page.dpi, str(page.kind)
+                out.words = page_words(page.words, pixels.shape[1], pixels.shape[0])
                 out.t_ingest = open_s + time.perf_counter() - page_started
                 yield out

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from enum import Enum
 from typing import Any
@@ -50,6 +50,9 @@ class StageRow:
     width: int = 0
     dpi: float | None = None  # rendered resolution; None for an image file without one
     page_kind: str | None = None  # "scanned" / "digital" / "mixed" (raxdoc.ingest.PageKind)
+    # The page's text layer: (x0, y0, x1, y1, text) per word, boxes 0..1 of the page (`page_words`);
+    # empty when the page has none. Kept through the engine stage: the driver grounds values in it.
+    words: tuple[tuple[float, float, float, float, str], ...] = ()
     meta: dict[str, Any] = field(default_factory=dict)  # document metadata (format, producer, ...)
     error_type: str | None = None  # set when this page (or document) failed before the model's text
     error: str | None = None
@@ -72,6 +75,20 @@ class StageRow:
     def image(self) -> np.ndarray:
         """(H, W, 3) uint8 view of a page row's pixels."""
         return np.frombuffer(self.pixels, dtype=np.uint8).reshape(self.height, self.width, 3)
+
+
+def page_words(words: Iterable[Any], width: int, height: int, places: int = 4
+               ) -> tuple[tuple[float, float, float, float, str], ...]:
+    """A page's words in pixels (`raxdoc.ingest.Word`) -> boxes normalised 0..1 of its width and
+    height, rounded to `places` (1e-4 of a page is under 0.1 pt), clamped into the page."""
+    if not words or width <= 0 or height <= 0:
+        return ()
+
+    def unit(v: float, size: int) -> float:
+        return round(min(1.0, max(0.0, v / size)), places)
+
+    return tuple((unit(w[0], width), unit(w[1], height), unit(w[2], width), unit(w[3], height), str(w[4]))
+                 for w in words)
 
 
 def doc_error_row(doc_id: str, source: str, exc: BaseException, **known: Any) -> StageRow:
@@ -107,6 +124,8 @@ def to_wire(row: StageRow) -> dict[str, Any]:
     out["page_index"] = _NO_PAGE if row.page_index is None else row.page_index
     out["dpi"] = 0.0 if row.dpi is None else float(row.dpi)
     out["meta"] = json.dumps(row.meta, sort_keys=True)
+    # One compact JSON string (a dense page: ~1,000 words, ~40 KB): Arrow-friendly, never null.
+    out["words"] = json.dumps(row.words, ensure_ascii=False, separators=(",", ":")) if row.words else ""
     for name in _OPTIONAL_STR:
         out[name] = out[name] or ""
     return out
@@ -124,6 +143,8 @@ def from_wire(values: Mapping[str, Any]) -> StageRow:
     v["kind"] = RowKind(v.get("kind") or RowKind.PAGE.value)
     v["dpi"] = float(v["dpi"]) if v.get("dpi") else None
     v["meta"] = json.loads(v["meta"]) if isinstance(v.get("meta"), str) and v["meta"] else {}
+    words = v.get("words")
+    v["words"] = tuple(tuple(w) for w in json.loads(words)) if isinstance(words, str) and words else ()
     v["pixels"] = bytes(v.get("pixels") or b"")
     for name in ("page_count", "file_page_count", "height", "width", "prompt_tokens", "completion_tokens"):
         v[name] = int(v.get(name) or 0)

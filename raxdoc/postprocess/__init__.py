@@ -10,7 +10,8 @@ Nothing here touches torch, Ray or files: rows and Parquet are `raxdoc.schemas`.
 """
 
 from raxdoc.postprocess.currency import CurrencyError, currency_code, currency_in_text
-from raxdoc.postprocess.dates import DateError, infer_date_order, parse_date
+from raxdoc.postprocess.date_order import infer_date_order
+from raxdoc.postprocess.dates import DateError, parse_date
 from raxdoc.postprocess.document import parse_document
 from raxdoc.postprocess.extract import extract_json, strip_thinking
 from raxdoc.postprocess.merge import merge_pages

@@ -10,6 +10,9 @@ rate. Checks read fields by name (quantity, unit_price, amount, discount,
 tax_rate, subtotal, discount_total, tax_total, total): a custom schema without
 them gets None ("not checkable"), not a failure. The VAT breakdown check
 (base × rate = tax per row, Σ = tax_total) is soft: it lowers confidence only.
+Grounding (`grounding.py`) lowers it too: items whose values are not all on their
+page's text layer scale it down (`grounded_confidence`); an unknown verdict (no
+text layer) leaves it as it is.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel
 
-from raxdoc.schemas.records import Checks, Issue
+from raxdoc.schemas.records import Checks, DocumentRecord, Issue
 
 FLOOR = Decimal("0.01")
 # Running-total lines a model may copy as items on multi-page invoices ("Übertrag 1.234,56").
@@ -28,8 +31,10 @@ _CARRY = re.compile(r"\b(übertrag|uebertrag|carried forward|brought forward|car
                     r"à reporter|zwischensumme|subtotal)\b", re.IGNORECASE)
 # Issues that lower confidence (each costs DOUBT_COST, up to MAX_DOUBT).
 DOUBT_KINDS = frozenset({"field_dropped", "ambiguous_number", "ambiguous_date", "repaired_json",
-                         "wrapped_list", "joined_across_pages", "conflicting_values"})
+                         "wrapped_list", "joined_across_pages", "conflicting_values", "ungrounded_item"})
 DOUBT_COST, MAX_DOUBT = 0.02, 0.3
+# Confidence lost when every item is ungrounded (grounded False); a share of items loses that share.
+UNGROUNDED_COST = 0.5
 
 
 def half_ulp(x: Decimal) -> Decimal:
@@ -142,8 +147,9 @@ def duplicate_lines(items: Sequence[BaseModel], pages: Sequence[int]) -> int:
 
 def confidence(pages_ok: int, page_count: int, line_ok: Sequence[bool | None], sum_ok: bool | None,
                totals_ok: bool | None, duplicates: int, issues: Sequence[Issue],
-               tax_ok: bool | None = None) -> float:
-    """Heuristic in [0, 1]: parsed-page share × check agreement × (1 − doubt penalty).
+               tax_ok: bool | None = None, grounded: Sequence[bool | None] = ()) -> float:
+    """Heuristic in [0, 1]: parsed-page share × check agreement × (1 − doubt penalty)
+    × (1 − UNGROUNDED_COST × share of items not on their page, among those with a verdict).
 
     Not calibrated against labels; it orders documents for review. With no
     checkable arithmetic the check factor is neutral (0.7), so an unverifiable
@@ -164,7 +170,9 @@ def confidence(pages_ok: int, page_count: int, line_ok: Sequence[bool | None], s
         terms.append((0.5, 1.0 if duplicates == 0 else 0.0))
     score = sum(w * s for w, s in terms) / sum(w for w, _ in terms) if terms else 0.5
     doubt = min(MAX_DOUBT, DOUBT_COST * sum(1 for i in issues if i.kind in DOUBT_KINDS))
-    value = (pages_ok / page_count) * (0.4 + 0.6 * score) * (1 - doubt)
+    known = [g for g in grounded if g is not None]
+    ungrounded = sum(1 for g in known if not g) / len(known) if known else 0.0
+    value = (pages_ok / page_count) * (0.4 + 0.6 * score) * (1 - doubt) * (1 - UNGROUNDED_COST * ungrounded)
     return round(min(1.0, max(0.0, value)), 4)
 
 
@@ -179,3 +187,11 @@ def run_checks(header: BaseModel, items: Sequence[BaseModel], item_pages: Sequen
     conf = confidence(pages_ok, page_count, line_ok, sum_ok, totals_ok, dups, issues, tax_ok)
     return Checks(line_amount_ok=line_ok, lines_sum_subtotal=sum_ok, subtotal_tax_total=totals_ok,
                   duplicate_lines=dups, tax_breakdown_ok=tax_ok, confidence=conf)
+
+
+def grounded_confidence(doc: DocumentRecord) -> float:
+    """`confidence` of a merged document again, with its grounding verdicts and current issues."""
+    c = doc.checks
+    grounded = [g.grounded for g in doc.grounding.items] if doc.grounding is not None else []
+    return confidence(doc.pages_ok, len(doc.pages), c.line_amount_ok, c.lines_sum_subtotal, c.subtotal_tax_total,
+                      c.duplicate_lines, doc.issues, c.tax_breakdown_ok, grounded)

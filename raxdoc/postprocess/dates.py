@@ -1,10 +1,11 @@
-"""Printed dates to `datetime.date`, with day/month order settled per document.
+"""Printed dates to `datetime.date`, given the document's day/month order.
 
-Numeric dates ("05/03/2024", "5.3.24", "2024-03-05") are read here directly;
-their order comes from the page's other dates (a first number > 12 proves
-day-first, a second number > 12 proves month-first), else from the locale's
-short date pattern (babel), else day-first with an "ambiguous" flag. Dates with
-month names ("12 März 2024", "March 5, 2024") go to dateparser with that order.
+Numeric dates ("05/03/2024", "5.3.24", "2024-03-05") are read here directly,
+in the order `parse_date` is given; without one, a date with both numbers <= 12
+is read day-first and flagged ambiguous. Which order a document uses is decided
+from all its evidence in `date_order.py` (the shape helpers it uses live here:
+`numeric_parts`, `numeric_separator`, `order_evidence`, `locale_date_order`).
+Dates with month names ("12 März 2024", "March 5, 2024") go to dateparser.
 Times and time zones are dropped; partial dates (no day or no year) are errors.
 """
 
@@ -12,8 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import dateparser
@@ -63,6 +62,12 @@ def numeric_parts(text: str) -> tuple[int, int, int, bool] | None:
     return int(a), int(b), _year(c), False
 
 
+def numeric_separator(text: str) -> str | None:
+    """The separator of a numeric date ("05.08.2025" -> "."), None for other shapes."""
+    m = _NUMERIC.match(str(text))
+    return m.group(2) if m else None
+
+
 def order_evidence(text: str) -> str | None:
     """"DMY" / "MDY" / "YMD" when `text` alone proves its order."""
     parts = numeric_parts(text)
@@ -90,15 +95,6 @@ def locale_date_order(locale: str | None) -> str | None:
     if min(pos.values()) < 0:
         return None
     return "".join(sorted("DMY", key=lambda k: pos[{"D": "d", "M": "M", "Y": "y"}[k]]))
-
-
-def infer_date_order(texts: Iterable[str], *, locale: str | None = None) -> str | None:
-    """Day-first or month-first for the non-ISO dates of a document."""
-    votes = Counter(e for e in map(order_evidence, texts) if e in ("DMY", "MDY"))
-    if len(votes) == 1 or (votes and votes["DMY"] != votes["MDY"]):
-        return votes.most_common(1)[0][0]
-    order = locale_date_order(locale)
-    return order if order in ("DMY", "MDY") else None
 
 
 def parse_date(text: str, *, order: str | None = None, locale: str | None = None) -> ParsedDate:

@@ -2,11 +2,11 @@
 
 Walks the page value with the schema's classified fields (`model_fields_of`):
 decimals through `numbers.parse_number` with one decimal-separator hint for the
-whole page, dates through `dates.parse_date` with one day/month order, currency
-text to ISO codes. A value that cannot be read is dropped (set to None) and
-reported as an `Issue` with the raw text; an ambiguous read is kept and
-reported. Unknown keys are reported and ignored. Arithmetic checks are not
-done here (`checks.py`).
+whole page, dates through `dates.parse_date` in the day/month order weighed
+from all the document's evidence (`date_order.py`), currency text to ISO
+codes. A value that cannot be read is dropped (set to None) and reported as an
+`Issue` with the raw text; an ambiguous read is kept and reported. Unknown keys
+are reported and ignored. Arithmetic checks are not done here (`checks.py`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from decimal import Decimal
 from pydantic import BaseModel
 
 from raxdoc.postprocess.currency import CurrencyError, currency_code, currency_in_text
-from raxdoc.postprocess.dates import DateError, infer_date_order, parse_date
+from raxdoc.postprocess.date_order import DateEvidence, DateOrder, date_evidence, resolve_date_order
+from raxdoc.postprocess.dates import DateError, parse_date
 from raxdoc.postprocess.numbers import NumberError, fits_storage, infer_decimal_separator, parse_number
 from raxdoc.schemas.fields import FieldKind, model_fields_of
 from raxdoc.schemas.records import Issue
@@ -30,8 +31,20 @@ class PageHints:
     """Per-page reading conventions, inferred once from all the page's values."""
 
     decimal_sep: str | None  # "." or "," or None (unknown)
-    date_order: str | None  # "DMY" / "MDY" or None
+    date_order: str | None  # "DMY" / "MDY" or None; for numeric dates not in `date_orders`
     locale: str | None = None
+    date_orders: tuple[tuple[str, str], ...] = ()  # (separator, order) proved by dates of that shape
+    date_order_from: str | None = None  # the evidence that decided `date_order` (`date_order.KINDS`, "locale")
+    date_evidence: DateEvidence = DateEvidence()  # the votes behind it (a document's: pooled over pages)
+
+    def order_for(self, text: str) -> str | None:
+        """The day/month order to read the printed date `text` with."""
+        return DateOrder(self.date_order, self.date_orders).for_text(text)
+
+
+# Top-level fields naming the vendor's country (tax id, bank account): evidence of its date order.
+_ISSUER_FIELDS = ("vendor_tax_id", "iban", "bic")
+_NOT_BARE = re.compile(r"[^\d\s.,'\u2019\u202f%()+\-]")
 
 
 @dataclass
@@ -69,27 +82,59 @@ def _strings(value: object, model: type[BaseModel], want: str) -> list[str]:
     return out
 
 
+def _date_evidence(value: object, model: type[BaseModel], locale: str | None,
+                   decimal_sep: str | None) -> DateEvidence:
+    """Everything on one page that tells day/month order (`date_order.py` weighs it)."""
+    numbers = _strings(value, model, "decimal")
+    # Only text with a symbol or letters can name a currency; skipping bare numbers saves price-parser's time.
+    currencies = [c for t in numbers if _NOT_BARE.search(t) and (c := currency_in_text(t, locale=locale))]
+    for text in _strings(value, model, "currency"):
+        try:
+            currencies.append(currency_code(text, locale=locale))
+        except CurrencyError:
+            pass  # unreadable currency text is reported when the field is normalised
+    issuer = [v for name in _ISSUER_FIELDS if isinstance(value, dict) and isinstance(v := value.get(name), str)]
+    language = locale.replace("-", "_").split("_")[0].lower() if locale else None
+    return date_evidence(_strings(value, model, "date"), decimal_sep=decimal_sep, numbers=numbers,
+                         currencies=currencies, issuer_ids=issuer, language=language)
+
+
 def page_hints(value: object, model: type[BaseModel], *, locale: str | None = None,
                fallback: PageHints | None = None) -> PageHints:
     """Decimal separator and date order for one page's decoded value.
 
     Evidence on the page wins; then `fallback` (the whole document's evidence,
-    see `document_hints`); then the locale's conventions.
+    see `document_hints`); then the locale's conventions. For dates, a page's own
+    evidence wins only over the document's of the same kind (`date_order.py`).
     """
     decimal_sep = infer_decimal_separator(_strings(value, model, "decimal"))
-    date_order = infer_date_order(_strings(value, model, "date"))
+    own = _date_evidence(value, model, locale, decimal_sep)
+    pooled = fallback.date_evidence if fallback is not None and fallback.date_evidence.votes else None
+    dates = resolve_date_order(own, pooled)
+    date_order, source = dates.order, dates.source
     if fallback is not None:
         decimal_sep = decimal_sep or fallback.decimal_sep
-        date_order = date_order or fallback.date_order
-    return PageHints(decimal_sep or infer_decimal_separator([], locale=locale),
-                     date_order or infer_date_order([], locale=locale), locale)
+        if date_order is None and fallback.date_order:  # hints given without their evidence
+            date_order, source = fallback.date_order, fallback.date_order_from or "document"
+    if date_order is None:
+        date_order = resolve_date_order(DateEvidence(), locale=locale).order
+        source = "locale" if date_order else None
+    return PageHints(decimal_sep or infer_decimal_separator([], locale=locale), date_order, locale,
+                     dates.by_separator, source, own)
 
 
-def document_hints(values: list[object], model: type[BaseModel]) -> PageHints:
-    """Evidence pooled over every page of a document (no locale: that is the last resort)."""
+def document_hints(values: list[object], model: type[BaseModel], *, locale: str | None = None) -> PageHints:
+    """Evidence pooled over every page of a document.
+
+    The locale is the last resort, so it settles nothing here; it only names the
+    currency of a shared symbol ("$" in en_CA is CAD).
+    """
     numbers = [t for v in values for t in _strings(v, model, "decimal")]
-    dates = [t for v in values for t in _strings(v, model, "date")]
-    return PageHints(infer_decimal_separator(numbers), infer_date_order(dates))
+    decimal_sep = infer_decimal_separator(numbers)
+    # The number style votes once, from the whole document's separator.
+    evidence = sum((_date_evidence(v, model, locale, None) for v in values), date_evidence(decimal_sep=decimal_sep))
+    dates = resolve_date_order(evidence)
+    return PageHints(decimal_sep, dates.order, None, dates.by_separator, dates.source, evidence)
 
 
 def _decimal(v: object, path: str, w: _Walk) -> Decimal | None:
@@ -132,7 +177,7 @@ def _scalar(kind: FieldKind, v: object, path: str, w: _Walk) -> object:
         return _decimal(v, path, w)
     if kind.kind == "date":
         try:
-            parsed = parse_date(str(v), order=w.hints.date_order, locale=w.hints.locale)
+            parsed = parse_date(str(v), order=w.hints.order_for(str(v)), locale=w.hints.locale)
         except DateError as exc:
             w.note("field_dropped", path, str(exc))
             return None

@@ -2,7 +2,8 @@
 
 Plain frozen dataclasses: a page's parse result (`PageResult`, with a typed
 `ParseFailure` when it did not parse), the issues noted on the way (`Issue`),
-the arithmetic checks (`Checks`) and a merged document (`DocumentRecord`).
+the arithmetic checks (`Checks`), where the values are printed (`Grounding`,
+`ItemGrounding`) and a merged document (`DocumentRecord`).
 They live in `schemas` so that `rows.py` can turn them into rows without
 importing postprocess; producing them is postprocess's job.
 """
@@ -82,6 +83,24 @@ class Checks:
 
 
 @dataclass(frozen=True)
+class ItemGrounding:
+    """Where one line item is printed on its page; None throughout when its page has no text layer."""
+
+    bbox: tuple[float, float, float, float] | None = None  # union of its matched words, 0..1 of the page
+    grounded: bool | None = None  # every value of the item was found on its page
+    unverified_fields: tuple[str, ...] | None = None  # the item's fields whose value is not on the page
+
+
+@dataclass(frozen=True)
+class Grounding:
+    """A document's values looked up in its pages' text layers (raxdoc.postprocess.grounding)."""
+
+    items: tuple[ItemGrounding, ...] = ()  # per merged item, in item order
+    unverified_fields: tuple[str, ...] | None = None  # header fields on no page; None: no text layer
+    grounded_ratio: float | None = None  # share of values found, over pages with a text layer
+
+
+@dataclass(frozen=True)
 class DocumentRecord:
     """All pages of one input merged into one schema instance, with checks and status."""
 
@@ -98,6 +117,8 @@ class DocumentRecord:
     source: str = ""
     # Pages in the file when more than `pages` (max_pages left some unread); None: all were read.
     file_page_count: int | None = None
+    # Set when the pages' text layers were given; None: grounding was not run (columns stay null).
+    grounding: Grounding | None = None
 
     @property
     def page_count(self) -> int:

@@ -4,7 +4,11 @@
 schema, the item list as a nested `list<struct>`, the check columns, issues,
 failed pages (with their raw text, for re-parsing later), model, prompt
 version and stage timings. `line_items` is keyed by (doc_id, page_index,
-item_index); item_index counts within the page. This module only shapes data:
+item_index); item_index counts within the page. Grounding columns (where the
+values are printed): per item `bbox` [x0, y0, x1, y1] (0..1 of the page),
+`grounded` and `unverified_fields`; per document `unverified_fields` (header
+fields) and `grounded_ratio`; null where grounding did not run or the page has
+no text layer. This module only shapes data:
 it makes no decisions about status or checks.
 """
 
@@ -17,7 +21,7 @@ from pydantic import BaseModel
 
 from raxdoc.schemas.arrow import model_arrow_fields
 from raxdoc.schemas.fields import SchemaError, item_model, items_field
-from raxdoc.schemas.records import ERROR, DocumentRecord
+from raxdoc.schemas.records import ERROR, DocumentRecord, ItemGrounding
 
 TIMING_COLUMNS = ("ingest_s", "engine_s", "postprocess_s")
 
@@ -39,6 +43,16 @@ _CHECKS = [
     pa.field("check_tax_breakdown", pa.bool_()),
     pa.field("confidence", pa.float64()),
 ]
+_GROUNDING = [
+    pa.field("unverified_fields", pa.list_(pa.string())),  # header fields printed on no page
+    pa.field("grounded_ratio", pa.float64()),  # share of values found, over pages with a text layer
+]
+# Per item: where it is printed (raxdoc.schemas.records.ItemGrounding).
+_ITEM_GROUNDING = [
+    pa.field("bbox", pa.list_(pa.float64())),
+    pa.field("grounded", pa.bool_()),
+    pa.field("unverified_fields", pa.list_(pa.string())),
+]
 _ISSUE = pa.struct([("page_index", pa.int32()), ("kind", pa.string()),
                     ("field", pa.string()), ("message", pa.string())])
 _FAILED_PAGE = pa.struct([("page_index", pa.int32()), ("kind", pa.string()),
@@ -55,8 +69,9 @@ _TAIL = [
 def _item_struct_fields(schema_cls: type[BaseModel]) -> list[pa.Field]:
     item = item_model(schema_cls)
     fields = model_arrow_fields(item, skip=("page_index", "item_index", "check_amount"))
+    _check_clash([f.name for f in fields], [f.name for f in _ITEM_GROUNDING], item.__name__)
     return [pa.field("page_index", pa.int32()), pa.field("item_index", pa.int32()),
-            *fields, pa.field("check_amount", pa.bool_())]
+            *fields, pa.field("check_amount", pa.bool_()), *_ITEM_GROUNDING]
 
 
 def _check_clash(names: Iterable[str], reserved: Iterable[str], where: str) -> None:
@@ -69,10 +84,10 @@ def documents_arrow_schema(schema_cls: type[BaseModel]) -> pa.Schema:
     """Arrow schema of the `documents` table for `schema_cls`."""
     items = items_field(schema_cls)
     header = model_arrow_fields(schema_cls, skip=(items,))
-    fixed = [f.name for f in _LEAD + _CHECKS + _TAIL]
+    fixed = [f.name for f in _LEAD + _CHECKS + _GROUNDING + _TAIL]
     _check_clash([f.name for f in header] + [items], fixed, schema_cls.__name__)
     items_col = pa.field(items, pa.list_(pa.struct(_item_struct_fields(schema_cls))))
-    return pa.schema(_LEAD + header + [items_col] + _CHECKS + _TAIL)
+    return pa.schema(_LEAD + header + [items_col] + _CHECKS + _GROUNDING + _TAIL)
 
 
 def line_items_arrow_schema(schema_cls: type[BaseModel]) -> pa.Schema:
@@ -84,10 +99,14 @@ def line_items_arrow_schema(schema_cls: type[BaseModel]) -> pa.Schema:
 
 def _item_dicts(doc: DocumentRecord) -> list[dict]:
     items = getattr(doc.record, items_field(doc.schema))
+    grounding = doc.grounding.items if doc.grounding is not None else [ItemGrounding()] * len(items)
     out = []
-    for item, (page, index), ok in zip(items, doc.item_keys, doc.checks.line_amount_ok, strict=True):
+    for item, (page, index), ok, where in zip(items, doc.item_keys, doc.checks.line_amount_ok, grounding,
+                                              strict=True):
         row = item.model_dump(mode="python")
-        row.update(page_index=page, item_index=index, check_amount=ok)
+        row.update(page_index=page, item_index=index, check_amount=ok, grounded=where.grounded,
+                   bbox=None if where.bbox is None else list(where.bbox),
+                   unverified_fields=None if where.unverified_fields is None else list(where.unverified_fields))
         out.append(row)
     return out
 
@@ -105,7 +124,7 @@ def document_row(doc: DocumentRecord, *, model: str | None = None, prompt_versio
     """The `documents` row for one merged document."""
     items = items_field(doc.schema)
     header = doc.record.model_dump(mode="python", exclude={items})
-    checks = doc.checks
+    checks, grounding = doc.checks, doc.grounding
     return {
         "doc_id": doc.doc_id, "source": doc.source, "status": doc.status,
         "error_type": doc.error_type, "error": doc.error,
@@ -119,6 +138,9 @@ def document_row(doc: DocumentRecord, *, model: str | None = None, prompt_versio
         "check_duplicate_lines": checks.duplicate_lines,
         "check_tax_breakdown": checks.tax_breakdown_ok,
         "confidence": checks.confidence,
+        "unverified_fields": None if grounding is None or grounding.unverified_fields is None
+        else list(grounding.unverified_fields),
+        "grounded_ratio": None if grounding is None else grounding.grounded_ratio,
         "issues": [{"page_index": i.page_index, "kind": i.kind, "field": i.field, "message": i.message}
                    for i in doc.issues],
         "failed_pages": [{"page_index": p.page_index if p.page_index is not None else n,

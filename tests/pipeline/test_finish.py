@@ -87,3 +87,23 @@ def test_a_copy_of_an_earlier_file_says_so_and_leaves_its_items_to_the_first():
     row, items = finish_document(_doc(_page(0, 1, PAGE0)), SETTINGS, copy_of="/in/first.pdf")
     assert items == [] and row["status"] == "ok"
     assert [(i["kind"], i["message"]) for i in row["issues"]] == [("duplicate_content", "same bytes as /in/first.pdf")]
+
+
+def test_grounding_columns_come_from_the_pages_words():
+    words = ((0.1, 0.3, 0.2, 0.32, "Widget"), (0.6, 0.3, 0.62, 0.32, "2"), (0.7, 0.3, 0.78, 0.32, "1.234,50"),
+             (0.85, 0.3, 0.93, 0.32, "2.469,00"), (0.6, 0.05, 0.7, 0.07, "INV-7"), (0.72, 0.05, 0.76, 0.07, "EUR"))
+    row, items = finish_document(_doc(_page(0, 2, PAGE0, words=words), _page(1, 2, PAGE1)), SETTINGS)
+    (item,) = items
+    assert item["grounded"] is True and item["unverified_fields"] == []
+    assert item["bbox"] == [0.1, 0.3, 0.93, 0.32]
+    assert row["unverified_fields"] == []  # INV-7 and EUR on page 0; page 1 (the totals) has no text layer
+    assert row["grounded_ratio"] == 1.0
+    table = to_table([row], documents_arrow_schema(Invoice))
+    assert table.column("grounded_ratio").to_pylist() == [1.0]
+    assert to_table(items, line_items_arrow_schema(Invoice)).column("bbox").to_pylist() == [[0.1, 0.3, 0.93, 0.32]]
+
+
+def test_pages_without_words_leave_the_grounding_columns_null():
+    row, items = finish_document(_doc(_page(0, 2, PAGE0), _page(1, 2, PAGE1)), SETTINGS)
+    assert (items[0]["bbox"], items[0]["grounded"], items[0]["unverified_fields"]) == (None, None, None)
+    assert row["unverified_fields"] is None and row["grounded_ratio"] is None

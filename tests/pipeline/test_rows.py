@@ -9,7 +9,8 @@ from ray.data.block import BlockAccessor
 
 from raxdoc.errors import EmptyDocument
 from raxdoc.pipeline.rows import (
-    SOURCE_ID_PREFIX, RowKind, StageRow, decode_batch, doc_error_row, encode_batch, from_wire, source_id, to_wire,
+    SOURCE_ID_PREFIX, RowKind, StageRow, decode_batch, doc_error_row, encode_batch, from_wire, page_words, source_id,
+    to_wire,
 )
 
 
@@ -24,6 +25,7 @@ def _rows():
     pixels = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
     page = StageRow("d", "/in/a.pdf", RowKind.PAGE, page_index=0, page_count=2, file_page_count=5,
                     pixels=pixels.tobytes(), height=2, width=3, dpi=200.0, page_kind="digital",
+                    words=((0.1, 0.2, 0.3, 0.25, "Total"), (0.5, 0.2, 0.6, 0.25, "1 234,56 €")),
                     meta={"format": "pdf", "repaired": False}, t_ingest=0.25)
     failed_page = StageRow("d", "/in/a.pdf", RowKind.PAGE, page_index=1, page_count=2, file_page_count=5,
                            error_type="page_too_large", error="over the limit")
@@ -94,3 +96,17 @@ def test_failures_keep_their_type_or_name_the_bug(exc, expected):
     row = StageRow("d", "s", page_index=0)
     row.fail(exc)
     assert (row.error_type, row.error) == expected and row.failed
+
+
+def test_words_travel_as_one_string_and_pages_without_a_text_layer_as_an_empty_one():
+    page, failed_page, *_ = _rows()
+    wires = [to_wire(page), to_wire(failed_page)]
+    assert isinstance(wires[0]["words"], str) and wires[1]["words"] == ""
+    back = decode_batch(_through_ray(wires))
+    assert back[0].words == page.words and back[1].words == ()
+
+
+def test_page_words_are_normalised_to_the_page_and_clamped():
+    words = [(100.0, 50.0, 300.0, 75.0, "Total"), (-2.0, 990.0, 1001.0, 1010.0, "edge")]
+    assert page_words(words, 1000, 1000) == ((0.1, 0.05, 0.3, 0.075, "Total"), (0.0, 0.99, 1.0, 1.0, "edge"))
+    assert page_words([], 1000, 1000) == () and page_words(words, 0, 0) == ()

@@ -56,6 +56,17 @@ def test_error_free_pages_reach_the_engine_after_rays_batching(tmp_path):
     assert [(r.page_index, r.error_type, r.text) for r in out] == [(0, None, "page 1"), (1, None, "page 1")]
 
 
+def test_page_words_are_normalised_at_ingest_and_survive_the_engine_stage(tmp_path):
+    rows = list(IngestStage(OPTIONS)({"source": _pdf(tmp_path)}))
+    stage = _engine_stage(FakeEngine())
+    out = decode_batch(_through_ray(stage(_through_ray(rows))))
+    stage.close()
+    assert [[w[4] for w in r.words] for r in out] == [["INVOICE", "0"], ["INVOICE", "1"]]
+    x0, y0, x1, y1, _ = out[0].words[0]
+    # "INVOICE" on the baseline y = 40 pt of a 200 x 300 pt page, from x = 20 pt: a tenth across.
+    assert 0.09 < x0 < 0.11 < x1 < 0.6 and 0.09 < y0 < y1 < 0.16 and out[0].pixels == b""
+
+
 def test_engine_that_raises_fails_its_rows_not_the_batch(tmp_path):
     rows = list(IngestStage(OPTIONS)({"source": _pdf(tmp_path, pages=3)}))
     engine = FakeEngine(max_num_seqs=4)

@@ -6,7 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from raxdoc.postprocess.currency import CurrencyError, currency_code, currency_in_text
-from raxdoc.postprocess.dates import DateError, infer_date_order, locale_date_order, parse_date
+from raxdoc.postprocess.date_order import infer_date_order
+from raxdoc.postprocess.dates import DateError, locale_date_order, numeric_separator, parse_date
 
 D = dt.date
 
@@ -42,12 +43,19 @@ def test_bad_dates_raise_date_error(text):
         parse_date(text, order="DMY")
 
 
+def test_numeric_separator_names_the_shape():
+    assert [numeric_separator(t) for t in ("05.08.2025", "8/5/25", "2025-08-05", "Aug 5, 2025", "5.8")] == \
+        [".", "/", "-", None, None]
+
+
 def test_date_order_from_other_dates_then_locale():
     assert infer_date_order(["05/03/2024", "13/03/2024"]) == "DMY"  # day 13 fixes it
     assert infer_date_order(["05/03/2024", "03/13/2024"]) == "MDY"
     assert infer_date_order(["05/03/2024"], locale="en_US") == "MDY"
     assert infer_date_order(["05/03/2024"], locale="de_DE") == "DMY"
     assert infer_date_order(["05/03/2024", "2024-03-13"]) is None  # ISO says nothing about the others
+    assert infer_date_order(["05/03/2024", "Dec 26, 2025"]) == "MDY"  # the month-name date's order
+    assert infer_date_order(["05.03.2024"]) == "DMY"  # dotted dates are written day-first
     assert locale_date_order("ja_JP") == "YMD"
 
 

@@ -81,7 +81,8 @@ def test_custom_schema_arrow_and_prompt_columns():
     assert "store" in docs.names and "lines" in docs.names and "line_items" not in docs.names
     assert docs.field("lines").type.value_type.field("qty").type == pa.int64()
     assert line_items_arrow_schema(schema).names == [
-        "doc_id", "page_index", "item_index", "name", "qty", "price", "amount", "check_amount"]
+        "doc_id", "page_index", "item_index", "name", "qty", "price", "amount", "check_amount",
+        "bbox", "grounded", "unverified_fields"]
 
 
 @pytest.mark.parametrize("spec, match", [

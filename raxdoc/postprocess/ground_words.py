@@ -1,0 +1,290 @@
+"""A page's text layer indexed for grounding: where a number, date, code, currency or phrase is printed.
+
+`PageText(words)` takes the page's words as (x0, y0, x1, y1, text) with boxes normalised 0..1
+of the page, and builds once what every lookup needs: words grouped into lines (vertical
+overlap, left to right), runs of adjacent words (a gap under ~1.5 characters: one space, never
+a column gap), and every number printed on the page keyed by its absolute value. A number may
+span adjacent words ("1 234,56", "$ 1,234.56", "19 %", "EUR 12.50", "12.50 -"); it is read
+with `numbers.parse_number` and the page's own decimal separator (its unambiguous numbers vote),
+else the document's, else both readings of a "1.234". Each lookup returns `Match`es: the word
+indices and their union box, all of them (a value printed twice gives two).
+
+Lookups: `numbers(value)`, `dates(value, order)` (month-name dates span words: "Dec 26, 2025"),
+`codes(value)` (exact after removing spaces, case-folded, never a part of a longer code),
+`phrases(value)` (normalised text over consecutive words; a phrase may wrap onto the next line
+if that line starts near the phrase's left edge), `currency(code)` (the code or its symbol).
+
+Not here: whether one run of text is a given value (`ground_text`); which match belongs to which
+item, verdicts, columns (`grounding`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import unicodedata
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import NamedTuple
+
+from raxdoc.postprocess.currency import CurrencyError, currency_code
+from raxdoc.postprocess.dates import numeric_parts
+from raxdoc.postprocess.ground_text import is_number_part, named_date, norm_text, numeric_date
+from raxdoc.postprocess.numbers import NumberError, infer_decimal_separator, parse_number
+
+MAX_RUN = 4  # words one printed number or date may span ("1 234 567,89 €")
+FUZZY_MIN = 0.9  # similarity a phrase needs when it is not exactly on the page (after normalising)
+
+
+class TextWord(NamedTuple):
+    """One word of the text layer, box normalised 0..1 of the page (top-left origin)."""
+
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    text: str
+
+
+@dataclass(frozen=True)
+class Match:
+    """Where one value is printed: the words (indices into the page's words) and their union box."""
+
+    words: tuple[int, ...]
+    box: tuple[float, float, float, float]
+
+
+def _char_width(w: TextWord) -> float:
+    return (w.x1 - w.x0) / max(1, len(w.text))
+
+
+def _adjacent(a: TextWord, b: TextWord, chars: float = 1.5) -> bool:
+    """b follows a on its line within `chars` character widths (a space, not a column gap)."""
+    return -0.5 * _char_width(a) <= b.x0 - a.x1 <= chars * max(_char_width(a), _char_width(b))
+
+
+class PageText:
+    """One page's words, indexed once; every lookup is then cheap."""
+
+    def __init__(self, words: Iterable[Sequence], *, decimal_sep: str | None = None):
+        self.words = [TextWord(float(w[0]), float(w[1]), float(w[2]), float(w[3]), str(w[4])) for w in words]
+        self.norms = [norm_text(w.text) for w in self.words]
+        self.lines = self._lines()
+        self.line_of = {i: n for n, line in enumerate(self.lines) for i in line}
+        # The word right after each word on its line, where only a space parts them.
+        self.follows = {a: b for line in self.lines for a, b in zip(line, line[1:])
+                        if _adjacent(self.words[a], self.words[b])}
+        self.decimal_sep = infer_decimal_separator(
+            w.text for w in self.words if any(ch.isdigit() for ch in w.text)) or decimal_sep
+        self._numbers: dict[Decimal, list[Match]] | None = None
+        self._segs: list[tuple[list[int], str, list[int]]] | None = None
+
+    def _lines(self) -> list[list[int]]:
+        """Word indices grouped into lines: a word joins the line whose first word's band holds its centre."""
+        order = sorted(range(len(self.words)), key=lambda i: (self.words[i].y0 + self.words[i].y1) / 2)
+        lines: list[list[int]] = []
+        band = (1.0, 0.0)
+        for i in order:
+            w = self.words[i]
+            if lines and band[0] <= (w.y0 + w.y1) / 2 <= band[1]:
+                lines[-1].append(i)
+            else:
+                lines.append([i])
+                band = (w.y0, w.y1)
+        return [sorted(line, key=lambda i: self.words[i].x0) for line in lines]
+
+    def box(self, indices: Iterable[int]) -> tuple[float, float, float, float]:
+        ws = [self.words[i] for i in indices]
+        return (min(w.x0 for w in ws), min(w.y0 for w in ws), max(w.x1 for w in ws), max(w.y1 for w in ws))
+
+    def _match(self, indices: Sequence[int]) -> Match:
+        return Match(tuple(indices), self.box(indices))
+
+    def runs(self, max_len: int = MAX_RUN) -> Iterable[list[int]]:
+        """Every run of 1..max_len adjacent words on a line."""
+        for i in range(len(self.words)):
+            run = [i]
+            yield run
+            while len(run) < max_len and run[-1] in self.follows:
+                run = run + [self.follows[run[-1]]]
+                yield run
+
+    # -- numbers ---------------------------------------------------------------------------------
+    def _number_runs(self) -> Iterable[list[int]]:
+        """Runs that may print one number: a word with a digit, or up to MAX_RUN adjacent words that
+        are each numeric or an affix ("$", "%", "EUR", "-") with a digit among them."""
+        texts = [w.text for w in self.words]
+        digit = [any(ch.isdigit() for ch in t) for t in texts]
+        part = [is_number_part(t) for t in texts]
+        for i in range(len(texts)):
+            if digit[i]:
+                yield [i]
+            if not part[i]:
+                continue
+            run = [i]
+            while len(run) < MAX_RUN and run[-1] in self.follows and part[self.follows[run[-1]]]:
+                run = run + [self.follows[run[-1]]]
+                if any(digit[k] for k in run):
+                    yield run
+
+    def _index_numbers(self) -> dict[Decimal, list[Match]]:
+        found: dict[Decimal, list[Match]] = defaultdict(list)
+        readings: dict[str, tuple[Decimal, ...]] = {}
+        for run in self._number_runs():
+            text = " ".join(self.words[i].text for i in run)
+            if text not in readings:
+                readings[text] = self._read(text)
+            for value in readings[text]:
+                found[value].append(self._match(run))
+        return found
+
+    def _read(self, text: str) -> tuple[Decimal, ...]:
+        """The absolute values `text` may print: one, both readings of an unsettled "1.234", or none."""
+        try:
+            parsed = parse_number(text, decimal_sep=self.decimal_sep)
+            if not parsed.ambiguous:
+                return (abs(parsed.value),)
+            return abs(parsed.value), abs(parse_number(text, decimal_sep=",").value)
+        except NumberError:
+            return ()
+
+    def numbers(self, value: Decimal) -> list[Match]:
+        """Where `value` is printed (sign ignored: "(12.50)" and "12.50-" show 12.50 too)."""
+        if self._numbers is None:
+            self._numbers = self._index_numbers()
+        return list(self._numbers.get(abs(value), ()))
+
+    # -- dates, codes, currency ----------------------------------------------------------------
+    def dates(self, value: dt.date, order: str | None = None) -> list[Match]:
+        """Where `value` is printed as a date, numeric ("26.12.2025") or with a month name
+        ("Dec 26, 2025", "26. Dezember 2025": read here from CLDR's month names, not dateparser,
+        which costs milliseconds a call), in one run of up to three words."""
+        year, day = str(value.year), str(value.day)
+        out = []
+        for run in self.runs(3):
+            text = " ".join(self.words[i].text for i in run).strip(" ,;:")
+            if (year not in text and year[2:] not in text) or day not in text:
+                continue
+            if numeric_parts(text) is None:
+                found = named_date(text, value)
+            else:
+                found = any(numeric_date(text, o) == value for o in ([order] if order else ["DMY", "MDY"]))
+            if found:
+                out.append(self._match(run))
+        return out
+
+    def _segments(self) -> list[tuple[list[int], str, list[int]]]:
+        """Maximal runs of adjacent words per line: (indices, case-folded text without spaces,
+        where each word starts in that text)."""
+        if self._segs is None:
+            self._segs = []
+            for line in self.lines:
+                seg = [line[0]]
+                for nxt in line[1:] + [None]:
+                    if nxt is not None and _adjacent(self.words[seg[-1]], self.words[nxt]):
+                        seg.append(nxt)
+                        continue
+                    texts = [self.words[i].text.casefold() for i in seg]
+                    starts = [sum(len(t) for t in texts[:k]) for k in range(len(texts))]
+                    self._segs.append((seg, "".join(texts), starts))
+                    seg = [nxt] if nxt is not None else []
+        return self._segs
+
+    def codes(self, value: str) -> list[Match]:
+        """Where the code is printed, spaces removed on both sides ("FR76 3000 6000" = "FR7630006000")."""
+        target = "".join(value.split()).casefold()
+        out = []
+        for seg, joined, starts in self._segments() if target else ():
+            at = joined.find(target)
+            while at >= 0:
+                end = at + len(target)
+                # A code never continues into letters or digits of its own word ("A12345" is not
+                # "12345"); a word boundary ends it (a code column beside the description).
+                ends = starts[1:] + [len(joined)]
+                if (at in starts or not joined[at - 1:at].isalnum()) and \
+                        (end in ends or not joined[end:end + 1].isalnum()):
+                    first = max(k for k, s0 in enumerate(starts) if s0 <= at)
+                    last = max(k for k, s0 in enumerate(starts) if s0 < end)
+                    out.append(self._match(seg[first:last + 1]))
+                at = joined.find(target, at + 1)
+        return out
+
+    def currency(self, code: str) -> list[Match]:
+        """Words that name the currency: its ISO code, or a symbol or name that means it."""
+        out = []
+        for i, w in enumerate(self.words):
+            bare = w.text.strip("()[]:,;.")
+            symbols = "".join(ch for ch in w.text if unicodedata.category(ch) == "Sc")
+            for text in {bare, symbols} - {""}:
+                if len(text) > 12 or any(ch.isdigit() for ch in text):
+                    continue
+                try:
+                    if currency_code(text) == code:
+                        out.append(self._match([i]))
+                        break
+                except CurrencyError:
+                    continue
+        return out
+
+    # -- phrases ---------------------------------------------------------------------------------
+    def _next(self, i: int, left: float) -> list[int]:
+        """Words that may continue a phrase after word i: its right neighbour on the line, or a
+        word on the next line or two below that starts near the phrase's left edge `left`."""
+        w, n = self.words[i], self.line_of[i]
+        line = self.lines[n]
+        pos = line.index(i)
+        out = [line[pos + 1]] if pos + 1 < len(line) and _adjacent(w, self.words[line[pos + 1]], 2.5) else []
+        height = w.y1 - w.y0
+        for below in self.lines[n + 1:n + 3]:
+            first = self.words[below[0]]
+            if first.y0 > w.y1 + height:
+                break
+            out += [j for j in below if abs(self.words[j].x0 - left) <= 2 * _char_width(self.words[j])]
+        return out
+
+    def phrases(self, value: str, *, fuzzy: bool = True) -> list[Match]:
+        """Where the text is printed: exact after `norm_text`, else (`fuzzy`) the best span within
+        FUZZY_MIN (a misread letter, a dropped hyphen)."""
+        target = norm_text(value)
+        if not target:
+            return []
+        exact: list[Match] = []
+        for start, n in enumerate(self.norms):
+            if n and target.startswith(n):
+                self._walk([start], len(n), target, self.words[start].x0, exact)
+        if exact or len(target) < 5 or not fuzzy:
+            return exact
+        return self._fuzzy(target)
+
+    def _walk(self, path: list[int], got: int, target: str, left: float, out: list[Match]) -> None:
+        if got == len(target):
+            out.append(self._match(path))
+            return
+        for j in self._next(path[-1], left):
+            n = self.norms[j]
+            if target.startswith(n, got) and j not in path:  # an empty norm ("&", "-") passes through
+                self._walk(path + [j], got + len(n), target, left, out)
+
+    def _fuzzy(self, target: str) -> list[Match]:
+        """Greedy span growth from every plausible start; the best span if it is similar enough."""
+        best, best_score = None, FUZZY_MIN
+        for start, n in enumerate(self.norms):
+            # A start shares the first letter (a misread there is rare) and most of the word.
+            if len(n) < 3 or n[0] != target[0] or \
+                    difflib.SequenceMatcher(None, n, target[:len(n)]).ratio() < 0.75:
+                continue
+            path, acc = [start], n
+            while len(acc) < len(target):
+                nexts = [j for j in self._next(path[-1], self.words[start].x0) if j not in path]
+                if not nexts:
+                    break
+                j = max(nexts, key=lambda k: difflib.SequenceMatcher(
+                    None, acc + self.norms[k], target[:len(acc) + len(self.norms[k])]).ratio())
+                path.append(j)
+                acc += self.norms[j]
+            score = difflib.SequenceMatcher(None, acc, target).ratio()
+            if score >= best_score:
+                best, best_score = path, score
+        return [self._match(best)] if best else []
