@@ -49,6 +49,8 @@ def extract(
     max_pixels: Optional[int] = typer.Option(None, min=1024, help="Override the profile: pixels a page."),
     engines: Optional[int] = typer.Option(None, min=1, help="Engine actors (default: one per GPU, or one on CPU)."),
     constrained: bool = typer.Option(True, help="Schema-constrained decoding (off: free text + JSON repair)."),
+    einvoice: str = typer.Option("auto", help="E-invoice XML (Factur-X, ZUGFeRD, XRechnung, UBL): auto (take it, "
+                                              "no model), verify (run the model too, report disagreements), off."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Extract every input document into OUTPUT/documents and OUTPUT/line_items (Parquet)."""
@@ -63,7 +65,7 @@ def extract(
         try:
             summary = pipeline.extract(
                 inputs, output, model=model, profile=profile, schema=schema, max_pages=max_pages, dpi=dpi,
-                address=address, engines=engines, constrained=constrained, on_progress=bar,
+                address=address, engines=engines, constrained=constrained, einvoice=einvoice, on_progress=bar,
                 **overrides,
             )
         except LoaderError as exc:
@@ -227,6 +229,12 @@ def _print_summary(summary, seconds: float) -> None:
         ("pages/s", f"{summary.pages / seconds:.2f}" if seconds > 0 else "-"),
     ):
         table.add_row(label, str(value))
+    if summary.einvoice_documents:
+        table.add_row("documents from e-invoice XML", str(summary.einvoice_documents))
+    if summary.einvoice_agreement is not None:  # verify: a live accuracy figure for the model
+        table.add_row("model agrees with e-invoices",
+                      f"{summary.einvoice_agreement:.1%} of {summary.einvoice_compared} values "
+                      f"({summary.einvoice_verified} document{'' if summary.einvoice_verified == 1 else 's'})")
     console.print(table)
     for path in summary.paths:
         console.print(Text(f"wrote {path}"))

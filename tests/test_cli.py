@@ -32,7 +32,7 @@ def _run(*args):
 def test_help_lists_extract_options():
     result = _run("extract", "--help")
     assert result.exit_code == 0
-    for flag in ("--output", "--model", "--profile", "--schema", "--max-pages", "--dpi", "--address"):
+    for flag in ("--output", "--model", "--profile", "--schema", "--max-pages", "--dpi", "--address", "--einvoice"):
         assert flag in result.text
 
 
@@ -49,6 +49,14 @@ def test_missing_weights_explain_how_to_get_them(tmp_path, monkeypatch):
     result = _run("extract", str(tmp_path), "-o", str(tmp_path / "out"), "--model", "raxcore-dev/Rax-4.5", "-q")
     assert result.exit_code == 2
     assert "hf download raxcore-dev/Rax-4.5" in result.text and "HF_HUB_OFFLINE" in result.text
+
+
+def test_unknown_einvoice_mode_is_a_usage_error(tmp_path, tiny_checkpoint):
+    pdf = _one_pdf(tmp_path)
+    result = _run("extract", str(pdf.parent), "-o", str(tmp_path / "out"), "--model", str(tiny_checkpoint),
+                  "--einvoice", "sometimes", "-q")
+    assert result.exit_code == 2
+    assert "einvoice must be one of auto, verify, off" in result.text
 
 
 def test_no_inputs_found_is_a_usage_error(tmp_path, tiny_checkpoint):

@@ -9,6 +9,7 @@
 PDFs render with PyMuPDF at native resolution (scans at their image's effective DPI,
 born-digital pages at a configured DPI, all clamped to a pixel budget); PNG, JPEG and TIFF
 files are documents too, one page per frame. Formats are sniffed from magic bytes.
+E-invoices (`read_einvoice`): the exact record a PDF's attached CII/UBL XML, or an XML file, holds.
 
 Threads: PyMuPDF is not thread-safe, and MuPDF's warning list is process-wide. Rendering
 runs in processes (Ray tasks, one document at a time per process), never in threads of one
@@ -20,6 +21,7 @@ no torch.
 """
 
 from raxdoc.ingest.document import Document, DocumentMetadata, read_document
+from raxdoc.ingest.einvoice import EInvoice, EInvoiceError, read_einvoice
 from raxdoc.ingest.options import RenderOptions
 from raxdoc.ingest.page import PageImage, PageKind, Word
 from raxdoc.ingest.sources import SourceRef, iter_sources
@@ -27,6 +29,8 @@ from raxdoc.ingest.sources import SourceRef, iter_sources
 __all__ = [
     "Document",
     "DocumentMetadata",
+    "EInvoice",
+    "EInvoiceError",
     "PageImage",
     "PageKind",
     "RenderOptions",
@@ -34,4 +38,5 @@ __all__ = [
     "Word",
     "iter_sources",
     "read_document",
+    "read_einvoice",
 ]

@@ -16,7 +16,7 @@ import hashlib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from raxdoc.errors import EmptyDocument, PageError, UnsupportedFormat
 from raxdoc.ingest.image import ImageBackend
@@ -25,6 +25,9 @@ from raxdoc.ingest.page import PageImage
 from raxdoc.ingest.pdf import PdfBackend
 from raxdoc.ingest.sniff import SNIFF_BYTES, describe_unknown, sniff_format
 from raxdoc.ingest.sources import SourceRef, read_source_bytes, to_source_ref
+
+if TYPE_CHECKING:
+    import pymupdf
 
 
 class _Backend(Protocol):
@@ -65,6 +68,12 @@ class Document:
         """Pages that pages() yields: page_count, or max_pages if smaller."""
         limit = self.options.max_pages
         return self.page_count if limit is None else min(self.page_count, limit)
+
+    @property
+    def pdf(self) -> pymupdf.Document | None:
+        """The open (authenticated) PyMuPDF document of a PDF, None for an image: for what else the
+        file carries, e.g. `read_einvoice(b"", source, pdf=doc.pdf)`, without opening it twice."""
+        return getattr(self._backend, "pdf", None)
 
     def page(self, index: int) -> PageImage:
         """Render one page; raises PageError (with page_index) if it fails."""

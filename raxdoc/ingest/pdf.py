@@ -75,6 +75,11 @@ class PdfBackend:
             "creator": meta.get("creator") or "",
         }
 
+    @property
+    def pdf(self) -> pymupdf.Document:
+        """The open document, for what it carries besides pages (e-invoice attachments)."""
+        return self._doc
+
     def render(self, index: int) -> PageImage:
         try:
             return self._render(index)

@@ -8,6 +8,7 @@ Modules, in the order a page travels:
 - `ingest_stage`, `engine_stage`: the stages as plain callables (usable without Ray);
 - `graph`: the Ray Data graph (ingest tasks, engine actor pool) and starting Ray;
 - `assemble`, `finish`, `collector`: the driver end (regroup pages, parse, one row per input);
+- `einvoice`: the driver end of documents whose values are their own e-invoice XML's;
 - `store`: the output folder (atomic Parquet parts, resume);
 - `run`: `extract()`, the whole job.
 

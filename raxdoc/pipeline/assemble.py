@@ -1,8 +1,9 @@
 """Regroup page rows into documents as they stream back from the engine, in any order.
 
 The engine works on pages; a document is finished only when every one of its pages has come back
-(or its ingest failed as a whole). `DocumentAssembler` holds the pages of unfinished documents —
-text only, the pixels are gone by then — and hands back each document the moment it is complete.
+(or its ingest failed as a whole, or its e-invoice stands for it: an EINVOICE row).
+`DocumentAssembler` holds the pages of unfinished documents — text only, the pixels are gone by
+then — and hands back each document the moment it is complete.
 At the end of a run, `leftovers()` returns whatever never completed (a page lost to a crashed
 actor), so the caller can still write a row for it: nothing is dropped silently.
 
@@ -31,10 +32,12 @@ class PendingDocument:
     pages: dict[int, StageRow] = field(default_factory=dict)
     # A document-level failure (a DOC_ERROR row): the document is finished with no pages.
     error: StageRow | None = None
+    # An EINVOICE row: the document's values are its e-invoice's, finished with no pages.
+    einvoice: StageRow | None = None
 
     @property
     def complete(self) -> bool:
-        return self.error is not None or len(self.pages) >= self.page_count
+        return self.error is not None or self.einvoice is not None or len(self.pages) >= self.page_count
 
     def ordered_pages(self) -> list[StageRow]:
         return [self.pages[i] for i in sorted(self.pages)]
@@ -44,7 +47,7 @@ class PendingDocument:
 
 
 class DocumentAssembler:
-    """Collects PAGE and DOC_ERROR rows keyed by (doc_id, source, page_index); yields documents once whole."""
+    """Collects PAGE, DOC_ERROR and EINVOICE rows keyed by (doc_id, source, page_index); yields documents once whole."""
 
     def __init__(self) -> None:
         self._pending: dict[tuple[str, str], PendingDocument] = {}
@@ -54,7 +57,8 @@ class DocumentAssembler:
     def add(self, row: StageRow) -> PendingDocument | None:
         """Take one row; return its document if that row completed it.
 
-        A DOC_ERROR row finishes its document with no pages (ingest failed before pages existed).
+        A DOC_ERROR row finishes its document with no pages (ingest failed before pages existed), and
+        so does an EINVOICE row (the e-invoice gives the values; no page was sent).
         A page seen twice (a retried engine batch) keeps the first copy; rows of a document already
         finished are ignored, so a retry can never produce a second documents row. SKIPPED rows
         have no document to assemble: the caller counts them.
@@ -70,6 +74,8 @@ class DocumentAssembler:
             self._pending[key] = doc
         if row.kind is RowKind.DOC_ERROR:
             doc.error = row
+        elif row.kind is RowKind.EINVOICE:
+            doc.einvoice = row
         else:
             doc.pages.setdefault(row.page_index, row)
         if not doc.complete:

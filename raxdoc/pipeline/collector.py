@@ -66,7 +66,10 @@ class ResultCollector:
         self.first_source: dict[str, str] = {}
         self.doc_rows: list[dict] = []
         self.item_rows: list[dict] = []
-        self.counts = {"ok": 0, "partial": 0, "error": 0, "skipped": 0, "pages": 0, "line_items": 0}
+        self.counts = {"ok": 0, "partial": 0, "error": 0, "skipped": 0, "pages": 0, "line_items": 0,
+                       # documents whose values are their e-invoice's; of them, those the model read too
+                       # (verify), and the values compared / agreed over those (pooled: the run's figure)
+                       "einvoice": 0, "einvoice_verified": 0, "einvoice_compared": 0, "einvoice_agreed": 0}
         self.progress = {"documents_total": len(self.sources), "documents_done": 0, "pages_total": 0,
                          "pages_done": 0}
         self.report = _Throttle(on_progress, self.progress)
@@ -106,6 +109,12 @@ class ResultCollector:
         self.doc_rows.append(row)
         self.item_rows.extend(items)
         self.counts[row["status"]] += 1
+        if row.get("extraction") == "einvoice":
+            self.counts["einvoice"] += 1
+        if row.get("check_einvoice_agreed") is not None:
+            self.counts["einvoice_verified"] += 1
+            self.counts["einvoice_agreed"] += row["check_einvoice_agreed"]
+            self.counts["einvoice_compared"] += row["check_einvoice_agreed"] + row["check_einvoice_disagreed"]
         self.counts["line_items"] += len(items)
         self.progress["documents_done"] += 1
         if len(self.doc_rows) >= self.write_every:

@@ -6,6 +6,8 @@ text-layer words), then build rows (`raxdoc.schemas.rows`). This only
 hands over what the rows know: pages that failed before their text existed (rendering, the
 engine) go in as page failures with their own error type and message, and the file's page count
 goes in beside the pages read; `merge_pages` decides status, error_type and error from them.
+A document with an e-invoice (an EINVOICE row, or page 0 carrying one in verify) is finished by
+`einvoice` (its values are the XML's).
 
 Not here: parsing rules and status (raxdoc.postprocess), the Parquet row layout (raxdoc.schemas.rows),
 writing (`store`), which of two identical files is the copy (`collector`).
@@ -20,6 +22,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from raxdoc.pipeline.assemble import PendingDocument
+from raxdoc.pipeline.einvoice import einvoice_rows, unread_einvoice, verified_rows
 from raxdoc.postprocess import parse_document
 from raxdoc.schemas.records import ParseFailure
 from raxdoc.schemas.rows import document_row, error_row, line_item_rows
@@ -48,6 +51,8 @@ def finish_document(doc: PendingDocument, settings: FinishSettings, *, copy_of: 
                         page_count=doc.error.page_count or None, model=settings.model,
                         prompt_version=settings.prompt_version, timings={"ingest_s": doc.error.t_ingest})
         items: list[dict[str, Any]] = []
+    elif doc.einvoice is not None:
+        row, items = einvoice_rows(doc.einvoice)
     else:
         pages = doc.ordered_pages()
         texts = {p.page_index: p.text or "" for p in pages if not p.failed}
@@ -61,8 +66,16 @@ def finish_document(doc: PendingDocument, settings: FinishSettings, *, copy_of: 
             "engine_s": sum(p.t_engine for p in pages),
             "postprocess_s": time.perf_counter() - started,
         }
-        row = document_row(record, model=settings.model, prompt_version=settings.prompt_version, timings=timings)
-        items = line_item_rows(record)
+        found = next((p.einvoice for p in pages if p.einvoice is not None), None)
+        why = next((p.einvoice_error for p in pages if p.einvoice_error), None)
+        if found is not None:
+            row, items = verified_rows(found, record, model=settings.model, prompt_version=settings.prompt_version,
+                                       timings=timings)
+        else:
+            record = unread_einvoice(record, why) if why else record
+            row = document_row(record, model=settings.model, prompt_version=settings.prompt_version,
+                               timings=timings)
+            items = line_item_rows(record)
     if copy_of is not None:
         row["issues"].append({"page_index": None, "kind": "duplicate_content", "field": "",
                               "message": f"same bytes as {copy_of}"})

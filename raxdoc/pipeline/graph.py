@@ -33,7 +33,7 @@ class NoGPUError(ValueError):
 
 
 def build_dataset(sources, render, done, model, prof: Profile, schema, constrained, device, engines,
-                   engine_stage):
+                   engine_stage, einvoice: str = "auto"):
     import ray
 
     on_gpu = cluster_gpus() > 0 and (device is None or device.startswith("cuda"))
@@ -47,7 +47,7 @@ def build_dataset(sources, render, done, model, prof: Profile, schema, constrain
     ds = ray.data.from_items([{"source": s} for s in sources], override_num_blocks=min(len(sources), 1000))
     # A document per task up to 1,000 inputs (beyond, ~len/1000 each: a million one-row blocks would
     # cost more than they save). Pages stream out of the task one by one (IngestStage yields them).
-    ds = ds.flat_map(IngestStage(render, done), num_cpus=1)
+    ds = ds.flat_map(IngestStage(render, done, einvoice), num_cpus=1)
     return ds.map_batches(
         engine_stage,
         fn_constructor_kwargs=dict(model=model, profile=prof, schema=schema, constrained=constrained,

@@ -1,8 +1,10 @@
 """`StageRow`, the typed row that travels between the pipeline's stages, and its wire form.
 
-A row is one of three kinds (`RowKind`): a page (rendered, or failed with its own error), a
-document that failed as a whole (nothing to render), or a skip marker for a document a previous
-run already wrote. Stages and the driver work on `StageRow`; optional values are None there.
+A row is one of four kinds (`RowKind`): a page (rendered, or failed with its own error), a
+document that failed as a whole (nothing to render), a document whose values its own e-invoice XML
+gives (no pages: `--einvoice auto`), or a skip marker for a document a previous run already wrote.
+An e-invoice that goes to the model as well (`verify`) travels on its document's page 0 row.
+Stages and the driver work on `StageRow`; optional values are None there.
 
 Ray moves rows as Arrow blocks and hands them to the next stage as numpy column batches, which
 needs a different encoding: every row must carry the same columns with non-null values (a column
@@ -20,9 +22,12 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from raxdoc.ingest.einvoice import EInvoice
 
 # doc_ids not derived from the bytes (they could not be read): never trusted as done by a rerun.
 SOURCE_ID_PREFIX = "source:"
@@ -32,6 +37,7 @@ class RowKind(str, Enum):
     PAGE = "page"  # one page of a document: pixels, or the error that page failed with
     DOC_ERROR = "doc_error"  # the document failed as a whole (unreadable, encrypted, no pages)
     SKIPPED = "skipped"  # a previous run wrote this document (resume): nothing to do
+    EINVOICE = "einvoice"  # the document's values are its e-invoice XML's (`einvoice`); no pages follow
 
 
 @dataclass
@@ -62,6 +68,11 @@ class StageRow:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     t_engine: float = 0.0
+    # The e-invoice the document carries: on its EINVOICE row, or on page 0 when the pages go to the
+    # model as well (verify). `einvoice_error`: why a PDF's e-invoice XML was not used (its pages
+    # went to the model instead), on page 0.
+    einvoice: EInvoice | None = None
+    einvoice_error: str | None = None
 
     @property
     def failed(self) -> bool:
@@ -112,7 +123,7 @@ def source_id(source: str) -> str:
 
 
 # Wire encoding of the optional fields: None travels as "" (strings) or -1 (page_index).
-_OPTIONAL_STR = ("page_kind", "error_type", "error", "text", "finish_reason")
+_OPTIONAL_STR = ("page_kind", "error_type", "error", "text", "finish_reason", "einvoice_error")
 _NO_PAGE = -1
 _FIELDS = tuple(f.name for f in fields(StageRow))
 
@@ -126,6 +137,7 @@ def to_wire(row: StageRow) -> dict[str, Any]:
     out["meta"] = json.dumps(row.meta, sort_keys=True)
     # One compact JSON string (a dense page: ~1,000 words, ~40 KB): Arrow-friendly, never null.
     out["words"] = json.dumps(row.words, ensure_ascii=False, separators=(",", ":")) if row.words else ""
+    out["einvoice"] = "" if row.einvoice is None else einvoice_to_json(row.einvoice)
     for name in _OPTIONAL_STR:
         out[name] = out[name] or ""
     return out
@@ -146,11 +158,32 @@ def from_wire(values: Mapping[str, Any]) -> StageRow:
     words = v.get("words")
     v["words"] = tuple(tuple(w) for w in json.loads(words)) if isinstance(words, str) and words else ()
     v["pixels"] = bytes(v.get("pixels") or b"")
+    found = v.get("einvoice")
+    v["einvoice"] = einvoice_from_json(found) if isinstance(found, str) and found else None
     for name in ("page_count", "file_page_count", "height", "width", "prompt_tokens", "completion_tokens"):
         v[name] = int(v.get(name) or 0)
     for name in ("t_ingest", "t_engine"):
         v[name] = float(v.get(name) or 0.0)
     return StageRow(**v)
+
+
+def einvoice_to_json(found: EInvoice) -> str:
+    """An EInvoice as one JSON string: decimals as their exact text, dates ISO (lossless)."""
+    values = {f.name: getattr(found, f.name) for f in fields(found)}  # every field travels
+    values["invoice"] = found.invoice.model_dump(mode="json")
+    values["notes"] = [list(n) for n in found.notes]
+    return json.dumps(values, ensure_ascii=False, separators=(",", ":"))
+
+
+def einvoice_from_json(text: str) -> EInvoice:
+    """`einvoice_to_json`'s inverse."""
+    from raxdoc.ingest.einvoice import EInvoice
+    from raxdoc.schemas.invoice import Invoice
+
+    values = json.loads(text)
+    values["invoice"] = Invoice.model_validate(values["invoice"])
+    values["notes"] = tuple(tuple(n) for n in values["notes"])
+    return EInvoice(**values)
 
 
 def decode_batch(batch: Mapping[str, Any]) -> list[StageRow]:

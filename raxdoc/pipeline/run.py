@@ -14,6 +14,9 @@ are held. Every input gets exactly one `documents` row, including inputs whose t
 
 Each row is decoded from Ray's wire form once (`rows.decode_batch`) before the collector sees it.
 
+E-invoices (`einvoice`: "auto", "verify" or "off"; the ingest stage applies the mode): they map onto
+the built-in `Invoice`, so a run with a custom schema does not look for them (mode "off", logged).
+
 Not here: the Ray graph (`graph`), what each stage does (`ingest_stage`, `engine_stage`,
 `finish`), the driver end and its row/resume rules (`collector`), the output layout (`store`).
 """
@@ -31,7 +34,7 @@ from raxdoc.pipeline.collector import ResultCollector, resume_state
 from raxdoc.pipeline.engine_stage import EngineStage
 from raxdoc.pipeline.finish import FinishSettings
 from raxdoc.pipeline.graph import NoGPUError, build_dataset, init_ray
-from raxdoc.pipeline.ingest_stage import render_options
+from raxdoc.pipeline.ingest_stage import EINVOICE_MODES, render_options
 from raxdoc.pipeline.rows import decode_batch
 from raxdoc.pipeline.store import OutputStore
 from raxdoc.profiles import Profile, resolve_profile
@@ -61,10 +64,21 @@ class ExtractSummary:
     line_items: int
     seconds: float
     paths: tuple[str, ...] = field(default=())
+    # Documents whose values are their own e-invoice's (no model, unless verify).
+    einvoice_documents: int = 0
+    # verify: e-invoice documents the model read too, and the values compared / agreed over them.
+    einvoice_verified: int = 0
+    einvoice_compared: int = 0
+    einvoice_agreed: int = 0
 
     @property
     def all_ok(self) -> bool:
         return self.partial == 0 and self.error == 0
+
+    @property
+    def einvoice_agreement(self) -> float | None:
+        """verify: the share of e-invoice values the model read alike, over the run; None without any."""
+        return self.einvoice_agreed / self.einvoice_compared if self.einvoice_compared else None
 
 
 def extract(
@@ -79,24 +93,37 @@ def extract(
     address: str | None = None,
     engines: int | None = None,
     constrained: bool = True,
+    einvoice: str = "auto",
     device: str | None = None,
     on_progress: Callable[[dict], None] | None = None,
     write_every: int = 64,
     engine_stage: type = EngineStage,
     **profile_overrides: Any,
 ) -> ExtractSummary:
-    """Extract every document in `inputs` into `output` (documents/ and line_items/ Parquet parts)."""
+    """Extract every document in `inputs` into `output` (documents/ and line_items/ Parquet parts).
+
+    `einvoice`: "auto" takes a document's own e-invoice XML (Factur-X / ZUGFeRD / XRechnung / UBL,
+    attached or as an XML file) and sends none of its pages to the model; "verify" runs the model as
+    well and reports where it disagrees with the XML; "off" ignores the XML.
+    """
     from raxdoc.errors import SourceNotFound
     from raxdoc.ingest.sources import iter_sources
     from raxdoc.model.loader import resolve
     from raxdoc.schemas.custom import resolve_schema
     from raxdoc.schemas.prompt import prompt_version
+    from raxdoc.schemas.invoice import Invoice
     from raxdoc.schemas.rows import documents_arrow_schema, line_items_arrow_schema
 
     started = time.monotonic()
     prof = profile.with_overrides(**profile_overrides) if isinstance(profile, Profile) else \
         resolve_profile(profile, **profile_overrides)
     schema_cls = resolve_schema(schema)  # fails here, before Ray; each engine actor resolves it alike
+    if einvoice not in EINVOICE_MODES:
+        raise ValueError(f"einvoice must be one of {', '.join(EINVOICE_MODES)}; got {einvoice!r}")
+    if einvoice != "off" and schema_cls is not Invoice:
+        log.warning("e-invoices map onto the built-in Invoice schema, not %s: not looked for in this run",
+                    schema_cls.__name__)
+        einvoice = "off"
     # Fail now, clearly, not inside an actor. Actors get `model` as given: on a cluster each node
     # resolves a hub id from its own HF cache.
     resolve(model)
@@ -118,7 +145,7 @@ def extract(
     started_ray = init_ray(address)
     try:
         ds = build_dataset(sources, render, done, model, prof, schema, constrained, device, engines,
-                            engine_stage)
+                            engine_stage, einvoice)
         store.drop_doc_ids(retry)  # their sources are read again now: one new row each
         try:
             for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
@@ -141,4 +168,6 @@ def extract(
         skipped=counts["skipped"], pages=counts["pages"], line_items=counts["line_items"],
         seconds=time.monotonic() - started,
         paths=(os.path.join(str(output), "documents"), os.path.join(str(output), "line_items")),
+        einvoice_documents=counts["einvoice"], einvoice_verified=counts["einvoice_verified"],
+        einvoice_compared=counts["einvoice_compared"], einvoice_agreed=counts["einvoice_agreed"],
     )

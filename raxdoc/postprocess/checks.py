@@ -8,7 +8,8 @@ which at a 10,000 total would let a missing 40.00 line pass. A line passes if
 its amount matches quantity × unit_price − discount net, or gross at its tax
 rate. Checks read fields by name (quantity, unit_price, amount, discount,
 tax_rate, subtotal, discount_total, tax_total, total): a custom schema without
-them gets None ("not checkable"), not a failure. The VAT breakdown check
+them gets None ("not checkable"), not a failure. `discount_total` is signed,
+allowances − charges (`_net_discounts`). The VAT breakdown check
 (base × rate = tax per row, Σ = tax_total) is soft: it lowers confidence only.
 Grounding (`grounding.py`) lowers it too: items whose values are not all on their
 page's text layer scale it down (`grounded_confidence`); an unknown verdict (no
@@ -29,9 +30,11 @@ FLOOR = Decimal("0.01")
 # Running-total lines a model may copy as items on multi-page invoices ("Übertrag 1.234,56").
 _CARRY = re.compile(r"\b(übertrag|uebertrag|carried forward|brought forward|carry forward|a reporter|"
                     r"à reporter|zwischensumme|subtotal)\b", re.IGNORECASE)
-# Issues that lower confidence (each costs DOUBT_COST, up to MAX_DOUBT).
+# Issues that lower confidence (each costs DOUBT_COST, up to MAX_DOUBT). A value corrected from the
+# printed text is settled, but the reader misread it: its other values deserve a second look.
 DOUBT_KINDS = frozenset({"field_dropped", "ambiguous_number", "ambiguous_date", "repaired_json",
-                         "wrapped_list", "joined_across_pages", "conflicting_values", "ungrounded_item"})
+                         "wrapped_list", "joined_across_pages", "conflicting_values", "ungrounded_item",
+                         "corrected_from_text", "possibly_missed_line"})
 DOUBT_COST, MAX_DOUBT = 0.02, 0.3
 # Confidence lost when every item is ungrounded (grounded False); a share of items loses that share.
 UNGROUNDED_COST = 0.5
@@ -76,8 +79,19 @@ def is_carry_forward(item: BaseModel) -> bool:
             and _get(item, "quantity") is None and _get(item, "unit_price") is None)
 
 
+def _net_discounts(header: BaseModel) -> list[Decimal]:
+    """What `discount_total` may change a sum by: nothing (the subtotal is before it), or minus the
+    signed value (allowances − charges: a net charge is negative and raises the sum, as the
+    e-invoice readers give it); a negative value may also be a discount printed with its minus
+    sign ("Rabatt -5,00"), so it may lower the sum too. A positive value is never a charge."""
+    d = _get(header, "discount_total")
+    if d is None:
+        return [Decimal(0)]
+    return [Decimal(0), -d] + ([d] if d < 0 else [])
+
+
 def lines_sum_subtotal(items: Sequence[BaseModel], header: BaseModel) -> bool | None:
-    """Σ item amounts ≈ subtotal (or ≈ subtotal + discount_total); None if not checkable.
+    """Σ item amounts ≈ subtotal (or Σ − discount_total ≈ subtotal, `_net_discounts`); None if not checkable.
 
     Carry-forward lines (`is_carry_forward`) are left out of the sum; they stay in the data.
     """
@@ -87,20 +101,18 @@ def lines_sum_subtotal(items: Sequence[BaseModel], header: BaseModel) -> bool | 
         return None
     total = sum(amounts, Decimal(0))  # type: ignore[arg-type]
     tol = max(FLOOR, sum((half_ulp(a) for a in amounts), Decimal(0)) + half_ulp(subtotal))  # type: ignore[arg-type]
-    discount = _get(header, "discount_total")
-    candidates = [total] + ([total - abs(discount)] if discount is not None else [])
+    candidates = [total + d for d in _net_discounts(header)]
     return any(abs(c - subtotal) <= tol for c in candidates)
 
 
 def subtotal_tax_total(header: BaseModel) -> bool | None:
-    """subtotal + tax_total ≈ total; None if not checkable."""
+    """subtotal + tax_total ≈ total, or subtotal − discount_total + tax_total ≈ total (`_net_discounts`);
+    None if not checkable."""
     sub, tax, total = _get(header, "subtotal"), _get(header, "tax_total"), _get(header, "total")
     if sub is None or tax is None or total is None:
         return None
     tol = max(FLOOR, half_ulp(sub) + half_ulp(tax) + half_ulp(total))
-    discount = _get(header, "discount_total")
-    candidates = [sub + tax] + ([sub - abs(discount) + tax] if discount is not None else [])
-    return any(abs(c - total) <= tol for c in candidates)
+    return any(abs(sub + d + tax - total) <= tol for d in _net_discounts(header))
 
 
 def tax_breakdown_ok(header: BaseModel) -> bool | None:

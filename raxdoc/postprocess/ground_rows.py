@@ -59,7 +59,7 @@ class ItemRow:
         return ItemGrounding(bbox, not missing, missing)
 
 
-def _overlaps(box: tuple[float, ...], band: tuple[float, float]) -> float:
+def overlaps(box: tuple[float, ...], band: tuple[float, float]) -> float:
     """Vertical overlap of `box` with `band` as a share of the smaller height (0 when apart)."""
     inter = min(box[3], band[1]) - max(box[1], band[0])
     return max(0.0, inter) / max(1e-9, min(box[3] - box[1], band[1] - band[0]))
@@ -79,10 +79,10 @@ def _row_line(page: PageText, located: dict[str, list[Match]]) -> int:
 def _best(matches: list[Match], band: tuple[float, float], used: set[int]) -> Match | None:
     """The candidate in `band`: unused words first, then the most overlap, then the most words
     ("12,50 €" over "12,50"), then the rightmost (a line number sits left of its quantity)."""
-    inside = [m for m in matches if _overlaps(m.box, band) > 0.5]
+    inside = [m for m in matches if overlaps(m.box, band) > 0.5]
     if not inside:
         return None
-    return max(inside, key=lambda m: (not used & set(m.words), _overlaps(m.box, band), len(m.words), m.box[0]))
+    return max(inside, key=lambda m: (not used & set(m.words), overlaps(m.box, band), len(m.words), m.box[0]))
 
 
 def _pick(row: ItemRow, band: tuple[float, float]) -> None:
@@ -106,13 +106,14 @@ def locate_item(page: PageLookup, values: Sequence[tuple[str, str, object]]) -> 
     return row
 
 
-def _aligned(box: tuple[float, ...], column: tuple[float, float, float]) -> bool:
+def aligned(box: tuple[float, ...], column: tuple[float, float, float]) -> bool:
     centre = (box[0] + box[2]) / 2
     return any(abs(a - b) <= COLUMN_TOLERANCE for a, b in zip((box[0], box[2], centre), column))
 
 
-def align_columns(rows: Sequence[ItemRow]) -> None:
-    """Re-pick (or drop) each field placed outside the column the page's other items agree on."""
+def align_columns(rows: Sequence[ItemRow]) -> dict[str, tuple[float, float, float]]:
+    """Re-pick (or drop) each field placed outside the column the page's other items agree on;
+    returns those columns ({field path: (left, right, centre)}, medians of the picks)."""
     columns = {}
     by_field: dict[str, list[tuple[float, ...]]] = defaultdict(list)
     for row in rows:
@@ -125,11 +126,12 @@ def align_columns(rows: Sequence[ItemRow]) -> None:
     for row in rows:
         for path, m in list(row.chosen.items()):
             column = columns.get(path)
-            if column is None or _aligned(m.box, column):
+            if column is None or aligned(m.box, column):
                 continue
             del row.chosen[path]
             band = row.band() or (m.box[1], m.box[3])
             used = {i for other in row.chosen.values() for i in other.words}
-            best = _best([c for c in row.located[path] if _aligned(c.box, column)], band, used)
+            best = _best([c for c in row.located[path] if aligned(c.box, column)], band, used)
             if best is not None:
                 row.chosen[path] = best
+    return columns

@@ -130,6 +130,8 @@ class PageText:
                     yield run
 
     def _index_numbers(self) -> dict[Decimal, list[Match]]:
+        if self._numbers is not None:
+            return self._numbers
         found: dict[Decimal, list[Match]] = defaultdict(list)
         readings: dict[str, tuple[Decimal, ...]] = {}
         for run in self._number_runs():
@@ -138,7 +140,8 @@ class PageText:
                 readings[text] = self._read(text)
             for value in readings[text]:
                 found[value].append(self._match(run))
-        return found
+        self._numbers = dict(found)
+        return self._numbers
 
     def _read(self, text: str) -> tuple[Decimal, ...]:
         """The absolute values `text` may print: one, both readings of an unsettled "1.234", or none."""
@@ -152,9 +155,11 @@ class PageText:
 
     def numbers(self, value: Decimal) -> list[Match]:
         """Where `value` is printed (sign ignored: "(12.50)" and "12.50-" show 12.50 too)."""
-        if self._numbers is None:
-            self._numbers = self._index_numbers()
-        return list(self._numbers.get(abs(value), ()))
+        return list(self._index_numbers().get(abs(value), ()))
+
+    def printed_numbers(self) -> list[tuple[Decimal, Match]]:
+        """Every (absolute value, place) printed on the page, the pieces of a spaced number included."""
+        return [(v, m) for v, ms in self._index_numbers().items() for m in ms]
 
     # -- dates, codes, currency ----------------------------------------------------------------
     def dates(self, value: dt.date, order: str | None = None) -> list[Match]:

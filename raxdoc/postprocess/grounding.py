@@ -15,10 +15,14 @@ currencies by code or symbol, other text by normalised (then fuzzy) span match. 
 
 A page without words has no text layer: its items get None (unknown), never False. An item none
 of whose values is on its page is reported (`ungrounded_item`) and lowers confidence
-(`checks.grounded_confidence`). Nothing is changed in the values themselves.
+(`checks.grounded_confidence`). A number not on its page that the printed text settles
+(`corrections`) is replaced, never silently: a `corrected_from_text` issue names the field and
+the value read, the field counts as found, and the checks and status are decided again
+(`merge.recheck`). A table row that no item accounts for is a `possibly_missed_line` issue
+(`missed_lines`).
 
 Not here: the text-layer index (`ground_words`, `ground_text`), rows and columns of a table
-(`ground_rows`), Parquet columns (`raxdoc.schemas.rows`).
+(`ground_rows`), the correction and missed-line rules, Parquet columns (`raxdoc.schemas.rows`).
 """
 
 from __future__ import annotations
@@ -31,8 +35,11 @@ from decimal import Decimal
 from pydantic import BaseModel
 
 from raxdoc.postprocess.checks import grounded_confidence
+from raxdoc.postprocess.corrections import TOTAL_FIELDS, Fix, correct_item, correct_total
 from raxdoc.postprocess.ground_rows import ItemRow, align_columns, locate_item
 from raxdoc.postprocess.ground_words import Match, PageText
+from raxdoc.postprocess.merge import recheck
+from raxdoc.postprocess.missed_lines import missed_lines
 from raxdoc.postprocess.normalise import PageHints
 from raxdoc.schemas.fields import FieldKind, items_field, model_fields_of
 from raxdoc.schemas.records import DocumentRecord, Grounding, Issue, ItemGrounding
@@ -117,7 +124,9 @@ def _read_from(doc: DocumentRecord, path: str) -> set[int]:
 
 def ground_document(doc: DocumentRecord, page_words: Mapping[int, Sequence], hints: PageHints | None = None
                     ) -> DocumentRecord:
-    """`doc` with `grounding` set, `ungrounded_item` issues added and confidence lowered for them.
+    """`doc` grounded: `grounding` set, misreads corrected from the text (`corrections`, each a
+    `corrected_from_text` issue, checks and status decided again), `ungrounded_item` and
+    `possibly_missed_line` issues added, confidence lowered for them.
 
     `page_words`: {page_index: the page's words as (x0, y0, x1, y1, text), 0..1}; a page that is
     absent or has no words has no text layer. `hints`: the document's decimal separator and date
@@ -130,10 +139,19 @@ def ground_document(doc: DocumentRecord, page_words: Mapping[int, Sequence], hin
     for item, (page_index, _) in zip(items, doc.item_keys, strict=True):
         page = pages.get(page_index)
         located.append(None if page is None else locate_item(page, values_of(item)))
-    for page_index, page in pages.items():
-        align_columns([r for r, (p, _) in zip(located, doc.item_keys) if r is not None and p == page_index])
+    columns = {n: align_columns([r for r, (p, _) in zip(located, doc.item_keys) if r is not None and p == n])
+               for n in pages}
+    issues = list(doc.issues)
+    for k, (row, (page_index, _)) in enumerate(zip(located, doc.item_keys)):
+        fix = None if row is None else correct_item(items[k], row, pages[page_index].text, columns[page_index])
+        if fix is not None:
+            issues.append(_corrected(f"{items_name}[{k}].{fix.name}", getattr(items[k], fix.name), fix, page_index))
+            items[k] = items[k].model_copy(update={fix.name: fix.value})
+            row.values = [(p, how, fix.value if p == fix.name else v) for p, how, v in row.values]
+            row.chosen[fix.name] = fix.match
+    record = doc.record.model_copy(update={items_name: items}) if len(issues) > len(doc.issues) else doc.record
     found = total = 0
-    results, issues = [], list(doc.issues)
+    results = []
     for row, (page_index, index) in zip(located, doc.item_keys):
         result = ItemGrounding() if row is None else row.verdict()
         results.append(result)
@@ -146,17 +164,64 @@ def ground_document(doc: DocumentRecord, page_words: Mapping[int, Sequence], hin
                                 f"none of its values is printed on page {page_index}", page_index))
     header_missing: tuple[str, ...] | None = None
     if pages:
-        header = [v for v in values_of(doc.record) if not v[0].startswith(f"{items_name}[")
+        header = [v for v in values_of(record) if not v[0].startswith(f"{items_name}[")
                   and _read_from(doc, v[0]) & set(pages)]
         # Exact on every page before fuzzy on any: a header value is printed on one page of many.
         header_missing = tuple(path for path, how, value in header
                                if not any(p.find(how, value, fuzzy=fuzzy) for fuzzy in (False, True)
                                           for p in pages.values()))
+        missed = _missed(doc, record, located, pages)
+        # Σ lines settles a subtotal only when every line is read once and found in its row.
+        complete = not missed and not _shared_rows(located, doc.item_keys) and all(
+            r.grounded is not None and "amount" not in r.unverified_fields for r in results)
+        record, header_missing = _correct_totals(doc, record, header_missing, complete, pages, issues)
         total += len(header)
         found += len(header) - len(header_missing)
+        issues += missed
     ratio = round(found / total, 4) if pages and total else None
     grounding = Grounding(tuple(results), header_missing, ratio)
-    doc = dataclasses.replace(doc, grounding=grounding, issues=tuple(issues))
+    corrected = record is not doc.record
+    doc = dataclasses.replace(doc, record=record, grounding=grounding, issues=tuple(issues))
+    doc = recheck(doc) if corrected else doc
     checks = dataclasses.replace(doc.checks, confidence=grounded_confidence(doc))
     return dataclasses.replace(doc, checks=checks)
 
+
+def _corrected(path: str, read: object, fix: Fix, page_index: int | None) -> Issue:
+    return Issue("corrected_from_text", path, f"read {read}; page {page_index} prints {fix.value} where it belongs, "
+                 "and only that value makes the arithmetic agree", page_index)
+
+
+def _shared_rows(located: list[ItemRow | None], keys: Sequence[tuple[int, int]]) -> bool:
+    """Two items of a page took their amount from one printed place (a line read twice)."""
+    places = [(p, r.chosen["amount"].words) for r, (p, _) in zip(located, keys) if r and "amount" in r.chosen]
+    return len(set(places)) < len(places)
+
+
+def _correct_totals(doc: DocumentRecord, record: BaseModel, missing: tuple[str, ...], items_found: bool,
+                    pages: Mapping[int, _Page], issues: list[Issue]) -> tuple[BaseModel, tuple[str, ...]]:
+    """Totals not found on their pages, fixed from the printed text where that settles them
+    (`corrections.correct_total`); a fixed total is found, and evidence for the next one."""
+    items = list(getattr(record, items_field(doc.schema)))
+    for name in TOTAL_FIELDS:
+        read_on = {n: pages[n].text for n in _read_from(doc, name) if n in pages}
+        fix = correct_total(record, name, missing, read_on, items=items, items_found=items_found)
+        if fix is not None:
+            issues.append(_corrected(name, getattr(record, name), fix, fix.page_index))
+            record = record.model_copy(update={name: fix.value})
+            missing = tuple(m for m in missing if m != name)
+    return record, missing
+
+
+def _missed(doc: DocumentRecord, record: BaseModel, located: list[ItemRow | None],
+            pages: Mapping[int, _Page]) -> list[Issue]:
+    """A `possibly_missed_line` issue for each table row no item accounts for (`missed_lines`)."""
+    totals = {abs(v) for n in (*TOTAL_FIELDS, "amount_due") if isinstance(v := getattr(record, n, None), Decimal)}
+    out = []
+    for n, page in sorted(pages.items()):
+        rows = [r for r, (p, _) in zip(located, doc.item_keys) if r is not None and p == n]
+        elsewhere = [r for r, (p, _) in zip(located, doc.item_keys) if r is not None and p != n]
+        for text in missed_lines(page.text, rows, totals, elsewhere):
+            out.append(Issue("possibly_missed_line", items_field(doc.schema),
+                             f"printed row {text!r} matches no extracted item", n))
+    return out

@@ -31,6 +31,7 @@ Rules:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 
 from pydantic import BaseModel, ValidationError
@@ -181,3 +182,16 @@ def merge_pages(page_results: Iterable[PageResult], *, schema: type[BaseModel] |
         issues.append(Issue("pages_not_read", "", f"read {len(pages)} of {file_page_count} pages (max_pages)"))
     return DocumentRecord(schema, record, tuple(keys), pages, checks, status, error_type, error,
                           tuple(issues), doc_id, source, file_page_count if unread else None)
+
+
+def recheck(doc: DocumentRecord) -> DocumentRecord:
+    """`doc` with its checks and status decided again by the rules above, after values of its
+    record changed (misreads corrected from the printed text: `grounding`)."""
+    items_name = items_field(doc.schema)
+    items = list(getattr(doc.record, items_name))
+    ok_pages = [p for p in doc.pages if p.ok and p.record is not None]
+    checks = run_checks(doc.record, items, [k[0] for k in doc.item_keys], len(ok_pages), len(doc.pages), doc.issues)
+    usable = bool(items) or any(not _empty(getattr(doc.record, n, None)) for n, kind in
+                                model_fields_of(doc.schema).items() if n != items_name and not kind.internal)
+    status, error_type, error = _status(doc.pages, usable, checks)
+    return dataclasses.replace(doc, checks=checks, status=status, error_type=error_type, error=error)

@@ -8,13 +8,17 @@ item_index); item_index counts within the page. Grounding columns (where the
 values are printed): per item `bbox` [x0, y0, x1, y1] (0..1 of the page),
 `grounded` and `unverified_fields`; per document `unverified_fields` (header
 fields) and `grounded_ratio`; null where grounding did not run or the page has
-no text layer. This module only shapes data:
-it makes no decisions about status or checks.
+no text layer. Where the values came from (`Extraction`): `extraction` is "model" or "einvoice"
+(the document's own XML), with the e-invoice's `einvoice_syntax`, `einvoice_profile` and
+`einvoice_credit_note` (null for model rows, and for error rows, where nothing was extracted); in
+`--einvoice verify` the model's agreement with the XML is a check (`check_einvoice_*`).
+This module only shapes data: it makes no decisions about status or checks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 import pyarrow as pa
 from pydantic import BaseModel
@@ -33,6 +37,10 @@ _LEAD = [
     pa.field("error", pa.string()),
     pa.field("page_count", pa.int32()),
     pa.field("pages_ok", pa.int32()),
+    pa.field("extraction", pa.string()),  # "model" | "einvoice"; null for error rows
+    pa.field("einvoice_syntax", pa.string()),  # CII | ZUGFeRD1 | UBL
+    pa.field("einvoice_profile", pa.string()),  # MINIMUM .. EXTENDED, XRECHNUNG, PEPPOL, ...
+    pa.field("einvoice_credit_note", pa.bool_()),  # amounts are as the XML states them (positive)
 ]
 _CHECKS = [
     pa.field("check_line_amounts_passed", pa.int32()),
@@ -41,6 +49,10 @@ _CHECKS = [
     pa.field("check_subtotal_tax_total", pa.bool_()),
     pa.field("check_duplicate_lines", pa.int32()),
     pa.field("check_tax_breakdown", pa.bool_()),
+    # verify: values of the e-invoice the model read alike / not (raxdoc.postprocess.agreement), and the share
+    pa.field("check_einvoice_agreed", pa.int32()),
+    pa.field("check_einvoice_disagreed", pa.int32()),
+    pa.field("check_einvoice_agreement", pa.float64()),
     pa.field("confidence", pa.float64()),
 ]
 _GROUNDING = [
@@ -64,6 +76,26 @@ _TAIL = [
     pa.field("prompt_version", pa.string()),
     *[pa.field(c, pa.float64()) for c in TIMING_COLUMNS],
 ]
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """Where a documents row's values came from, and (verify) how far the model agreed with them."""
+
+    method: str = "model"  # "model", or "einvoice": the document's own XML
+    syntax: str | None = None  # the e-invoice's: CII, ZUGFeRD1, UBL
+    profile: str | None = None  # the e-invoice's short profile name; None when it names none
+    credit_note: bool | None = None
+    agreed: int | None = None  # verify: compared values the model read as the XML states them
+    disagreed: int | None = None
+
+    @property
+    def agreement(self) -> float | None:
+        total = (self.agreed or 0) + (self.disagreed or 0)
+        return None if self.agreed is None or total == 0 else self.agreed / total
+
+
+MODEL = Extraction()
 
 
 def _item_struct_fields(schema_cls: type[BaseModel]) -> list[pa.Field]:
@@ -120,8 +152,8 @@ def _timings(timings: Mapping[str, float] | None) -> dict:
 
 
 def document_row(doc: DocumentRecord, *, model: str | None = None, prompt_version: str | None = None,
-                 timings: Mapping[str, float] | None = None) -> dict:
-    """The `documents` row for one merged document."""
+                 timings: Mapping[str, float] | None = None, extraction: Extraction = MODEL) -> dict:
+    """The `documents` row for one merged document; `extraction`: where its values came from."""
     items = items_field(doc.schema)
     header = doc.record.model_dump(mode="python", exclude={items})
     checks, grounding = doc.checks, doc.grounding
@@ -129,6 +161,8 @@ def document_row(doc: DocumentRecord, *, model: str | None = None, prompt_versio
         "doc_id": doc.doc_id, "source": doc.source, "status": doc.status,
         "error_type": doc.error_type, "error": doc.error,
         "page_count": doc.page_count, "pages_ok": doc.pages_ok,
+        "extraction": extraction.method, "einvoice_syntax": extraction.syntax,
+        "einvoice_profile": extraction.profile, "einvoice_credit_note": extraction.credit_note,
         **header,
         items: _item_dicts(doc),
         "check_line_amounts_passed": checks.line_amounts_passed,
@@ -137,6 +171,8 @@ def document_row(doc: DocumentRecord, *, model: str | None = None, prompt_versio
         "check_subtotal_tax_total": checks.subtotal_tax_total,
         "check_duplicate_lines": checks.duplicate_lines,
         "check_tax_breakdown": checks.tax_breakdown_ok,
+        "check_einvoice_agreed": extraction.agreed, "check_einvoice_disagreed": extraction.disagreed,
+        "check_einvoice_agreement": extraction.agreement,
         "confidence": checks.confidence,
         "unverified_fields": None if grounding is None or grounding.unverified_fields is None
         else list(grounding.unverified_fields),

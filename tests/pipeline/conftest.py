@@ -56,3 +56,29 @@ def corpus(tmp_path_factory):
     for name, data in files.items():
         (root / name).write_bytes(data)
     return {name: root / name for name in files}
+
+
+@pytest.fixture(scope="session")
+def einvoice_corpus(tmp_path_factory):
+    """(folder, {name: expected Invoice fields or None}): a Factur-X PDF, a UBL (XRechnung) XML, a CII
+    credit note XML, an ordinary PDF, a PDF whose factur-x.xml is broken, and a malformed XML file."""
+    from raxdoc.testing.einvoice_cii import embed, with_bad_number, write_cii
+    from raxdoc.testing.einvoice_ubl import ubl_from_truth
+    from raxdoc.testing.invoices import generate_invoice
+
+    root = tmp_path_factory.mktemp("einvoices")
+    facturx = write_cii(generate_invoice(3).truth, "EN16931")
+    ubl = ubl_from_truth(generate_invoice(5).truth)
+    credit = write_cii(generate_invoice(6).truth, "BASIC", credit_note=True)
+    plain = _invoice_pdf(4)
+    files = {
+        "facturx.pdf": (embed(_invoice_pdf(3, pages=2), facturx.xml), facturx.expected),
+        "xrechnung.xml": (ubl.xml, ubl.expected),
+        "credit_note.xml": (credit.xml, credit.expected),
+        "plain.pdf": (plain, None),
+        "broken_attachment.pdf": (embed(plain, b"<rsm:Broken", library="pymupdf"), None),
+        "malformed.xml": (with_bad_number(facturx.xml), None),
+    }
+    for name, (data, _) in files.items():
+        (root / name).write_bytes(data)
+    return root, {name: expected for name, (_, expected) in files.items()}

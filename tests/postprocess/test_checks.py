@@ -90,3 +90,22 @@ def test_carry_forward_detection_is_narrow():
     assert not is_carry_forward(item(desc="Transport", a="10.00"))  # shipping is a real charge
     assert not is_carry_forward(item(desc="Annual report printing", a="10.00"))
     assert not is_carry_forward(item("1", "10.00", "10.00", desc="Übertrag"))  # priced: a billed item
+
+
+@pytest.mark.parametrize("discount, total, ok", [
+    ("5.00", "114.00", True),  # a discount printed positive (the model route): 100 − 5 + 19
+    ("-5.00", "114.00", True),  # a discount printed with its minus sign: still a discount
+    ("-5.00", "124.00", True),  # a net charge (e-invoice: allowances − charges < 0): 100 + 5 + 19
+    ("5.00", "124.00", False),  # a positive value is never a charge
+    ("5.00", "119.00", True),  # the total before the discount (the subtotal already net of it)
+])
+def test_discount_total_is_signed_allowances_minus_charges(discount, total, ok):
+    assert subtotal_tax_total(Invoice(subtotal="100.00", discount_total=discount, tax_total="19.00", total=total)) is ok
+
+
+def test_lines_sum_with_a_net_charge():
+    items = [item(a="10.00"), item(a="20.00")]
+    assert lines_sum_subtotal(items, Invoice(subtotal="35.00", discount_total="-5.00")) is True  # charge after lines
+    assert lines_sum_subtotal(items, Invoice(subtotal="25.00", discount_total="-5.00")) is True  # printed minus
+    assert lines_sum_subtotal(items, Invoice(subtotal="35.00", discount_total="5.00")) is False
+    assert lines_sum_subtotal(items, Invoice(subtotal="30.00", discount_total="-5.00")) is True  # subtotal before it

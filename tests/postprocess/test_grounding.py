@@ -65,7 +65,7 @@ def test_same_number_twice_is_taken_from_the_items_own_row():
 
 def test_a_value_not_on_the_page_is_unverified_and_the_row_still_boxed():
     doc, (item,) = _one([{"description": "Widget blue", "quantity": "2", "unit_price": "5.00",
-                          "amount": "18.00"}], TABLE)  # 10.00 misread as 18.00
+                          "amount": "18.50"}], TABLE)  # 10.00 misread twice: no correction (test_corrections)
     assert item.grounded is False and item.unverified_fields == ("amount",)
     assert item.bbox[1] == 0.30  # boxed from the values that are there
     assert doc.grounding.grounded_ratio == 0.75

@@ -9,7 +9,8 @@ difference as data, one reader walks both. The mapping, field by field, and its 
 - parties: `Name`; address = LineOne..Three, then "postcode city" in the order the country prints it,
   joined with ", " (the country code is left out); tax id = the `VA` (VAT) registration, else `FC`
   (tax number), else any; customer_id = the buyer's `ID`; purchase_order = the buyer's order ref.
-- lines: description = product `Name` (else `Description`); product_code = `SellerAssignedID`;
+- lines: description = product `Name`, then `Description` after one space when it says more
+  (values.item_description, UBL's rule too); product_code = `SellerAssignedID`;
   quantity + unit = `BilledQuantity` and its Rec 20 `unitCode` as written ("H87", "HUR");
   unit_price = the NET price `ChargeAmount` divided by its `BasisQuantity` when that is not 1 (a
   note says so; over 6 decimals it is rounded, noted); discount = line allowances minus line
@@ -37,7 +38,7 @@ from pydantic import ValidationError
 
 from raxdoc.ingest.einvoice.guideline import profile_of
 from raxdoc.ingest.einvoice.record import EInvoice, EInvoiceError
-from raxdoc.ingest.einvoice.values import date_of, decimal_of, describe, join_address, text_of
+from raxdoc.ingest.einvoice.values import date_of, decimal_of, describe, item_description, join_address, text_of
 from raxdoc.schemas.invoice import Invoice
 
 CII_NS = "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100"
@@ -161,7 +162,7 @@ class _Reader:
         line_id = self.text(doc, "ram:LineID")
         status = (self.text(doc, "ram:LineStatusReasonCode") or "").upper()
         product = self.find(line, "ram:SpecifiedTradeProduct")
-        name = self.text(product, "ram:Name") or self.text(product, "ram:Description")
+        name = item_description(self.text(product, "ram:Name"), self.text(product, "ram:Description"))
         if status in _NOT_ITEMS:
             self.notes.append(("subline_" + status.lower(), f"line {line_id} ({name}) is a {status} line: not an item"))
             return None

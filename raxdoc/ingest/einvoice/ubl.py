@@ -12,7 +12,8 @@ addresses and profile names are shared (values.py, guideline.py). Field by field
   AdditionalStreetName, AddressLine/Line, then the city line as the country prints it, joined with
   ", " (values.join_address); tax id = the `VAT` PartyTaxScheme's CompanyID, else the first;
   customer_id = the buyer's `CustomerAssignedAccountID`, else its `PartyIdentification/ID`.
-- lines: description = `Item/Name`, then `Item/Description` after one space when it says more;
+- lines: description = `Item/Name`, then `Item/Description` after one space when it says more
+  (values.item_description, CII's rule too);
   product_code = `SellersItemIdentification/ID`; quantity + unit = `InvoicedQuantity` /
   `CreditedQuantity` and its Rec 20 `unitCode` as written ("H87", "HUR"); unit_price = the net
   `Price/PriceAmount` divided by `Price/BaseQuantity` when that is not 1 (a note says so; over 6
@@ -43,7 +44,7 @@ from pydantic import ValidationError
 from raxdoc.ingest.einvoice.cii import CREDIT_NOTE_CODES
 from raxdoc.ingest.einvoice.guideline import profile_of
 from raxdoc.ingest.einvoice.record import EInvoice, EInvoiceError
-from raxdoc.ingest.einvoice.values import date_of, decimal_of, describe, join_address, text_of
+from raxdoc.ingest.einvoice.values import date_of, decimal_of, describe, item_description, join_address, text_of
 from raxdoc.schemas.invoice import Invoice
 
 INVOICE_NS = "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
@@ -135,8 +136,7 @@ class _Reader:
         """A line as LineItem fields; a line with sub-lines (`tag`) is a group: its sub-lines instead."""
         line_id = self.text(line, "cbc:ID")
         item = self.find(line, "cac:Item")
-        name, text = self.text(item, "cbc:Name"), self.text(item, "cbc:Description")
-        description = f"{name} {text}" if name and text and not text.startswith(name) else text or name
+        description = item_description(self.text(item, "cbc:Name"), self.text(item, "cbc:Description"))
         subs = self.findall(line, tag)
         if subs:
             self.notes.append(("subline_group", f"line {line_id} ({description}) has {len(subs)} sub-lines: "

@@ -3,7 +3,9 @@
 XML Schema decimals (`-12.50`, `3`, `.5`) are the only number form e-invoices allow: no thousands
 separators, no exponent, no locale. Anything else is an `EInvoiceError` naming the element and its
 line ("ram:GrandTotalAmount (line 57): '12,50' is not a decimal"), never a guess. Dates are UN/CEFACT
-format 102 (YYYYMMDD); ISO `YYYY-MM-DD` (UBL's form) is read too.
+format 102 (YYYYMMDD); ISO `YYYY-MM-DD` (UBL's form) is read too, with the time zone xs:date allows
+("2025-01-31Z", "2025-01-31+01:00") dropped: an invoice date is the calendar day written. An item is
+described the same way in every syntax (`item_description`).
 
 Not here: where values live in a syntax (`cii.py`, `ubl.py`), XML safety (`xml.py`).
 """
@@ -19,6 +21,8 @@ from lxml import etree
 from raxdoc.ingest.einvoice.record import EInvoiceError
 
 _DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
+# xs:date: the day, then an optional zone (Z, or +hh:mm / -hh:mm), which says nothing about the day.
+_ISO_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})(?:Z|[+-]\d{2}:\d{2})?")
 # Countries that print the postcode after the city ("Springfield, IL 62704", "Reading RG1 4AB");
 # elsewhere it comes first ("10115 Berlin", "75001 Paris").
 _POSTCODE_AFTER_CITY = frozenset({"US", "GB", "CA", "AU", "IE", "NZ", "IN", "BR", "JP", "KR", "ZA"})
@@ -61,11 +65,24 @@ def date_of(element: etree._Element | None, source: str) -> dt.date | None:
             raise ValueError(f"date format {fmt!r} is not 102 (YYYYMMDD)")
         if re.fullmatch(r"\d{8}", raw):
             return dt.date(int(raw[:4]), int(raw[4:6]), int(raw[6:]))
-        if fmt is None and re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
-            return dt.date.fromisoformat(raw)
+        if fmt is None and (iso := _ISO_DATE.fullmatch(raw)):
+            return dt.date.fromisoformat(iso.group(1))
         raise ValueError("not YYYYMMDD")
     except ValueError as exc:
         raise EInvoiceError(source, f"{describe(element)}: {raw!r} is not a date ({exc})") from None  # type: ignore[arg-type]
+
+
+def item_description(name: str | None, description: str | None) -> str | None:
+    """What an item is called, the one rule for every syntax: its name, then its description after one
+    space when that adds something (a description that repeats the name, or is part of it, does not;
+    one that starts with the name replaces it)."""
+    if not name or not description:
+        return name or description
+    if description.casefold() in name.casefold():
+        return name
+    if description.casefold().startswith(name.casefold()):
+        return description
+    return f"{name} {description}"
 
 
 def join_address(lines: list[str | None], postcode: str | None, city: str | None, subdivision: str | None,

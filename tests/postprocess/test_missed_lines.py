@@ -1,0 +1,164 @@
+"""Possibly missed lines: table rows with an amount that no extracted item accounts for.
+
+A hand-made page (header row, items with a wrapped description, running-total rows, totals, a
+footer): only a row the reader left out is reported, with its text and page; then generated
+invoices read by the stand-in with dropped lines injected, and read perfectly (nothing reported).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from raxdoc.ingest import read_document
+from raxdoc.pipeline.rows import page_words
+from raxdoc.postprocess import parse_document
+from raxdoc.testing.invoices import LOCALES, generate_invoice
+from raxdoc.testing.standin import read_page
+
+H = 0.015
+
+
+def _line(y: float, *cells: tuple[float, str]) -> list[tuple]:
+    out = []
+    for x, text in cells:
+        for word in text.split(" "):
+            out.append((x, y, x + 0.01 * len(word), y + H, word))
+            x += 0.01 * len(word) + 0.005
+    return out
+
+
+def _right(x1: float, text: str) -> tuple[float, str]:
+    return (x1 - 0.01 * len(text.replace(" ", "")) - 0.005 * text.count(" "), text)
+
+
+def _row(y: float, desc: str, qty: str, price: str, amount: str) -> list[tuple]:
+    return _line(y, (0.10, desc), _right(0.62, qty), _right(0.75, price), _right(0.90, amount))
+
+
+ROWS = [("Widget blue", "2", "5.00", "10.00"), ("Gadget", "1", "7.50", "7.50"), ("Sprocket", "4", "2.25", "9.00"),
+        ("Flange", "3", "1.20", "3.60"), ("Bolt M8", "10", "0.35", "3.50")]
+HEADER_ROW = _line(0.27, (0.10, "Description"), _right(0.62, "Qty"), _right(0.75, "Price"), _right(0.90, "Amount"))
+WRAP = _line(0.318, (0.10, "with mounting kit"))  # second line of row 0's description
+TOTALS = (_line(0.47, (0.55, "Subtotal"), _right(0.90, "33.60")) + _line(0.49, (0.55, "VAT 19%"), _right(0.90, "6.38"))
+          + _line(0.51, (0.55, "Total"), _right(0.90, "39.98")))
+FOOTER = _line(0.95, _right(0.90, "Page 1 of 1"))
+
+
+def _page(rows=ROWS, extra=()) -> list[tuple]:
+    words = list(HEADER_ROW) + list(WRAP) + list(TOTALS) + list(FOOTER) + list(extra)
+    for n, (desc, qty, price, amount) in enumerate(rows):
+        words += _row(0.30 + 0.03 * n, desc, qty, price, amount)
+    return words
+
+
+def _item(desc, qty, price, amount):
+    return {"description": desc, "quantity": qty, "unit_price": price, "amount": amount}
+
+
+def _missed(items, words, pages=1):
+    texts = [json.dumps({"line_items": items})] + [json.dumps({"line_items": []})] * (pages - 1)
+    doc = parse_document(texts, constrained=True, page_words={0: words})
+    return [(i.message, i.page_index) for i in doc.issues if i.kind == "possibly_missed_line"], doc
+
+
+def test_a_complete_reading_reports_nothing():
+    found, doc = _missed([_item(*r) for r in ROWS], _page())
+    assert found == [] and doc.status == "ok"
+
+
+@pytest.mark.parametrize("dropped", [0, 2, 4])  # the first (with its wrapped line), a middle one, the last
+def test_a_row_left_out_is_reported_with_its_text_and_page(dropped):
+    items = [_item(*r) for k, r in enumerate(ROWS) if k != dropped]
+    found, doc = _missed(items, _page())
+    ((message, page),) = found
+    desc, qty, price, amount = ROWS[dropped]
+    assert page == 0 and f"{desc} {qty} {price} {amount}" in message
+    assert ("with mounting kit" in message) is (dropped == 0)  # a wrapped line goes with its row
+    clean = _missed([_item(*r) for r in ROWS], _page())[1]
+    assert doc.checks.confidence < clean.checks.confidence
+
+
+@pytest.mark.parametrize("label", ["Übertrag", "Carried forward", "Subtotal", "Zwischensumme", "Report",
+                                   "à reporter", "Brought forward"])
+def test_running_total_rows_are_not_lines(label):
+    carry = _line(0.285, (0.10, label), _right(0.90, "12.34")) + _line(0.45, (0.10, label), _right(0.90, "33.60"))
+    found, _ = _missed([_item(*r) for r in ROWS], _page(extra=carry))
+    assert found == []
+
+
+def test_a_description_that_only_contains_report_is_still_a_line():
+    rows = ROWS + [("Annual report printing", "1", "4.00", "4.00")]
+    found, _ = _missed([_item(*r) for r in ROWS], _page(rows))
+    assert [m for m, _ in found] == ["printed row 'Annual report printing 1 4.00 4.00' matches no extracted item"]
+
+
+def test_a_line_printed_twice_and_read_twice_is_not_missed():
+    rows = ROWS + [ROWS[1]]
+    found, _ = _missed([_item(*r) for r in rows], _page(rows))
+    assert found == []
+    found, _ = _missed([_item(*r) for r in ROWS], _page(rows))  # read once: the other copy is missed
+    assert len(found) == 1 and "Gadget 1 7.50 7.50" in found[0][0]
+
+
+def test_a_page_whose_whole_table_was_missed_is_found_from_the_other_pages_columns():
+    second = [("Nut M8", "10", "0.10", "1.00"), ("Washer", "20", "0.05", "1.00")]
+    words = {0: _page(), 1: [w for n, r in enumerate(second) for w in _row(0.10 + 0.03 * n, *r)] + FOOTER
+             + _line(0.30, (0.55, "Total"), _right(0.90, "41.98"))}
+    texts = [json.dumps({"line_items": [_item(*r) for r in ROWS]}), json.dumps({"line_items": []})]
+    doc = parse_document(texts, constrained=True, page_words=words)
+    found = [(i.message, i.page_index) for i in doc.issues if i.kind == "possibly_missed_line"]
+    assert [p for _, p in found] == [1, 1] and "Nut M8 10 0.10 1.00" in found[0][0]
+
+
+def test_no_text_layer_or_no_located_item_reports_nothing():
+    doc = parse_document([json.dumps({"line_items": [_item(*ROWS[0])]})], constrained=True, page_words={0: ()})
+    assert not [i for i in doc.issues if i.kind == "possibly_missed_line"]
+    found, _ = _missed([], _page())
+    assert found == []
+
+
+# -- generated invoices -----------------------------------------------------------------------------
+
+def _words(pdf: bytes) -> dict:
+    with read_document(pdf) as doc:
+        return {p: page_words(doc.page(p).words, doc.page(p).width, doc.page(p).height)
+                for p in range(doc.render_count)}
+
+
+@pytest.fixture(scope="module")
+def invoices():
+    out = []
+    for seed in range(40):
+        inv = generate_invoice(100 + seed, locale=LOCALES[seed % len(LOCALES)])
+        out.append((inv.truth, _words(inv.pdf)))
+    return out
+
+
+def _read(truth, words, seed, noise):
+    texts, log = [], []
+    for p in range(len(words)):
+        text, injected = read_page(truth, p, rng=random.Random(seed), noise=noise, kinds=("dropped_line",))
+        texts.append(text)
+        log += [e for e in injected if e.kind == "dropped_line"]
+    return parse_document(texts, constrained=True, page_words=words), log
+
+
+def test_dropped_lines_of_generated_invoices_are_reported_on_their_page(invoices):
+    dropped = reported = extra = 0
+    for seed, (truth, words) in enumerate(invoices):
+        doc, log = _read(truth, words, seed, 0.1)
+        for p in words:
+            n = sum(e.page_index == p for e in log)
+            flags = sum(i.kind == "possibly_missed_line" and i.page_index == p for i in doc.issues)
+            dropped, reported, extra = dropped + n, reported + min(n, flags), extra + max(0, flags - n)
+    print(f"dropped {dropped}, reported {reported}, reported on pages without one more {extra}")
+    assert dropped > 50 and reported / dropped >= 0.9 and extra == 0
+
+
+def test_a_perfect_reading_of_generated_invoices_reports_no_line(invoices):
+    for truth, words in invoices:
+        doc, _ = _read(truth, words, 0, 0.0)
+        assert not [i for i in doc.issues if i.kind in ("possibly_missed_line", "corrected_from_text")], truth["meta"]
