@@ -27,6 +27,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 console = Console(stderr=True)
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130  # the shell's code for a run stopped by SIGINT (128 + 2)
 
 
 @app.callback()
@@ -69,10 +70,15 @@ def extract(
                 **overrides,
             )
         except LoaderError as exc:
-            _error(f"cannot load the model: {exc}\n"
-                   f"Pass a checkpoint folder with --model, or download the weights once with "
-                   f"`hf download {model}` (offline nodes: set HF_HOME to the shared cache and HF_HUB_OFFLINE=1).")
+            hint = ("Pass a checkpoint folder with --model (config.json and *.safetensors)"
+                    if Path(model).expanduser().exists() else
+                    f"Pass a checkpoint folder with --model, or download the weights once with `hf download {model}` "
+                    f"(offline nodes: set HF_HOME to the shared cache and HF_HUB_OFFLINE=1)")
+            _error(f"cannot load the model: {exc}\n{hint}.")
             raise typer.Exit(EXIT_USAGE) from None
+        except KeyboardInterrupt:
+            _error(f"interrupted. Parts already written to {output} are kept: run the same command again to resume.")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
         except pipeline.RunFailed as exc:  # not a usage error, whatever its cause's type
             _error(str(exc))
             raise typer.Exit(EXIT_SOME_FAILED) from None

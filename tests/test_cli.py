@@ -180,3 +180,127 @@ def test_bench_grammar_flag_reaches_the_benchmark(monkeypatch):
     assert seen["grammar"] is True and seen["pages"] == 3
     _run("bench", "--preset", "tiny")
     assert seen["grammar"] is False
+
+
+def test_a_folder_that_is_not_a_checkpoint_is_a_usage_error(tmp_path, monkeypatch):
+    from raxdoc.pipeline import run
+
+    monkeypatch.setattr(run, "init_ray", lambda address: (_ for _ in ()).throw(AssertionError("Ray started")))
+    pdf = _one_pdf(tmp_path)
+    not_ckpt = tmp_path / "weights"
+    not_ckpt.mkdir()
+    (not_ckpt / "config.json").write_text('{"model_type": "bert"}')
+    result = _run("extract", str(pdf.parent), "-o", str(tmp_path / "out"), "--model", str(not_ckpt), "-q")
+    assert result.exit_code == 2, result.output
+    assert "model_type must be 'qwen3_5'" in result.text and "Traceback" not in result.output
+    assert "hf download" not in result.text  # a local folder: the hub hint would mislead
+
+
+def test_an_output_that_is_a_file_is_a_usage_error(tmp_path, tiny_checkpoint):
+    pdf = _one_pdf(tmp_path)
+    out = tmp_path / "out.parquet"
+    out.write_text("a file")
+    result = _run("extract", str(pdf.parent), "-o", str(out), "--model", str(tiny_checkpoint), "-q")
+    assert result.exit_code == 2, result.output
+    assert f"cannot write to {out}" in result.text and "Traceback" not in result.output
+
+
+def test_s3_output_without_s3fs_is_a_usage_error(tmp_path, tiny_checkpoint):
+    import importlib.util
+
+    import pytest
+
+    if importlib.util.find_spec("s3fs") is not None:
+        pytest.skip("s3fs is installed")
+    pdf = _one_pdf(tmp_path)
+    result = _run("extract", str(pdf.parent), "-o", "s3://bucket/run", "--model", str(tiny_checkpoint), "-q")
+    assert result.exit_code == 2, result.output
+    assert "cannot write to s3://bucket/run" in result.text and "s3fs" in result.text
+
+
+def test_a_foreign_parquet_file_in_documents_is_a_usage_error(tmp_path, tiny_checkpoint):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pdf = _one_pdf(tmp_path)
+    foreign = tmp_path / "out" / "documents" / "part-export.parquet"
+    foreign.parent.mkdir(parents=True)
+    pq.write_table(pa.table({"invoice": ["x"]}), foreign)
+    result = _run("extract", str(pdf.parent), "-o", str(tmp_path / "out"), "--model", str(tiny_checkpoint), "-q")
+    assert result.exit_code == 2, result.output
+    # rich may wrap the path at its hyphen, so match around it.
+    assert "export.parquet was not written by raxdoc" in result.text and "Traceback" not in result.output
+
+
+def test_ctrl_c_says_how_to_resume_and_exits_130(tmp_path, tiny_checkpoint, monkeypatch):
+    class Interrupted:
+        def iter_batches(self, **kw):
+            raise KeyboardInterrupt
+
+    _fake_dataset(monkeypatch, Interrupted())
+    pdf = _one_pdf(tmp_path)
+    result = _run("extract", str(pdf.parent), "-o", str(tmp_path / "out"), "--model", str(tiny_checkpoint), "-q")
+    assert result.exit_code == 130, result.output
+    assert "interrupted" in result.text and "run the same command again to resume" in result.text
+
+
+def test_a_run_without_line_items_still_has_a_queryable_line_items_part(tmp_path, tiny_checkpoint, monkeypatch):
+    import duckdb
+
+    class NothingComesBack:
+        def iter_batches(self, **kw):
+            return iter(())
+
+    _fake_dataset(monkeypatch, NothingComesBack())
+    pdf = _one_pdf(tmp_path)
+    out = tmp_path / "out"
+    _run("extract", str(pdf.parent), "-o", str(out), "--model", str(tiny_checkpoint), "-q")
+    assert len(list((out / "line_items").glob("*.parquet"))) == len(list((out / "documents").glob("*.parquet"))) == 1
+    rows = duckdb.sql(f"SELECT count(*), count(doc_id) FROM '{out}/line_items/*.parquet'").fetchall()
+    assert rows == [(0, 0)]
+
+
+def test_pages_total_grows_as_documents_are_opened_and_done_follows_pages(tmp_path, tiny_checkpoint, monkeypatch):
+    import time
+
+    from raxdoc.pipeline import extract, run
+    from raxdoc.pipeline.rows import RowKind, StageRow
+
+    def page(doc, i, n):
+        return StageRow(doc, f"/in/{doc}.pdf", RowKind.PAGE, page_index=i, page_count=n, file_page_count=n, text="{}")
+
+    class Batches:  # what the engine stage hands back, already decoded; each a bit later (the throttle)
+        def iter_batches(self, **kw):
+            for batch in ([page("a", 0, 2)], [page("a", 1, 2)], [page("b", i, 3) for i in range(3)]):
+                time.sleep(0.25)
+                yield batch
+
+    class Counter:  # ingest has opened both documents (5 pages) before the first page comes back
+        def poll(self):
+            return 5
+
+    _fake_dataset(monkeypatch, Batches())
+    monkeypatch.setattr(run, "decode_batch", lambda batch: batch)
+    monkeypatch.setattr(run, "open_page_counter", lambda: Counter())
+    pdf = _one_pdf(tmp_path)
+    events = []
+    extract([str(pdf.parent)], str(tmp_path / "out"), model=str(tiny_checkpoint), profile="cpu",
+            on_progress=events.append)
+    pages = [(e["pages_done"], e["pages_total"]) for e in events]
+    assert (1, 5) in pages and (2, 5) in pages  # not N/N: the total is ahead of what is done
+    assert pages[-1] == (5, 5)
+    assert [d for d, _ in pages] == sorted(d for d, _ in pages)
+
+
+def test_progress_sink_draws_a_growing_pages_total():
+    from rich.progress import Progress
+
+    from raxdoc.cli import _ProgressSink
+
+    progress = Progress()
+    sink = _ProgressSink(progress)
+    sink({"documents_total": 2, "documents_done": 0, "pages_total": 0, "pages_done": 0})
+    sink({"documents_total": 2, "documents_done": 0, "pages_total": 2, "pages_done": 0})
+    sink({"documents_total": 2, "documents_done": 1, "pages_total": 5, "pages_done": 2})
+    task = progress.tasks[1]
+    assert (task.completed, task.total) == (2, 5)

@@ -7,6 +7,11 @@ carries a `SourceNotFound` (or `SourceUnreadable`) error, which `read_document` 
 and the pipeline turns into an error row. Remote protocols (s3://, gs://) need their
 fsspec driver installed (s3fs, gcsfs); without it the ref carries the error.
 
+Local paths never go through fsspec's URL parsing (`a::b.pdf` is a file name), folders are walked
+following symlinked sub-folders, only regular files are read (a FIFO is an error row, not a hang),
+and a path that is not valid UTF-8 is written as a percent-encoded `file://` URL: the rules are in
+`localfs.py`.
+
 Not here: sniffing or parsing file contents (`sniff.py`, `pdf.py`, `image.py`).
 Hidden files and folders (names starting with ".") found while walking a directory or
 matching a glob are skipped (.DS_Store, .git); named explicitly, they are read like
@@ -24,13 +29,14 @@ import fsspec
 from fsspec.spec import AbstractFileSystem
 
 from raxdoc.errors import RaxdocError, SourceNotFound, SourceUnreadable
+from raxdoc.ingest.localfs import display, local_path, read_local, walk
 
 _GLOB_CHARS = frozenset("*?[")
 
 
 @dataclass(frozen=True, order=True)
 class SourceRef:
-    """One input file: a local absolute path or a protocol-qualified URL."""
+    """One input file: a local absolute path (a `file://` URL if not valid UTF-8) or a protocol-qualified URL."""
 
     url: str
     # Set when the input could not be resolved; read_document raises it.
@@ -54,6 +60,9 @@ def read_source_bytes(source: SourceRef) -> bytes:
     """All bytes of one source; typed errors for missing or unreadable ones."""
     if source.error is not None:
         raise source.error
+    path = local_path(source.url)
+    if path is not None:
+        return read_local(path, source.url)
     try:
         fs, path = fsspec.core.url_to_fs(source.url)
         with fs.open(path, "rb") as f:
@@ -71,6 +80,9 @@ def to_source_ref(source: str | os.PathLike | SourceRef) -> SourceRef:
     if isinstance(source, SourceRef):
         return source
     text = os.path.expanduser(os.fspath(source))
+    path = local_path(text)
+    if path is not None:
+        return SourceRef(display(path))
     try:
         fs, path = fsspec.core.url_to_fs(text)
     except (ImportError, ValueError) as e:
@@ -83,6 +95,10 @@ def _expand(item: str | os.PathLike | SourceRef) -> Iterator[SourceRef]:
         yield item
         return
     text = os.path.expanduser(os.fspath(item))  # "~/invoices" from Python, where no shell expanded it
+    local = local_path(text)
+    if local is not None:
+        yield from _expand_local(local)
+        return
     try:
         fs, path = fsspec.core.url_to_fs(text)
     except (ImportError, ValueError) as e:
@@ -108,6 +124,35 @@ def _expand(item: str | os.PathLike | SourceRef) -> Iterator[SourceRef]:
     except (OSError, ValueError) as e:
         # Permission denied, network errors, bad bucket names: the input becomes an error row.
         yield SourceRef(text, SourceUnreadable(text, f"{type(e).__name__}: {e}"))
+
+
+def _expand_local(path: str) -> Iterator[SourceRef]:
+    """Refs for a local path, folder or glob; like `_expand`, but no URL parsing and no fsspec walk."""
+    from fsspec.implementations.local import LocalFileSystem
+
+    name = display(path)
+    try:
+        if os.path.isdir(path):
+            yield from _walk_local(path)
+        elif os.path.lexists(path):  # a file, a FIFO, a dangling link: reading it says which
+            yield SourceRef(name)
+        elif _GLOB_CHARS & set(path):
+            fs = LocalFileSystem()  # its glob only: the pattern is a path, never parsed as a URL
+            matches = [m for m in fs.glob(path) if not _hidden(m, _glob_root(path))]
+            if not matches:
+                yield SourceRef(name, SourceNotFound(name, "glob matched no files"))
+            for match in matches:
+                yield from (_walk_local(match) if os.path.isdir(match) else [SourceRef(display(match))])
+        else:
+            yield SourceRef(name, SourceNotFound(name, "no such file or directory"))
+    except (OSError, ValueError) as e:
+        yield SourceRef(name, SourceUnreadable(name, f"{type(e).__name__}: {e}"))
+
+
+def _walk_local(root: str) -> Iterator[SourceRef]:
+    for path, error in walk(root):
+        name = display(path)
+        yield SourceRef(name, None if error is None else SourceUnreadable(name, f"cannot list folder: {error}"))
 
 
 def _walk(fs: AbstractFileSystem, root: str) -> Iterator[SourceRef]:
@@ -136,7 +181,7 @@ def _glob_root(pattern: str) -> str:
 def _canonical(fs: AbstractFileSystem, path: str) -> str:
     """Local files as plain absolute paths (what users expect in output); others as URLs."""
     if "file" in _protocols(fs):
-        return os.path.abspath(path)
+        return display(os.path.abspath(path))
     return fs.unstrip_protocol(path)
 
 

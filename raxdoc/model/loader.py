@@ -76,6 +76,21 @@ def resolve(path_or_id: str | Path, *, allow_patterns: tuple[str, ...] = WEIGHT_
         raise LoaderError(f"cannot fetch {path_or_id!r} from the hub: {type(e).__name__}: {e}") from e
 
 
+def check_checkpoint(folder: Path) -> None:
+    """Cheap up-front check (no tensor read) that `folder` holds a Rax checkpoint: a config.json
+    whose model_type and sizes we read, and weights. The driver runs it before Ray starts, so a
+    wrong folder is one message, not a traceback from every engine actor."""
+    config = folder / "config.json"
+    if not config.is_file():
+        raise LoaderError(f"{folder} is not a checkpoint folder: no config.json")
+    try:
+        RaxConfig.from_file(config)
+    except (ValueError, TypeError, KeyError, OSError) as e:  # from_dict may trip on odd types
+        raise LoaderError(f"{config} is not a Rax checkpoint config: {e}") from e
+    if not (folder / "model.safetensors.index.json").is_file() and not any(folder.glob("*.safetensors")):
+        raise LoaderError(f"{folder} holds no weights (no *.safetensors, no model.safetensors.index.json)")
+
+
 def checkpoint_files(folder: Path) -> dict[str, Path]:
     """Checkpoint tensor name -> the safetensors file holding it."""
     index = folder / "model.safetensors.index.json"

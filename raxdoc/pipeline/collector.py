@@ -73,11 +73,24 @@ class ResultCollector:
         self.progress = {"documents_total": len(self.sources), "documents_done": 0, "pages_total": 0,
                          "pages_done": 0}
         self.report = _Throttle(on_progress, self.progress)
+        # Pages of the documents seen here / opened by ingest (ahead of what comes back): the
+        # pages total is the larger, so it grows as documents are opened, not as they finish.
+        self._pages_seen = self._pages_opened = 0
+
+    def pages_opened(self, pages: int) -> None:
+        """Ingest has opened documents holding `pages` pages so far (`graph.OpenedPages`)."""
+        self._pages_opened = max(self._pages_opened, pages)
+        self._update_pages_total()
+        self.report()
+
+    def _update_pages_total(self) -> None:
+        self.progress["pages_total"] = max(self._pages_seen, self._pages_opened)
 
     def add(self, row: StageRow) -> None:
         if row.source not in self.seen:
             self.seen.add(row.source)
-            self.progress["pages_total"] += max(row.page_count, 0)
+            self._pages_seen += max(row.page_count, 0)
+            self._update_pages_total()
         unreadable_but_done = row.doc_id.startswith(SOURCE_ID_PREFIX) and row.source in self.done_sources
         if row.kind is RowKind.SKIPPED or unreadable_but_done:
             self.counts["skipped"] += 1

@@ -7,6 +7,8 @@
 `build_dataset` returns the lazy dataset whose batches the driver (`run.extract`) iterates; rows
 travel between the stages in the wire form of `rows.StageRow`;
 `init_ray` joins `address` / RAY_ADDRESS or starts a quiet local Ray.
+`engine_count` keeps a CPU free for ingest; `PageCounter` / `OpenedPages` tell the driver the pages of
+each document as ingest opens it (the progress bar's total).
 
 Not here: what the stages do (`ingest_stage`, `engine_stage`), the driver end (`collector`).
 """
@@ -32,12 +34,96 @@ class NoGPUError(ValueError):
     """A GPU profile was asked for where the cluster has no GPU."""
 
 
+class TooManyEngines(ValueError):
+    """--engines leaves no CPU for ingest: each engine actor holds one CPU for the whole run."""
+
+
+def engine_count(engines: int | None, default: int, cpus: float) -> int:
+    """Engine actors for this run, leaving at least one CPU to ingest.
+
+    Each actor holds a CPU for the whole run, so with actors >= CPUs no ingest task is ever
+    scheduled and the run deadlocks silently. An explicit `engines` that does not fit is refused
+    (the user asked for a number: quietly running fewer would hide why the run is slower than
+    planned); the default (one per GPU) is capped with a warning, since the user chose nothing.
+    """
+    room = int(cpus) - 1
+    if room < 1:
+        raise TooManyEngines(f"this Ray cluster has {cpus:g} CPU(s): a run needs at least 2 "
+                             f"(one for an engine actor, one for ingest)")
+    if engines is not None:
+        if engines > room:
+            raise TooManyEngines(f"--engines {engines} needs {engines} CPUs for its actors plus one for ingest, "
+                                 f"and this Ray cluster has {cpus:g}: use --engines {room} or fewer")
+        return engines
+    if default > room:
+        log.warning("%d engine actors would leave no CPU for ingest (%g CPUs): running %d", default, cpus, room)
+    return min(default, room)
+
+
+class PageCounter:
+    """A Ray actor (no CPU): pages of each document as ingest opens it, keyed by source so a
+    retried ingest task counts once. The driver sees page rows only after the engine stage, so
+    without it the pages bar's total would learn of a document when its pages are already done."""
+
+    def __init__(self):
+        self.pages: dict[str, int] = {}
+
+    def opened(self, source: str, pages: int) -> None:
+        self.pages[source] = pages
+
+    def total(self) -> int:
+        return sum(self.pages.values())
+
+
+class OpenedPages:
+    """Driver side of `PageCounter`: `poll()` returns the latest total without ever waiting on it."""
+
+    def __init__(self):
+        import ray
+
+        self.actor = ray.remote(num_cpus=0)(PageCounter).remote()
+        self._pending = None
+        self.total = 0
+
+    def poll(self) -> int:
+        import ray
+
+        if self._pending is not None and ray.wait([self._pending], timeout=0)[0]:
+            self.total, self._pending = ray.get(self._pending), None
+        if self._pending is None:
+            self._pending = self.actor.total.remote()
+        return self.total
+
+
+def open_page_counter() -> OpenedPages | None:
+    """An `OpenedPages` when Ray is up; None otherwise (a driver run over a fake dataset)."""
+    import ray
+
+    return OpenedPages() if ray.is_initialized() else None
+
+
+class _CountingIngest:
+    """`IngestStage`, telling `PageCounter` each document's page count with its first row."""
+
+    def __init__(self, stage: IngestStage, counter):
+        self.stage, self.counter = stage, counter
+
+    def __call__(self, row: dict) -> Any:
+        first = True
+        for out in self.stage(row):
+            if first:
+                self.counter.opened.remote(out["source"], max(int(out["page_count"]), 0))
+                first = False
+            yield out
+
+
 def build_dataset(sources, render, done, model, prof: Profile, schema, constrained, device, engines,
-                   engine_stage, einvoice: str = "auto"):
+                   engine_stage, einvoice: str = "auto", counter: OpenedPages | None = None):
     import ray
 
     on_gpu = cluster_gpus() > 0 and (device is None or device.startswith("cuda"))
-    n_engines = engines or (max(1, int(cluster_gpus()) * prof.actors_per_gpu) if on_gpu else 1)
+    default = max(1, int(cluster_gpus()) * prof.actors_per_gpu) if on_gpu else 1
+    n_engines = engine_count(engines, default, float(ray.cluster_resources().get("CPU", 0)))
     if not on_gpu and prof.name != "cpu" and device is None:
         raise NoGPUError(f"profile {prof.name!r} needs a GPU and this Ray cluster has none; "
                          f"use --profile cpu (slow) or --address of a cluster with GPUs")
@@ -47,7 +133,8 @@ def build_dataset(sources, render, done, model, prof: Profile, schema, constrain
     ds = ray.data.from_items([{"source": s} for s in sources], override_num_blocks=min(len(sources), 1000))
     # A document per task up to 1,000 inputs (beyond, ~len/1000 each: a million one-row blocks would
     # cost more than they save). Pages stream out of the task one by one (IngestStage yields them).
-    ds = ds.flat_map(IngestStage(render, done, einvoice), num_cpus=1)
+    ingest = IngestStage(render, done, einvoice)
+    ds = ds.flat_map(ingest if counter is None else _CountingIngest(ingest, counter.actor), num_cpus=1)
     return ds.map_batches(
         engine_stage,
         fn_constructor_kwargs=dict(model=model, profile=prof, schema=schema, constrained=constrained,

@@ -139,7 +139,8 @@ def to_wire(row: StageRow) -> dict[str, Any]:
     out["words"] = json.dumps(row.words, ensure_ascii=False, separators=(",", ":")) if row.words else ""
     out["einvoice"] = "" if row.einvoice is None else einvoice_to_json(row.einvoice)
     for name in _OPTIONAL_STR:
-        out[name] = out[name] or ""
+        out[name] = _utf8(out[name] or "")
+    out["source"], out["words"] = _utf8(out["source"]), _utf8(out["words"])
     return out
 
 
@@ -197,6 +198,17 @@ def encode_batch(rows: list[StageRow]) -> dict[str, list]:
     """Typed rows -> a column batch (dict of lists) for Ray; every column even for no rows."""
     wire = [to_wire(r) for r in rows]
     return {name: [w[name] for w in wire] for name in _FIELDS}
+
+
+def _utf8(text: str) -> str:
+    """`text`, its lone surrogates (undecodable bytes of a file name, as os.fsdecode holds them)
+    written as backslash escapes ("\\udcff"): Arrow refuses them, and one such string would fail its
+    whole block. Sources are valid already (`raxdoc.ingest.localfs.display`); this guards the rest."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")  # "\\udcff", six characters
+    return text
 
 
 def _plain(value: Any) -> Any:

@@ -33,7 +33,7 @@ from typing import Any
 from raxdoc.pipeline.collector import ResultCollector, resume_state
 from raxdoc.pipeline.engine_stage import EngineStage
 from raxdoc.pipeline.finish import FinishSettings
-from raxdoc.pipeline.graph import NoGPUError, build_dataset, init_ray
+from raxdoc.pipeline.graph import NoGPUError, build_dataset, init_ray, open_page_counter
 from raxdoc.pipeline.ingest_stage import EINVOICE_MODES, render_options
 from raxdoc.pipeline.rows import decode_batch
 from raxdoc.pipeline.store import OutputStore
@@ -108,7 +108,7 @@ def extract(
     """
     from raxdoc.errors import SourceNotFound
     from raxdoc.ingest.sources import iter_sources
-    from raxdoc.model.loader import resolve
+    from raxdoc.model.loader import check_checkpoint, resolve
     from raxdoc.schemas.custom import resolve_schema
     from raxdoc.schemas.prompt import prompt_version
     from raxdoc.schemas.invoice import Invoice
@@ -126,7 +126,7 @@ def extract(
         einvoice = "off"
     # Fail now, clearly, not inside an actor. Actors get `model` as given: on a cluster each node
     # resolves a hub id from its own HF cache.
-    resolve(model)
+    check_checkpoint(resolve(model))
     refs = list(iter_sources([inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)))
     # Nothing at all, or only names that do not exist (a typo): a usage error, before Ray starts.
     # A missing name among real files is an error row like any unreadable input.
@@ -144,11 +144,15 @@ def extract(
     collector.report(force=True)  # before Ray starts: that alone takes seconds
     started_ray = init_ray(address)
     try:
+        counter = open_page_counter()  # pages as documents are opened: the pages bar's growing total
+        # Passed only with Ray up: stand-in build_dataset functions (tests) take the plain arguments.
         ds = build_dataset(sources, render, done, model, prof, schema, constrained, device, engines,
-                            engine_stage, einvoice)
+                            engine_stage, einvoice, **({} if counter is None else {"counter": counter}))
         store.drop_doc_ids(retry)  # their sources are read again now: one new row each
         try:
             for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
+                if counter is not None:
+                    collector.pages_opened(counter.poll())
                 for row in decode_batch(batch):
                     collector.add(row)
             collector.close()

@@ -3,7 +3,7 @@
 Layout under the output root (a local path or any fsspec URL, e.g. s3://bucket/run):
 
     documents/part-<key>.parquet     one row per input document (the commit record)
-    line_items/part-<key>.parquet    the same batch's line items, exploded
+    line_items/part-<key>.parquet    the same batch's line items, exploded (an empty part when it has none)
 
 A row is identified by (`doc_id`, `source`): two files with identical bytes share a `doc_id` and
 each has its own row. `<key>` is a hash of the batch's sorted (doc_id, source) pairs, so writing
@@ -33,15 +33,37 @@ LINE_ITEMS = "line_items"
 _TMP_SUFFIX = ".inprogress"
 
 
+class OutputError(ValueError):
+    """The output folder cannot be used (a file, not writable, no fsspec driver, a foreign part):
+    a usage error, raised before any work, whose message names the path."""
+
+
 class OutputStore:
     def __init__(self, root: str, *, storage_options: dict | None = None):
-        self.fs, self.root = fsspec.core.url_to_fs(str(root), **(storage_options or {}))
-        self.root = self.root.rstrip("/")
-        protocols = (self.fs.protocol,) if isinstance(self.fs.protocol, str) else tuple(self.fs.protocol)
-        self._local = "file" in protocols
-        for table in (DOCUMENTS, LINE_ITEMS):
-            self.fs.makedirs(self._dir(table), exist_ok=True)
-        self._clean()
+        try:
+            self.fs, self.root = fsspec.core.url_to_fs(str(root), **(storage_options or {}))
+            self.root = self.root.rstrip("/")
+            protocols = (self.fs.protocol,) if isinstance(self.fs.protocol, str) else tuple(self.fs.protocol)
+            self._local = "file" in protocols
+            for table in (DOCUMENTS, LINE_ITEMS):
+                self.fs.makedirs(self._dir(table), exist_ok=True)
+            self._probe()
+            self._clean()
+        except ImportError as e:  # fsspec: "Install s3fs to access S3"
+            raise OutputError(f"cannot write to {root}: {e}") from None
+        except OSError as e:  # a file in the way, no permission, read-only, unreachable
+            raise OutputError(f"cannot write to {root}: {type(e).__name__}: {e.strerror or e}") from None
+
+    def _probe(self) -> None:
+        """Write and remove a tiny file now: an unwritable folder fails here, not after the first batch.
+        Its name ends like a temporary file's, so a probe left by a killed run is cleaned up."""
+        probe = posixpath.join(self._dir(DOCUMENTS), f"probe-{uuid.uuid4().hex[:8]}{_TMP_SUFFIX}")
+        with self.fs.open(probe, "wb") as f:
+            f.write(b"")
+        try:
+            self.fs.rm(probe)
+        except FileNotFoundError:  # another run's cleanup took it first: the folder is writable all the same
+            pass
 
     def _dir(self, table: str) -> str:
         return posixpath.join(self.root, table)
@@ -61,11 +83,7 @@ class OutputStore:
 
     def done_doc_ids(self) -> set[str]:
         """doc_ids with a committed `documents` row."""
-        ids: set[str] = set()
-        for path in self._parts(DOCUMENTS):
-            with self.fs.open(path, "rb") as f:
-                ids.update(pq.read_table(f, columns=["doc_id"]).column("doc_id").to_pylist())
-        return ids
+        return {d for d, _ in self.done_rows()}
 
     def done_rows(self) -> set[tuple[str, str | None]]:
         """(doc_id, source) of every committed `documents` row (source None where a part has none)."""
@@ -78,18 +96,31 @@ class OutputStore:
         return rows
 
     def _read_keys(self, path: str) -> pa.Table:
-        """Only the identity columns of a documents part (the rest may be large: nested line items)."""
-        with self.fs.open(path, "rb") as f:
-            names = pq.read_schema(f).names
-            f.seek(0)
-            return pq.read_table(f, columns=[c for c in ("doc_id", "source") if c in names])
+        """Only the identity columns of a documents part (the rest may be large: nested line items).
+
+        A part raxdoc did not write (no doc_id, or not Parquet) is an OutputError naming it: resume
+        cannot tell what it holds, and deleting a user's file is not ours to decide."""
+        try:
+            with self.fs.open(path, "rb") as f:
+                names = pq.read_schema(f).names
+                f.seek(0)
+                if "doc_id" in names:
+                    return pq.read_table(f, columns=[c for c in ("doc_id", "source") if c in names])
+            why = "it has no doc_id column"
+        except (pa.ArrowException, OSError) as e:
+            why = f"it cannot be read as Parquet ({e})"
+        raise OutputError(f"{path} was not written by raxdoc: {why}. Move it out of {self._dir(DOCUMENTS)} "
+                          f"(or write to another --output) and run again.")
 
     def write_batch(self, documents: pa.Table, line_items: pa.Table | None = None) -> str:
-        """Write one batch (line items first, documents last) and return the part's file name."""
+        """Write one batch (line items first, documents last) and return the part's file name.
+
+        A `line_items` table is written even when empty (its schema only), so every documents part
+        has its line_items twin and `SELECT ... FROM 'out/line_items/*.parquet'` works on any run."""
         if documents.num_rows == 0:
             raise ValueError("write_batch needs at least one documents row")
         name = f"part-{batch_key(_row_keys(documents))}.parquet"
-        if line_items is not None and line_items.num_rows:
+        if line_items is not None:
             self._write_atomic(line_items, posixpath.join(self._dir(LINE_ITEMS), name))
         self._write_atomic(documents, posixpath.join(self._dir(DOCUMENTS), name))
         return name
@@ -140,11 +171,16 @@ class OutputStore:
         ids = table.column("doc_id").to_pylist()
         gone = {i for i, k in zip(ids, keep) if not k} - {i for i, k in zip(ids, keep) if k}
         items_path = posixpath.join(self._dir(LINE_ITEMS), posixpath.basename(path))
+        kept = table.filter(pa.array(keep, pa.bool_()))
         if gone and self.fs.exists(items_path):
             items = self._read(items_path)
             mask = [i not in gone for i in items.column("doc_id").to_pylist()]
-            self._replace(items_path, items.filter(pa.array(mask)))
-        self._replace(path, table.filter(pa.array(keep)))
+            items = items.filter(pa.array(mask, pa.bool_()))
+            if kept.num_rows:  # the twin stays beside its documents part, empty or not
+                self._write_atomic(items, items_path)
+            else:
+                self.fs.rm(items_path)
+        self._replace(path, kept)
 
     def _read(self, path: str) -> pa.Table:
         with self.fs.open(path, "rb") as f:

@@ -31,10 +31,12 @@ FLOOR = Decimal("0.01")
 _CARRY = re.compile(r"\b(übertrag|uebertrag|carried forward|brought forward|carry forward|a reporter|"
                     r"à reporter|zwischensumme|subtotal)\b", re.IGNORECASE)
 # Issues that lower confidence (each costs DOUBT_COST, up to MAX_DOUBT). A value corrected from the
-# printed text is settled, but the reader misread it: its other values deserve a second look.
+# printed text is settled, but the reader misread it: its other values deserve a second look (so
+# does a line read back from the page, or one dropped as read twice).
 DOUBT_KINDS = frozenset({"field_dropped", "ambiguous_number", "ambiguous_date", "repaired_json",
                          "wrapped_list", "joined_across_pages", "conflicting_values", "ungrounded_item",
-                         "corrected_from_text", "possibly_missed_line"})
+                         "corrected_from_text", "possibly_missed_line", "added_from_text",
+                         "removed_repeated_line"})
 DOUBT_COST, MAX_DOUBT = 0.02, 0.3
 # Confidence lost when every item is ungrounded (grounded False); a share of items loses that share.
 UNGROUNDED_COST = 0.5

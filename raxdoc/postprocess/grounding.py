@@ -18,8 +18,11 @@ of whose values is on its page is reported (`ungrounded_item`) and lowers confid
 (`checks.grounded_confidence`). A number not on its page that the printed text settles
 (`corrections`) is replaced, never silently: a `corrected_from_text` issue names the field and
 the value read, the field counts as found, and the checks and status are decided again
-(`merge.recheck`). A table row that no item accounts for is a `possibly_missed_line` issue
-(`missed_lines`).
+(`merge.recheck`). Whole lines likewise (`repair_lines`, `added_lines`): a line read twice from
+one printed row is removed (`removed_repeated_line`), a description cut short of its printed
+cell is taken whole (`corrected_from_text`), and a table row no item accounts for (`missed_lines`)
+is read back as an item where its row settles one (`added_from_text`), else it is a
+`possibly_missed_line` issue.
 
 Not here: the text-layer index (`ground_words`, `ground_text`), rows and columns of a table
 (`ground_rows`), the correction and missed-line rules, Parquet columns (`raxdoc.schemas.rows`).
@@ -34,14 +37,16 @@ from decimal import Decimal
 
 from pydantic import BaseModel
 
-from raxdoc.postprocess.checks import grounded_confidence
+from raxdoc.postprocess.checks import grounded_confidence, line_amount_ok
 from raxdoc.postprocess.corrections import TOTAL_FIELDS, Fix, correct_item, correct_total
 from raxdoc.postprocess.ground_rows import ItemRow, align_columns, locate_item
 from raxdoc.postprocess.ground_words import Match, PageText
 from raxdoc.postprocess.merge import recheck
-from raxdoc.postprocess.missed_lines import missed_lines
+from raxdoc.postprocess.missed_lines import MissedRow, missed_rows
 from raxdoc.postprocess.normalise import PageHints
-from raxdoc.schemas.fields import FieldKind, items_field, model_fields_of
+from raxdoc.postprocess.added_lines import item_from_row, settles_sum
+from raxdoc.postprocess.repair_lines import complete_descriptions, repeated_items
+from raxdoc.schemas.fields import FieldKind, item_model, items_field, model_fields_of
 from raxdoc.schemas.records import DocumentRecord, Grounding, Issue, ItemGrounding
 
 # String fields compared exactly (spaces removed): identifiers, not prose.
@@ -139,17 +144,27 @@ def ground_document(doc: DocumentRecord, page_words: Mapping[int, Sequence], hin
     for item, (page_index, _) in zip(items, doc.item_keys, strict=True):
         page = pages.get(page_index)
         located.append(None if page is None else locate_item(page, values_of(item)))
-    columns = {n: align_columns([r for r, (p, _) in zip(located, doc.item_keys) if r is not None and p == n])
-               for n in pages}
     issues = list(doc.issues)
-    for k, (row, (page_index, _)) in enumerate(zip(located, doc.item_keys)):
+    keys = list(doc.item_keys)
+    for k in reversed(repeated_items(items, located, keys, pages)):
+        issues.append(Issue("removed_repeated_line", f"{items_name}[{k}]", f"{items[k].description!r} was read "
+                            f"again from the same printed row of page {keys[k][0]}, printed fewer times than read",
+                            keys[k][0]))
+        del items[k], located[k], keys[k]
+    columns = {n: align_columns([r for r, (p, _) in zip(located, keys) if r is not None and p == n])
+               for n in pages}
+    complete_descriptions(items, located, keys, {n: p.text for n, p in pages.items()}, items_name, issues)
+    for k, (row, (page_index, _)) in enumerate(zip(located, keys)):
         fix = None if row is None else correct_item(items[k], row, pages[page_index].text, columns[page_index])
         if fix is not None:
             issues.append(_corrected(f"{items_name}[{k}].{fix.name}", getattr(items[k], fix.name), fix, page_index))
             items[k] = items[k].model_copy(update={fix.name: fix.value})
             row.values = [(p, how, fix.value if p == fix.name else v) for p, how, v in row.values]
             row.chosen[fix.name] = fix.match
-    record = doc.record.model_copy(update={items_name: items}) if len(issues) > len(doc.issues) else doc.record
+    missed = _add_missed(doc, items, located, keys, pages, columns, issues)
+    changed = len(issues) > len(doc.issues)
+    record = doc.record.model_copy(update={items_name: items}) if changed else doc.record
+    doc = dataclasses.replace(doc, item_keys=tuple(keys)) if changed else doc
     found = total = 0
     results = []
     for row, (page_index, index) in zip(located, doc.item_keys):
@@ -170,7 +185,6 @@ def ground_document(doc: DocumentRecord, page_words: Mapping[int, Sequence], hin
         header_missing = tuple(path for path, how, value in header
                                if not any(p.find(how, value, fuzzy=fuzzy) for fuzzy in (False, True)
                                           for p in pages.values()))
-        missed = _missed(doc, record, located, pages)
         # Σ lines settles a subtotal only when every line is read once and found in its row.
         complete = not missed and not _shared_rows(located, doc.item_keys) and all(
             r.grounded is not None and "amount" not in r.unverified_fields for r in results)
@@ -213,15 +227,55 @@ def _correct_totals(doc: DocumentRecord, record: BaseModel, missing: tuple[str, 
     return record, missing
 
 
-def _missed(doc: DocumentRecord, record: BaseModel, located: list[ItemRow | None],
-            pages: Mapping[int, _Page]) -> list[Issue]:
-    """A `possibly_missed_line` issue for each table row no item accounts for (`missed_lines`)."""
+def _missed(doc: DocumentRecord, located: list[ItemRow | None], keys: Sequence[tuple[int, int]],
+            pages: Mapping[int, _Page]) -> list[tuple[int, MissedRow]]:
+    """Each table row no item accounts for (`missed_lines`), with its page."""
+    record = doc.record
     totals = {abs(v) for n in (*TOTAL_FIELDS, "amount_due") if isinstance(v := getattr(record, n, None), Decimal)}
     out = []
     for n, page in sorted(pages.items()):
-        rows = [r for r, (p, _) in zip(located, doc.item_keys) if r is not None and p == n]
-        elsewhere = [r for r, (p, _) in zip(located, doc.item_keys) if r is not None and p != n]
-        for text in missed_lines(page.text, rows, totals, elsewhere):
-            out.append(Issue("possibly_missed_line", items_field(doc.schema),
-                             f"printed row {text!r} matches no extracted item", n))
+        rows = [r for r, (p, _) in zip(located, keys) if r is not None and p == n]
+        elsewhere = [r for r, (p, _) in zip(located, keys) if r is not None and p != n]
+        out += [(n, row) for row in missed_rows(page.text, rows, totals, elsewhere)]
     return out
+
+
+def _add_missed(doc: DocumentRecord, items: list, located: list[ItemRow | None], keys: list[tuple[int, int]],
+                pages: Mapping[int, _Page], columns: Mapping[int, Mapping], issues: list[Issue]) -> list[Issue]:
+    """Missed rows that settle an item (`added_lines`) added in page order, each with an
+    `added_from_text` issue; a `possibly_missed_line` issue for every other one (returned)."""
+    name = items_field(doc.schema)
+    model = item_model(doc.schema)
+    hows = {p: how for r in located if r is not None for p, how, _ in r.values}
+    found, sum_only, left = [], [], []
+    for n, row in _missed(doc, located, keys, pages):
+        # A column too few of this page's items fix (a discount on two lines) is taken from the others'.
+        cols = {**{f: c for m in sorted(columns) if m != n for f, c in columns[m].items()}, **columns[n]}
+        item = item_from_row(pages[n].text, row, cols, hows, model, n)
+        (left if item is None else found if line_amount_ok(item) else sum_only).append((n, row, item))
+    if sum_only and not settles_sum(items + [i for _, _, i in found], [i for _, _, i in sum_only], doc.record):
+        left += sum_only
+        sum_only = []
+    for n, row, item in sorted(found + sum_only, key=lambda t: (t[0], t[1].lines[0])):
+        at = _place(located, keys, pages, n, row.lines[0])
+        index = 1 + max([k[1] for k in keys[:at] if k[0] == n], default=-1)
+        keys[:] = keys[:at] + [(n, index)] + [(p, i + 1 if p == n else i) for p, i in keys[at:]]
+        items.insert(at, item)
+        located.insert(at, locate_item(pages[n], values_of(item)))
+        issues.append(Issue("added_from_text", f"{name}[{at}]", f"page {n} prints {row.text!r}, which no extracted "
+                            "item accounts for; read from the printed row", n))
+    return [Issue("possibly_missed_line", name, f"printed row {row.text!r} matches no extracted item", n)
+            for n, row, _ in sorted(left, key=lambda t: (t[0], t[1].lines[0]))]
+
+
+def _place(located: list[ItemRow | None], keys: Sequence[tuple[int, int]], pages: Mapping[int, _Page],
+           page_index: int, line: int) -> int:
+    """Where a row printed on `line` of `page_index` goes among the items: after those above it."""
+    at = 0
+    for k, (row, (p, _)) in enumerate(zip(located, keys)):
+        if p < page_index:
+            at = k + 1
+        elif p == page_index and row is not None and row.chosen:
+            if min(pages[p].text.line_of[i] for m in row.chosen.values() for i in m.words) < line:
+                at = k + 1
+    return at

@@ -24,6 +24,7 @@ import statistics
 from collections import Counter, defaultdict
 from collections.abc import Collection, Sequence
 from decimal import Decimal
+from typing import NamedTuple
 
 from raxdoc.postprocess.ground_rows import COLUMN_TOLERANCE, MIN_COLUMN, ItemRow, aligned
 from raxdoc.postprocess.ground_words import PageText
@@ -109,7 +110,7 @@ class _Table:
         return range(first, last + 1)
 
 
-def _shaped_rows(page: PageText, elsewhere: Sequence[ItemRow]) -> list[str]:
+def _shaped_rows(page: PageText, elsewhere: Sequence[ItemRow]) -> list[MissedRow]:
     """A page none of whose items was located: the rows shaped like the table rows of the other
     pages (a number in their amount column and one in another of their number columns)."""
     boxes: dict[str, list[tuple[float, ...]]] = defaultdict(list)
@@ -126,13 +127,27 @@ def _shaped_rows(page: PageText, elsewhere: Sequence[ItemRow]) -> list[str]:
     hits: dict[int, set[str]] = defaultdict(set)
     for _, m in page.printed_numbers():
         hits[page.line_of[m.words[0]]] |= {path for path, column in columns.items() if aligned(m.box, column)}
-    texts = [_text(page, page.lines[n]) for n in sorted(hits) if "amount" in hits[n] and len(hits[n]) >= 2]
-    return [t for t in texts if not _label(t)]
+    found = [MissedRow(_text(page, page.lines[n]), (n,)) for n in sorted(hits)
+             if "amount" in hits[n] and len(hits[n]) >= 2]
+    return [r for r in found if not _label(r.text)]
+
+
+class MissedRow(NamedTuple):
+    """One printed row no item accounts for: its text and its text lines (the row's, then wrapped ones)."""
+
+    text: str
+    lines: tuple[int, ...]
 
 
 def missed_lines(page: PageText, rows: Sequence[ItemRow], totals: Collection[Decimal] = (),
                  elsewhere: Sequence[ItemRow] = ()) -> list[str]:
-    """The printed text of each table row on `page` that none of `rows` accounts for (module docstring).
+    """The printed text of each table row on `page` that none of `rows` accounts for (module docstring)."""
+    return [r.text for r in missed_rows(page, rows, totals, elsewhere)]
+
+
+def missed_rows(page: PageText, rows: Sequence[ItemRow], totals: Collection[Decimal] = (),
+                elsewhere: Sequence[ItemRow] = ()) -> list[MissedRow]:
+    """Each table row on `page` that none of `rows` accounts for, with its lines (module docstring).
 
     `rows`: the items located on this page; `totals`: the document's total values (absolute), whose
     rows end the table; `elsewhere`: the items located on the document's other pages, whose columns
@@ -158,5 +173,5 @@ def missed_lines(page: PageText, rows: Sequence[ItemRow], totals: Collection[Dec
         while below in span and table.kind(below) == WRAP and below not in table.matched:
             text += " " + _text(page, page.lines[below])
             below += 1
-        out.append(text)
+        out.append(MissedRow(text, tuple(range(n, below))))
     return out

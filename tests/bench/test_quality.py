@@ -115,6 +115,7 @@ def test_the_benchmark_runs_on_two_invoices(quality, tmp_path):
     assert perfect["line_item_f1"] == 1.0 and perfect["header_accuracy"] == 1.0 and perfect["injected"] == {}
     assert perfect["documents"] == 2 and perfect["documents_per_s"] > 0
     assert perfect["fields"]["line_items"]["amount"]["recall"] == 1.0
-    assert noisy["line_item_f1"] < 1.0 and sum(noisy["injected"].values()) > 0
+    # Errors were injected; the text layer repairs most of them, so F1 stays high (may reach 1.0).
+    assert sum(noisy["injected"].values()) > 0 and 0.9 <= noisy["line_item_f1"] <= 1.0
     assert noisy["misread_digit"]["errors"] == noisy["injected"].get("misread_digit", 0)
     assert noisy["dropped_line"]["dropped"] == noisy["injected"].get("dropped_line", 0)

@@ -115,3 +115,24 @@ def test_deduplicate_reads_whole_parts_only_where_rows_repeat(tmp_path, monkeypa
     assert store.deduplicate() == 0 and read == []  # the end-of-run check on a clean store: ids only
     store.write_batch(_docs("c", "d"))
     assert store.deduplicate() == 1 and len(read) >= 1
+
+
+def test_a_batch_without_line_items_still_writes_an_empty_line_items_part(tmp_path):
+    import duckdb
+
+    store = OutputStore(str(tmp_path))
+    empty = pa.table({"doc_id": pa.array([], pa.string()), "item_index": pa.array([], pa.int64())})
+    name = store.write_batch(_docs("a"), empty)
+    assert (tmp_path / LINE_ITEMS / name).exists()
+    # A query over the line_items glob works on a run with no line items at all.
+    count = duckdb.sql(f"SELECT count(*), count(item_index) FROM '{tmp_path}/{LINE_ITEMS}/*.parquet'").fetchall()
+    assert count == [(0, 0)]
+
+
+def test_dropping_every_item_of_a_part_keeps_its_empty_twin(tmp_path):
+    store = OutputStore(str(tmp_path))
+    name = store.write_batch(_docs("a", "b"), _items("a"))
+    assert store.drop_doc_ids({"a"}) == 1
+    assert (tmp_path / LINE_ITEMS / name).exists() and pq.read_table(tmp_path / LINE_ITEMS / name).num_rows == 0
+    store.drop_doc_ids({"b"})
+    assert not (tmp_path / DOCUMENTS / name).exists() and not (tmp_path / LINE_ITEMS / name).exists()

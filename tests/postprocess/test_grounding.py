@@ -106,9 +106,12 @@ def test_a_wrapped_description_is_found_over_the_line_break():
     _, (item,) = _one([{"description": "Cloud-Speicher Abonnement, inkl. Installation und Konfiguration vor Ort",
                         "quantity": "25", "amount": "1.393,00"}], words)
     assert item.grounded and item.bbox[1] == 0.30 and item.bbox[3] == pytest.approx(0.318 + H)
-    # Cut short (a reader that missed the second line) is still printed text: found, one line.
-    _, (cut,) = _one([{"description": "Cloud-Speicher Abonnement", "quantity": "25", "amount": "1393.00"}], words)
-    assert cut.grounded and cut.bbox[3] == pytest.approx(0.30 + H)
+    # Cut short (a reader that missed the second line): found, and taken whole from its printed cell
+    # (`repair_lines`), so its box spans both lines.
+    doc, (cut,) = _one([{"description": "Cloud-Speicher Abonnement", "quantity": "25", "amount": "1393.00"}], words)
+    assert cut.grounded and cut.bbox[3] == pytest.approx(0.318 + H)
+    assert doc.record.line_items[0].description == \
+        "Cloud-Speicher Abonnement, inkl. Installation und Konfiguration vor Ort"
 
 
 def test_a_description_with_a_misread_letter_is_found_fuzzily_but_not_a_different_one():
