@@ -20,24 +20,9 @@ from raxdoc.postprocess import parse_document
 from raxdoc.postprocess.corrections import one_edit
 from raxdoc.testing.invoices import LOCALES, generate_invoice
 from raxdoc.testing.standin import read_page
+from tests.postprocess.printed import H, line as _line, right as _right
 
 D = Decimal
-H = 0.015
-
-
-def _line(y: float, *cells: tuple[float, str]) -> list[tuple]:
-    """Words of one printed line; a cell is (x, text), its words laid out at 0.01 a letter."""
-    out = []
-    for x, text in cells:
-        for word in text.split(" "):
-            out.append((x, y, x + 0.01 * len(word), y + H, word))
-            x += 0.01 * len(word) + 0.005
-    return out
-
-
-def _right(x1: float, text: str) -> tuple[float, str]:
-    """A cell right-aligned at x1 (a number column)."""
-    return (x1 - 0.01 * len(text.replace(" ", "")) - 0.005 * text.count(" "), text)
 
 
 def _row(y: float, desc: str, qty: str, price: str, amount: str, *extra: tuple[float, str]) -> list[tuple]:

@@ -22,18 +22,7 @@ from raxdoc.postprocess.ground_words import PageText
 from raxdoc.postprocess.grounding import ground_document
 from raxdoc.testing.invoices import generate_invoice
 from raxdoc.testing.standin import read_page
-
-H = 0.015  # a text line's height (0..1 of the page)
-
-
-def _line(y: float, *cells: tuple[float, str]) -> list[tuple]:
-    """Words of one printed line: each cell (x, "text of words") laid out word by word at 0.01 a letter."""
-    out = []
-    for x, text in cells:
-        for word in text.split(" "):
-            out.append((x, y, x + 0.01 * len(word), y + H, word))
-            x += 0.01 * len(word) + 0.005
-    return out
+from tests.postprocess.printed import H, line as _line
 
 
 def _doc(items: list[dict], words, header: dict | None = None):

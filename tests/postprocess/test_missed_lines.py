@@ -17,25 +17,7 @@ from raxdoc.pipeline.rows import page_words
 from raxdoc.postprocess import parse_document
 from raxdoc.testing.invoices import LOCALES, generate_invoice
 from raxdoc.testing.standin import read_page
-
-H = 0.015
-
-
-def _line(y: float, *cells: tuple[float, str]) -> list[tuple]:
-    out = []
-    for x, text in cells:
-        for word in text.split(" "):
-            out.append((x, y, x + 0.01 * len(word), y + H, word))
-            x += 0.01 * len(word) + 0.005
-    return out
-
-
-def _right(x1: float, text: str) -> tuple[float, str]:
-    return (x1 - 0.01 * len(text.replace(" ", "")) - 0.005 * text.count(" "), text)
-
-
-def _row(y: float, desc: str, qty: str, price: str, amount: str) -> list[tuple]:
-    return _line(y, (0.10, desc), _right(0.62, qty), _right(0.75, price), _right(0.90, amount))
+from tests.postprocess.printed import H, line as _line, right as _right, row as _row
 
 
 ROWS = [("Widget blue", "2", "5.00", "10.00"), ("Gadget", "1", "7.50", "7.50"), ("Sprocket", "4", "2.25", "9.00"),
