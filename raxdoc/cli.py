@@ -24,7 +24,8 @@ from raxdoc.settings import DEFAULT_MODEL
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Extract invoice line items from PDFs into Parquet with Rax 4.5.")
-console = Console(stderr=True)
+# soft_wrap: messages and paths are wrapped by the terminal, never broken in two by rich (copy-pastable).
+console = Console(stderr=True, soft_wrap=True)
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED = 130  # the shell's code for a run stopped by SIGINT (128 + 2)
