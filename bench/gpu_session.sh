@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GPU session in one script: each step fits one device call (10 minutes at most).
 #
-#   bash bench/gpu_session.sh STEP [STEP...]      STEP: tests | bench | cap | attn | grammar | cpu-tests | all
+#   bash bench/gpu_session.sh STEP [STEP...]      STEP: selfcheck | tests | bench | cap | attn | grammar | cpu-tests | all
 #
 # Run from the repository root the device tool sends, with `carry: [".whl"]` (bench/fetch_wheels.sh
 # fills .whl/ here first). Every step starts with `setup` (idempotent): check that CUDA is there,
@@ -11,6 +11,9 @@
 # prints one line `VERDICT <step>: ok|FAILED|TIMEOUT|SKIPPED (...)`; verdicts, logs and JSON
 # results go to $OUT (the device tool's folder; ./out/gpu_session elsewhere).
 #
+#   selfcheck  the engine's start-up self-check on the random rax-4.5 checkpoint (fla, Triton, flash
+#              prefill, decode kernel, CUDA graphs, overlap vs the plain-torch reference; RAXDOC_OPS
+#              auto, so a failing path falls back): selfcheck-rax-4.5.json with the verdict, run first
 #   tests      pytest -m gpu tests/model (auto ops), then RAXDOC_OPS=fla pytest -m gpu tests/engine
 #              (both on the torch ops if fla will not import: setup says so, bench and cap skip)
 #   bench      random rax-4.5 checkpoint (/tmp/ckpt, reused), bench/engine.py at the h100 settings
@@ -110,6 +113,8 @@ parts = [f"{e['pages_per_s']} pages/s", f"decode {e['decode_tok_s']} tok/s", f"M
          f"graphs {run.get('graphs_captured')}" if run.get("cuda_graphs") else f"graphs OFF {run.get('graph_error')}"]
 if base:
     parts.append(f"baseline {base.get('pages_per_s', base.get('error'))} pages/s, speedup {r.get('speedup')}")
+if r.get("engine_paths"):
+    parts.append(f"self-check {r['engine_paths'].get('self_check')}")
 if r.get("targets"):
     parts.append("targets " + ", ".join(f"{k}: {'ok' if v else 'MISSED'}" for k, v in r["targets"].items()))
 print("; ".join(str(p) for p in parts))
@@ -242,6 +247,25 @@ step_bench() {
   elif [ "$RC" -ne 124 ] && [ "$RC" -ne 137 ]; then verdict bench/model-forward FAILED "rc $RC; log bench.log"; fi
 }
 
+step_selfcheck() {
+  step_ckpt selfcheck.log
+  local json="$OUT/selfcheck-rax-4.5.json"
+  rm -f "$json"
+  bounded selfcheck 240 90 selfcheck.log env RAXDOC_OPS=auto "$PY" bench/selfcheck.py --ckpt-dir "$CKPT" \
+    --profile h100 --out "$json"
+  [ "$RC" -eq 125 ] && return 0
+  if [ "$RC" -eq 124 ] || [ "$RC" -eq 137 ]; then return 0; fi
+  local summary=""
+  [ -f "$json" ] && summary=$("$PY" - "$json" <<'PYEOF' 2>&1
+import json, sys
+r = json.load(open(sys.argv[1]))
+print(f"{r['verdict']}; paths " + ", ".join(f"{k} {v}" for k, v in r["paths"].items() if k != "self_check"))
+PYEOF
+)
+  if [ "$RC" -eq 0 ]; then verdict selfcheck ok "${summary}; ${TOOK}s"
+  else verdict selfcheck FAILED "rc $RC: ${summary:-no verdict}; log selfcheck.log"; fi
+}
+
 step_cap() {
   need_fla cap || return 0
   step_ckpt cap.log
@@ -281,15 +305,16 @@ main() {
   local steps=() arg s
   for arg in "$@"; do
     case $arg in
-      tests | bench | cap | attn | grammar | cpu-tests) steps+=("$arg") ;;
-      all) steps+=(tests bench cap attn grammar cpu-tests) ;;
-      *) echo "unknown step '$arg' (tests, bench, cap, attn, grammar, cpu-tests, all)" >&2; exit 2 ;;
+      selfcheck | tests | bench | cap | attn | grammar | cpu-tests) steps+=("$arg") ;;
+      all) steps+=(selfcheck tests bench cap attn grammar cpu-tests) ;;
+      *) echo "unknown step '$arg' (selfcheck, tests, bench, cap, attn, grammar, cpu-tests, all)" >&2; exit 2 ;;
     esac
   done
   rm -f "$OUT"/*.log "$OUT/verdicts.txt"  # this invocation's logs only (the device's $OUT starts empty)
   setup
   for s in "${steps[@]}"; do
     case $s in
+      selfcheck) step_selfcheck ;;
       tests) step_tests ;;
       bench) step_bench ;;
       cap) step_cap ;;

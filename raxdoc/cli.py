@@ -1,10 +1,11 @@
-"""The `raxdoc` command: `raxdoc extract INPUT... -o OUT`, `raxdoc eval OUT TRUTH` and `raxdoc bench`.
+"""The `raxdoc` command: `extract INPUT... -o OUT`, `eval OUT TRUTH`, `models`, `doctor` and `bench`.
 
-A thin layer over `raxdoc.pipeline.extract`: parse flags, draw progress with rich, print a
-summary table, and map the outcome to an exit code — 0 when every document is ok, 1 when some
-are partial or failed, 2 on usage errors (bad flags, unknown profile, missing weights).
+A thin layer over `raxdoc.pipeline.extract` and friends: parse flags, call, and map the outcome to
+an exit code — 0 when every document is ok, 1 when some are partial or failed, 2 on usage errors
+(bad flags, unknown profile, missing weights), 130 when interrupted.
 
-Not here: any extraction logic (pipeline.py and the stages), or scoring (raxdoc.eval).
+Not here: any extraction logic (raxdoc.pipeline), scoring (raxdoc.eval), what is drawn on the
+terminal (`raxdoc.console`).
 """
 
 from __future__ import annotations
@@ -15,17 +16,13 @@ from typing import Optional
 
 import typer
 from rich.console import Console
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn,
-                           TimeRemainingColumn)
 from rich.text import Text
-from rich.table import Table
 
+from raxdoc.console import console, error as _error, print_summary, progress_bars, show_warnings
 from raxdoc.settings import DEFAULT_MODEL
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Extract invoice line items from PDFs into Parquet with Rax 4.5.")
-# soft_wrap: messages and paths are wrapped by the terminal, never broken in two by rich (copy-pastable).
-console = Console(stderr=True, soft_wrap=True)
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED = 130  # the shell's code for a run stopped by SIGINT (128 + 2)
@@ -53,6 +50,14 @@ def extract(
     constrained: bool = typer.Option(True, help="Schema-constrained decoding (off: free text + JSON repair)."),
     einvoice: str = typer.Option("auto", help="E-invoice XML (Factur-X, ZUGFeRD, XRechnung, UBL): auto (take it, "
                                               "no model), verify (run the model too, report disagreements), off."),
+    ocr: bool = typer.Option(False, "--ocr", help="OCR scanned pages that have no text layer (CPU, RapidOCR: "
+                                                   "pip install 'raxdoc[ocr]'), so their values get boxes."),
+    trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Run a checkpoint's own modelling "
+                                           "code (auto_map, e.g. R-4B) on the transformers reader. Off: refused."),
+    retry_errors: bool = typer.Option(False, "--retry-errors", help="Process documents whose earlier row in OUTPUT "
+                                      "is an error again, replacing that row (default: skipped like done ones)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Remove OUTPUT's earlier rows first: needed to rerun "
+                                   "into a folder written with other settings (schema, model, tokens, pixels)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Extract every input document into OUTPUT/documents and OUTPUT/line_items (Parquet)."""
@@ -60,15 +65,16 @@ def extract(
     from raxdoc.errors import RaxdocError
     from raxdoc.model.loader import LoaderError
 
-    _show_warnings()
+    show_warnings()
     overrides = {"max_num_seqs": max_num_seqs, "max_new_tokens": max_new_tokens, "max_pixels": max_pixels}
     started = time.monotonic()
-    with _progress(quiet) as bar:
+    with progress_bars(quiet) as bar:
         try:
             summary = pipeline.extract(
                 inputs, output, model=model, profile=profile, schema=schema, max_pages=max_pages, dpi=dpi,
-                address=address, engines=engines, constrained=constrained, einvoice=einvoice, on_progress=bar,
-                **overrides,
+                address=address, engines=engines, constrained=constrained, einvoice=einvoice, ocr=ocr,
+                on_progress=bar, **overrides, **({"trust_remote_code": True} if trust_remote_code else {}),
+                retry_errors=retry_errors, overwrite=overwrite,
             )
         except LoaderError as exc:
             hint = ("Pass a checkpoint folder with --model (config.json and *.safetensors)"
@@ -86,7 +92,7 @@ def extract(
         except (RaxdocError, ValueError, FileNotFoundError) as exc:
             _error(str(exc))
             raise typer.Exit(EXIT_USAGE) from None
-    _print_summary(summary, time.monotonic() - started)
+    print_summary(summary, time.monotonic() - started)
     raise typer.Exit(EXIT_OK if summary.all_ok else EXIT_SOME_FAILED)
 
 
@@ -110,6 +116,36 @@ def bench(
     run_engine_bench(preset=preset, pages=pages, max_new_tokens=max_new_tokens, profile=profile,
                      baseline=baseline, baseline_pages=baseline_pages, memory_cap_gib=memory_cap_gib,
                      ckpt_dir=ckpt_dir, out=out, grammar=grammar, command=" ".join(["raxdoc", *sys.argv[1:]]))
+
+
+@app.command()
+def doctor(
+    model: str = typer.Option(DEFAULT_MODEL, help="Checkpoint folder or hub id."),
+    profile: str = typer.Option("auto", help="GPU tier: auto, cpu, l4, a10g, a100, h100."),
+) -> None:
+    """Check the engine's fast paths (fla, Triton, CUDA graphs, overlap) against the plain-torch reference."""
+    from raxdoc.engine import Engine
+    from raxdoc.engine.selfcheck import SelfCheckError
+    from raxdoc.profiles import resolve_profile
+    show_warnings()
+    try:
+        engine = Engine.from_pretrained(model, profile=resolve_profile(profile), self_check=True, max_num_seqs=4)
+    except SelfCheckError as exc:
+        _error(str(exc))
+        raise typer.Exit(EXIT_SOME_FAILED) from None
+    except (OSError, ValueError, RuntimeError) as exc:  # LoaderError, CheckpointError, CUDA OOM: all at load
+        _error(f"cannot load the model: {exc}")
+        raise typer.Exit(EXIT_USAGE) from None
+    console.print(Text("\n".join(f"{name:<18} {path}" for name, path in engine.paths.items())))
+
+
+@app.command("models")
+def models() -> None:
+    """Supported readers: which checkpoints run on our engine, which on transformers, and their defaults."""
+    from raxdoc.models_info import models_table
+
+    Console().print(models_table())
+    raise typer.Exit(EXIT_OK)
 
 
 @app.command("eval")
@@ -159,96 +195,6 @@ def _bench_entry():
     from bench.engine_run import run_engine_bench
 
     return run_engine_bench
-
-
-def _error(message: str) -> None:
-    # Text, not markup: messages hold paths and lists ("[/in/a.pdf]"), which rich would read as tags.
-    console.print(Text.assemble(("error: ", "bold red"), message))
-
-
-def _show_warnings() -> None:
-    """raxdoc's own warnings (no GPU, pages lost) on the console, above the progress bars."""
-    import logging
-
-    from rich.logging import RichHandler
-
-    handler = RichHandler(console=console, show_time=False, show_path=False)
-    logger = logging.getLogger("raxdoc")
-    if not any(isinstance(h, RichHandler) for h in logger.handlers):
-        logger.addHandler(handler)
-    logger.setLevel(logging.WARNING)
-
-
-class _ProgressSink:
-    """Receives `pipeline` progress events and draws them; a no-op when quiet."""
-
-    def __init__(self, progress: Progress | None):
-        self.progress = progress
-        self.docs = self.pages = None
-
-    def __call__(self, event: dict) -> None:
-        if self.progress is None:
-            return
-        if self.docs is None:
-            self.docs = self.progress.add_task("documents", total=event.get("documents_total"))
-            self.pages = self.progress.add_task("pages", total=event.get("pages_total") or None)
-        self.progress.update(self.docs, completed=event.get("documents_done", 0),
-                             total=event.get("documents_total"))
-        # Pages are counted as documents are opened, so their total grows during the run.
-        self.progress.update(self.pages, completed=event.get("pages_done", 0), total=event.get("pages_total") or None)
-
-
-class _RateColumn(ProgressColumn):
-    """Items a second (documents/s, pages/s); blank until rich has a speed estimate."""
-
-    def render(self, task) -> Text:
-        return Text("" if task.speed is None else f"{task.speed:6.2f}/s")
-
-
-class _progress:
-    def __init__(self, quiet: bool):
-        self.quiet = quiet
-        self.progress: Progress | None = None
-
-    def __enter__(self) -> _ProgressSink:
-        if not self.quiet:
-            self.progress = Progress(
-                TextColumn("[bold]{task.description:>9}"), BarColumn(), MofNCompleteColumn(),
-                _RateColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
-                console=console, transient=False,
-            )
-            self.progress.start()
-        return _ProgressSink(self.progress)
-
-    def __exit__(self, *exc) -> None:
-        if self.progress is not None:
-            self.progress.stop()
-
-
-def _print_summary(summary, seconds: float) -> None:
-    table = Table(title="raxdoc extract", show_header=False)
-    table.add_column(style="bold")
-    table.add_column(justify="right")
-    for label, value in (
-        ("documents ok", summary.ok), ("documents partial", summary.partial), ("documents error", summary.error),
-        ("documents skipped (already done)", summary.skipped), ("pages", summary.pages),
-        ("line items", summary.line_items), ("time", f"{seconds:.1f} s"),
-        ("pages/s", f"{summary.pages / seconds:.2f}" if seconds > 0 else "-"),
-    ):
-        table.add_row(label, str(value))
-    if summary.einvoice_documents:
-        table.add_row("documents from e-invoice XML", str(summary.einvoice_documents))
-    if summary.einvoice_agreement is not None:  # verify: a live accuracy figure for the model
-        table.add_row("model agrees with e-invoices",
-                      f"{summary.einvoice_agreement:.1%} of {summary.einvoice_compared} values "
-                      f"({summary.einvoice_verified} document{'' if summary.einvoice_verified == 1 else 's'})")
-    console.print(table)
-    for path in summary.paths:
-        console.print(Text(f"wrote {path}"))
-    if not summary.all_ok:
-        # Exit code 1 says "look"; say where.
-        console.print(Text(f"{summary.partial + summary.error} document(s) not ok: see status, error_type, error "
-                           f"and failed_pages in {summary.paths[0]}"))
 
 
 def main() -> None:

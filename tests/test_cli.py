@@ -295,10 +295,10 @@ def test_pages_total_grows_as_documents_are_opened_and_done_follows_pages(tmp_pa
 def test_progress_sink_draws_a_growing_pages_total():
     from rich.progress import Progress
 
-    from raxdoc.cli import _ProgressSink
+    from raxdoc.console import ProgressSink
 
     progress = Progress()
-    sink = _ProgressSink(progress)
+    sink = ProgressSink(progress)
     sink({"documents_total": 2, "documents_done": 0, "pages_total": 0, "pages_done": 0})
     sink({"documents_total": 2, "documents_done": 0, "pages_total": 2, "pages_done": 0})
     sink({"documents_total": 2, "documents_done": 1, "pages_total": 5, "pages_done": 2})

@@ -28,6 +28,7 @@ sequences in it (one attempt; retry policy belongs to the pipeline), never a
 hang; any other exception is a bug and propagates, after the batch's slots
 are freed (and, out of `generate`, after that call's requests are dropped).
 
+`self_check()` checks the fast paths against the reference, falling back (`selfcheck.py`); `paths`: what runs.
 Not here: which sequences run (`scheduler.py`), tensors (the runner), masks
 and grammars (`constraints.py`), sampling (`sampler.py`), stop rules (`stop.py`).
 """
@@ -84,16 +85,18 @@ class Engine:
         self._ready: list[Result] = []
         # Set by from_pretrained: the checkpoint's RaxProcessor (prompts and images -> input_ids).
         self.processor: Any = None
+        self.self_check_verdict = "not run"  # set by `self_check()`; reported in `paths`
 
     @classmethod
     def from_pretrained(cls, path_or_id: str, *, profile: Any = None, dtype: Any = None,
                         device: str | None = None, free_bytes: int | None = None,
-                        **overrides: Any) -> "Engine":
+                        self_check: bool | None = None, **overrides: Any) -> "Engine":
         """Load a Rax checkpoint onto a `SlotRunner`; `engine.processor` builds prompts for it.
 
         `profile`: a `raxdoc.profiles.Profile` (sizes, dtype) or None for `EngineConfig` defaults.
         Slots: `max_num_seqs`, cut to what fits in `free_bytes` (default on CUDA: the config's
         `gpu_memory_utilization` share of the device, see `loading.cache_budget`).
+        `self_check`: check the fast paths against the reference first (`selfcheck.py`); None = on CUDA.
         """
         from raxdoc.engine.loading import load_slot_runner
 
@@ -101,7 +104,20 @@ class Engine:
                                                      free_bytes=free_bytes, overrides=overrides)
         engine = cls(runner, processor.tokenizer, config)
         engine.processor = processor
+        if self_check if self_check is not None else runner.device.type == "cuda":
+            engine.self_check()
         return engine
+
+    def self_check(self, prompts: list[dict] | None = None) -> dict:
+        """Fast paths vs the plain-torch reference; falls back (one warning) where they disagree."""
+        from raxdoc.engine.selfcheck import run_self_check
+        return run_self_check(self, prompts)
+
+    @property
+    def paths(self) -> dict[str, str]:
+        """The code path of each component now, and the self-check's verdict (for run metadata)."""
+        from raxdoc.engine.selfcheck import current_paths
+        return {**current_paths(self), "self_check": self.self_check_verdict}
 
     def __enter__(self) -> "Engine":
         return self

@@ -8,7 +8,8 @@
 - `GrammarMatcher`: `fill_mask(row)`, `accept(token)`, `is_terminated()`.
 - `MaskFiller`: fills the whole batch's bitmask (one llguidance call over a
   Rust thread pool, or a plain loop for one thread; the GIL is released
-  inside llguidance) on a worker thread.
+  inside llguidance) on a worker thread; `mask_threads` sizes the pool to
+  the host and the batch.
 
 How the runner overlaps: the mask for step N depends only on tokens accepted
 up to step N-1, and the token sampled at N is needed before N+1's mask, so
@@ -36,6 +37,29 @@ from typing import Any, Iterable
 
 import llguidance
 import torch
+
+
+# Rows one mask thread takes. At Qwen's 248k vocabulary a row costs ~100 us on a loaded 2-core host
+# (bench/results/mask-cost-cpu.json; less on an idle core), so 32 rows stay within a few ms, inside a
+# decode step; fewer rows per thread cost more in handoff than they save.
+ROWS_PER_THREAD = 32
+MAX_MASK_THREADS = 8
+
+
+def host_cpus() -> int:
+    """Cores this process may run on (a container's or taskset's share, not the machine's)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 2
+
+
+def mask_threads(batch: int, cpus: int | None = None) -> int:
+    """Threads filling `batch` mask rows: one per ROWS_PER_THREAD rows, at most half the host's cores
+    (the runner's host thread and the engine loop keep the rest) and MAX_MASK_THREADS; at least one.
+    B=256 on a 16-core host: 8 threads; B=64: 2; any batch on a 2-core host: 1 (a plain loop)."""
+    cpus = host_cpus() if cpus is None else cpus
+    return max(1, min(MAX_MASK_THREADS, cpus // 2, -(-batch // ROWS_PER_THREAD)))
 
 
 class GrammarCompileError(ValueError):
@@ -159,6 +183,7 @@ class MaskFiller:
     """Batched bitmask fills, run inline or on one worker thread."""
 
     def __init__(self, vocab_size: int, max_batch: int, num_threads: int | None = None) -> None:
+        """`num_threads`: a fixed count; None = `mask_threads(rows)` at each fill (host and batch)."""
         self.vocab_size = vocab_size
         self.words = (vocab_size + 31) // 32
         pin = torch.cuda.is_available()
@@ -168,11 +193,10 @@ class MaskFiller:
         self._next = 0
         self._lock = threading.Lock()
         # llguidance's default pool takes 80 % of the cores, which would fight the runner's own
-        # host threads; half the cores, at most 8, and a plain loop (no handoff) for one thread.
-        if num_threads is None:
-            num_threads = max(1, min(8, (os.cpu_count() or 2) // 2))
-        self.num_threads = num_threads
-        self._executor = llguidance.LLExecutor(num_threads) if num_threads > 1 else None
+        # host threads: `mask_threads` decides, and one thread is a plain loop (no handoff).
+        self._fixed = num_threads
+        self.num_threads = num_threads or mask_threads(max_batch)  # the most any fill uses
+        self._executors: dict[int, llguidance.LLExecutor] = {}  # by thread count, built on first use
         self._thread: ThreadPoolExecutor | None = None
 
     @property
@@ -195,8 +219,11 @@ class MaskFiller:
             if m is None:
                 buf[i].fill_(-1)
         jobs = [(m.ll_matcher, i) for i, m in enumerate(matchers) if m is not None]
-        if jobs and self._executor is not None:
-            self._executor.unsafe_compute_mask_ptr(jobs, buf.data_ptr(), self.words * 4, len(matchers))
+        threads = self._fixed or mask_threads(len(jobs))
+        if jobs and threads > 1:
+            if threads not in self._executors:
+                self._executors[threads] = llguidance.LLExecutor(threads)
+            self._executors[threads].unsafe_compute_mask_ptr(jobs, buf.data_ptr(), self.words * 4, len(matchers))
         else:
             for matcher, i in jobs:
                 matcher.unsafe_compute_mask_ptr(buf[i].data_ptr(), self.words * 4)

@@ -7,6 +7,7 @@ pixel budget clamps them; a JPEG that must shrink is decoded at reduced scale (d
 instead of in full. PIL's decompression-bomb limit stays on: a frame over
 `Image.MAX_IMAGE_PIXELS` is a `PageTooLarge`, not an allocation.
 
+With `RenderOptions.ocr` each frame gets OCR words (`ocr.py`), in its upright pixels.
 Not here: PDFs (`pdf.py`); an image's DPI tag is reported, never used to resample.
 """
 
@@ -21,6 +22,7 @@ from PIL import Image, UnidentifiedImageError
 
 from raxdoc.errors import CorruptDocument, PageError, PageTooLarge
 from raxdoc.ingest.geometry import POINTS_PER_INCH, clamp_size
+from raxdoc.ingest.ocr import text_layer
 from raxdoc.ingest.options import RenderOptions
 from raxdoc.ingest.page import PageImage
 
@@ -112,6 +114,9 @@ class ImageBackend:
         pixels = np.array(frame, dtype=np.uint8)  # (H, W, 3), owned and writable
         dpi = dpi_tag * w / raw_w if dpi_tag else None
         height, width = pixels.shape[:2]
+        # An image has no text layer: OCR words when asked (options.ocr).
+        words, text_source = text_layer(pixels, (), "scanned", ocr=self.options.ocr, source=self.source,
+                                        page_index=index)
         return PageImage(
             page_index=index,
             pixels=pixels,
@@ -120,6 +125,8 @@ class ImageBackend:
             width_pt=width * POINTS_PER_INCH / dpi if dpi else None,
             height_pt=height * POINTS_PER_INCH / dpi if dpi else None,
             rotation=rotation,
+            words=words,
+            text_source=text_source,
         )
 
 

@@ -5,7 +5,7 @@ page is 1654 x 2339), scans at their own resolution, and every page clamped to a
 budget that keeps one page's RGB array under ~36 MiB. The model's processor resizes again
 to its own limits; these only bound memory and keep detail.
 
-Not here: the DPI and clamp arithmetic (`geometry.py`).
+Not here: the DPI and clamp arithmetic (`geometry.py`), the OCR itself (`ocr.py`).
 """
 
 from __future__ import annotations
@@ -29,6 +29,9 @@ class RenderOptions:
     max_pages: int | None = None
     # User password for encrypted PDFs (None: only the empty password is tried).
     password: str | None = field(default=None, repr=False)
+    # OCR pages that have no text layer (scans without one, image files) with RapidOCR (`ocr.py`);
+    # born-digital pages never are. Off by default: ~1-5 s of CPU a page.
+    ocr: bool = False
 
     def __post_init__(self) -> None:
         if not (self.dpi > 0):

@@ -1,6 +1,6 @@
 """What ingest hands on: one page as RGB pixels, plus its text layer and provenance.
 
-Not here: how pages are produced (`pdf.py`, `image.py`).
+Not here: how pages are produced (`pdf.py`, `image.py`), OCR (`ocr.py`).
 """
 
 from __future__ import annotations
@@ -11,6 +11,9 @@ from typing import Literal, NamedTuple
 import numpy as np
 
 PageKind = Literal["scanned", "digital", "mixed"]
+# Where a page's words came from: the PDF's own text layer, or OCR of its pixels (noisier:
+# a misread character is possible, boxes are looser). None: the page has no words.
+TextSource = Literal["pdf", "ocr"]
 
 
 class Word(NamedTuple):
@@ -41,6 +44,8 @@ class PageImage:
     words: tuple[Word, ...] = ()
     # Warnings the renderer raised for this page (e.g. broken content stream).
     warnings: tuple[str, ...] = ()
+    # Where `words` came from; None when there are none.
+    text_source: TextSource | None = None
 
     @property
     def height(self) -> int:

@@ -11,7 +11,9 @@ MuPDF keeps warnings in a process-wide list; we read and reset it around each op
 render, so the numbers it reports are this document's only while one thread uses PyMuPDF
 (see the package docstring: processes, not threads).
 
-Not here: image files (`image.py`), sources and hashing (`document.py`).
+With `RenderOptions.ocr`, a scanned page without a text layer of its own gets OCR words
+(`ocr.text_layer` decides, `ocr.py` reads). Not here: image files (`image.py`), sources and
+hashing (`document.py`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from PIL import Image
 
 from raxdoc.errors import CorruptDocument, EmptyDocument, EncryptedDocument, PageError, PageTooLarge
 from raxdoc.ingest.geometry import effective_dpi, page_pixels
+from raxdoc.ingest.ocr import text_layer
 from raxdoc.ingest.options import RenderOptions
 from raxdoc.ingest.page import PageImage, PageKind, Word
 
@@ -107,6 +110,9 @@ class PdfBackend:
         del pix
         # Text comes unrotated: rotation_matrix turns it as displayed, then scale to pixels.
         words = _words_to_pixels(page.get_text("words"), page.rotation_matrix * matrix)
+        # A scan without a text layer: OCR'd when asked (options.ocr); never a digital page.
+        words, text_source = text_layer(pixels, words, kind, ocr=self.options.ocr, source=self.source,
+                                        page_index=index)
         return PageImage(
             page_index=index,
             pixels=pixels,
@@ -117,6 +123,7 @@ class PdfBackend:
             rotation=page.rotation,
             words=words,
             warnings=_take_warnings(),
+            text_source=text_source,
         )
 
     def _classify(self, page: pymupdf.Page, index: int) -> tuple[PageKind, float]:

@@ -76,17 +76,32 @@ def resolve(path_or_id: str | Path, *, allow_patterns: tuple[str, ...] = WEIGHT_
         raise LoaderError(f"cannot fetch {path_or_id!r} from the hub: {type(e).__name__}: {e}") from e
 
 
-def check_checkpoint(folder: Path) -> None:
-    """Cheap up-front check (no tensor read) that `folder` holds a Rax checkpoint: a config.json
-    whose model_type and sizes we read, and weights. The driver runs it before Ray starts, so a
-    wrong folder is one message, not a traceback from every engine actor."""
+def check_checkpoint(folder: Path, *, trust_remote_code: bool = False) -> None:
+    """Cheap up-front check (no tensor read) that `folder` holds a checkpoint a reader can run: a
+    config.json, and weights. A `qwen3_5` config must read as a Rax config (our engine runs it);
+    any other model_type goes to the transformers backend, which needs `--trust-remote-code` for
+    remote code and the package of a quantized format (`hf_checks`). The driver runs it before Ray
+    starts, so a wrong folder is one message, not a traceback from every engine actor."""
+    from raxdoc.model.families import read_config, reader_kind_of
+
     config = folder / "config.json"
     if not config.is_file():
         raise LoaderError(f"{folder} is not a checkpoint folder: no config.json")
     try:
-        RaxConfig.from_file(config)
-    except (ValueError, TypeError, KeyError, OSError) as e:  # from_dict may trip on odd types
-        raise LoaderError(f"{config} is not a Rax checkpoint config: {e}") from e
+        raw = read_config(folder)
+    except ValueError as e:
+        raise LoaderError(f"{config} is not valid JSON: {e}") from e
+    if "model_type" not in raw:
+        raise LoaderError(f"{config} is not a checkpoint config: it has no model_type")
+    if reader_kind_of(raw) == "rax":
+        try:
+            RaxConfig.from_file(config)
+        except (ValueError, TypeError, KeyError, OSError) as e:  # from_dict may trip on odd types
+            raise LoaderError(f"{config} is not a Rax checkpoint config: {e}") from e
+    else:
+        from raxdoc.model.hf_checks import check_transformers_checkpoint
+
+        check_transformers_checkpoint(folder, raw, trust_remote_code=trust_remote_code)
     if not (folder / "model.safetensors.index.json").is_file() and not any(folder.glob("*.safetensors")):
         raise LoaderError(f"{folder} holds no weights (no *.safetensors, no model.safetensors.index.json)")
 

@@ -6,19 +6,27 @@ SKIPPED rows, regroups pages into documents (`DocumentAssembler`), finishes each
 writes a row for whatever never completed (pages or whole inputs lost to failed tasks), so every
 input gets exactly one row.
 
-Row identity and resume, decided here:
+Row identity and resume, decided here (README "Reruns and resume" says the same to users):
 
 - One `documents` row per input FILE. Two files with identical bytes share a `doc_id` (the
   content hash) and both get a row; the later one carries a `duplicate_content` issue naming the
   first, and the exploded `line_items` are written once per `doc_id` (under the first), so
   (`doc_id`, `page_index`, `item_index`) stays a unique key there.
 - Resume is by content: a source whose bytes a previous run already wrote is skipped, whatever
-  its name (a moved corpus resumes). So a copy that a killed run had not written yet is skipped
-  by the rerun when its twin was written: its content has a row.
-- Rows keyed `source:<hash of the name>` (bytes unreadable, or the task lost) are not trusted as
-  done: `resume_state` drops them before the run, so the source is tried again and gets exactly
-  one new row. A source that has a content row already is not given a second, error row
-  because its bytes cannot be read this time: it counts as skipped.
+  its name (a moved corpus resumes; its row keeps the name it was written under). So a copy that
+  a killed run had not written yet is skipped by the rerun when its twin was written.
+- A source written anew supersedes every earlier row of that path: its bytes changed (a new
+  doc_id), its earlier row was keyed `source:<hash of the name>` (bytes unreadable, or the task
+  lost: never trusted as done), or, with `retry_errors`, its content's rows are all errors. A
+  skipped source supersedes its path's rows of other bytes (an edited file whose new row a killed
+  run had written). The earlier rows go at `close()`, after the new ones are written
+  (`OutputStore.replace_rows`): an input never has zero rows; a killed run may leave both, and
+  the next run over that input removes the old one. Errors without `retry_errors` are skipped
+  like any content: the same bytes fail the same way.
+- A source that has a content row is not given a second, error row because its bytes cannot be
+  read this time (or its task was lost): it counts as skipped, its row stays.
+- An input whose listing already failed (`iter_sources`: an unreachable URL) keeps that reason on
+  its error row; the ingest task's own re-read may say less (fsspec's http reports "not found").
 
 Not here: the Ray graph (`graph`), the stages (`ingest_stage`, `engine_stage`), the row between
 stages (`rows`), a documents row's contents and status (`finish`, raxdoc.postprocess), the Parquet
@@ -29,7 +37,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from raxdoc.pipeline.assemble import DocumentAssembler, PendingDocument
@@ -40,14 +49,33 @@ from raxdoc.pipeline.store import OutputStore
 log = logging.getLogger(__name__)
 
 
-def resume_state(store: OutputStore) -> tuple[set[str], set[str], set[str]]:
-    """(doc_ids to skip, sources that have a content row, `source:` ids to retry).
+@dataclass(frozen=True)
+class ResumePlan:
+    """What a run finds in its output folder before it starts."""
 
-    The caller drops the retried ids' rows (`store.drop_doc_ids`) once the run is sure to start.
-    """
-    done = store.done_rows()
-    retry = {d for d, _ in done if d.startswith(SOURCE_ID_PREFIX)}
-    return {d for d, _ in done} - retry, {s for d, s in done if d not in retry}, retry
+    skip: frozenset[str]  # doc_ids the ingest stage skips (done)
+    done_sources: frozenset[str]  # sources that have a content row (never given an error row instead)
+    previous: frozenset[tuple[str, str]]  # (doc_id, source) of every row: what new rows supersede
+
+
+def resume_plan(store: OutputStore, *, retry_errors: bool = False) -> ResumePlan:
+    """The folder's rows -> what to skip. Content rows are done, error rows too unless `retry_errors`;
+    `source:` rows never are (their sources are tried again)."""
+    rows = store.row_states("status")
+    content = [(d, s, status) for d, s, status in rows if not d.startswith(SOURCE_ID_PREFIX)]
+    skip = {d for d, _, _ in content}
+    if retry_errors:  # a doc_id with an ok or partial row stays done: its bytes did not always fail
+        skip -= {d for d, _, status in content if status == "error"} - \
+            {d for d, _, status in content if status != "error"}
+    return ResumePlan(frozenset(skip), frozenset(s for _, s, _ in content if s is not None),
+                      frozenset((d, s) for d, s, _ in rows if s is not None))
+
+
+def resume_state(store: OutputStore) -> tuple[set[str], set[str], set[str]]:
+    """(doc_ids to skip, sources that have a content row, `source:` ids retried): `resume_plan` as a tuple."""
+    plan = resume_plan(store)
+    retry = {d for d, _ in store.done_rows() if d.startswith(SOURCE_ID_PREFIX)}
+    return set(plan.skip), set(plan.done_sources), retry
 
 
 class ResultCollector:
@@ -55,11 +83,22 @@ class ResultCollector:
 
     def __init__(self, store: OutputStore, settings: FinishSettings, doc_schema: Any, item_schema: Any,
                  sources: Iterable[str], *, done_sources: Iterable[str] = (), write_every: int = 64,
-                 on_progress: Callable[[dict], None] | None = None):
+                 on_progress: Callable[[dict], None] | None = None,
+                 previous: Iterable[tuple[str, str]] = (), listing_errors: Mapping[str, BaseException] = {}):
+        """`previous`: the folder's rows before the run (`ResumePlan.previous`), which new rows of
+        their source supersede; `listing_errors`: why `iter_sources` could not list a source."""
         self.store, self.settings, self.write_every = store, settings, write_every
         self.doc_schema, self.item_schema = doc_schema, item_schema
         self.sources = list(sources)
         self.done_sources = frozenset(done_sources)
+        self.previous: dict[str, set[str]] = {}
+        for doc_id, source in previous:
+            self.previous.setdefault(source, set()).add(doc_id)
+        self.listing_errors = dict(listing_errors)
+        # Rows to remove at close (superseded), the parts this run wrote, doc_ids whose items it wrote.
+        self.stale: set[tuple[str, str]] = set()
+        self.written: set[str] = set()
+        self.refreshed: set[str] = set()
         self.assembler = DocumentAssembler()
         self.seen: set[str] = set()
         # doc_id -> the first source written with it this run (for identical files).
@@ -93,9 +132,13 @@ class ResultCollector:
             self._update_pages_total()
         unreadable_but_done = row.doc_id.startswith(SOURCE_ID_PREFIX) and row.source in self.done_sources
         if row.kind is RowKind.SKIPPED or unreadable_but_done:
-            self.counts["skipped"] += 1
-            self.progress["documents_done"] += 1
+            if row.kind is RowKind.SKIPPED:  # its path's rows of other bytes are out of date
+                self.stale.update((d, row.source) for d in self.previous.get(row.source, ()) if d != row.doc_id)
+            self._skip()
             return
+        listed = self.listing_errors.get(row.source)
+        if listed is not None and row.kind is RowKind.DOC_ERROR and row.doc_id.startswith(SOURCE_ID_PREFIX):
+            row.fail(listed)
         if row.kind is RowKind.PAGE and self.assembler.is_new(row):  # a retried batch's repeats count once
             self.counts["pages"] += 1
             self.progress["pages_done"] += 1
@@ -111,13 +154,22 @@ class ResultCollector:
                         doc.missing_pages())
             self._finish(doc)
         for source in sorted(set(self.sources) - self.seen):
-            self._finish(_lost_document(source))
+            if source in self.done_sources:  # lost this time, written before: its row stays
+                self._skip()
+            else:
+                self._finish(_lost_document(source))
         self._flush()
+        self.store.replace_rows(self.stale, keep=self.written, refreshed=self.refreshed)
         self.store.deduplicate()
         self.report(force=True)
 
+    def _skip(self) -> None:
+        self.counts["skipped"] += 1
+        self.progress["documents_done"] += 1
+
     def _finish(self, doc: PendingDocument) -> None:
         first = self.first_source.setdefault(doc.doc_id, doc.source)
+        self.stale.update((d, doc.source) for d in self.previous.get(doc.source, ()))
         row, items = finish_document(doc, self.settings, copy_of=first if first != doc.source else None)
         self.doc_rows.append(row)
         self.item_rows.extend(items)
@@ -137,7 +189,9 @@ class ResultCollector:
         from raxdoc.schemas.rows import to_table
 
         if self.doc_rows:
-            self.store.write_batch(to_table(self.doc_rows, self.doc_schema), to_table(self.item_rows, self.item_schema))
+            self.written.add(self.store.write_batch(to_table(self.doc_rows, self.doc_schema),
+                                                    to_table(self.item_rows, self.item_schema)))
+            self.refreshed.update(item["doc_id"] for item in self.item_rows)
             self.doc_rows.clear()
             self.item_rows.clear()
 

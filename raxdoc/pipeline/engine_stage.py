@@ -7,6 +7,10 @@ so float32 pixels stay bounded. Rows that already failed, and rows that are not 
 through untouched; a page the processor rejects, or whose engine step raised, becomes that page's
 error row. Batches arrive and leave in the wire form (`rows.decode_batch` / `encode_batch`).
 
+The reader follows the checkpoint (`raxdoc.engine.readers.reader_kind`): our `Engine` for
+`qwen3_5` configs, the transformers backend (`raxdoc.engine.hf_loading.load_hf_reader`) for any
+other image-text-to-text checkpoint; both serve the same `EngineLoop`, greedy, same grammar.
+
 Not here: the row and its wire form (`rows`), wiring (`graph`), the page pixel budget
 (`ingest_stage.render_options`), parsing text (postprocess).
 """
@@ -29,17 +33,26 @@ class EngineStage:
     """
 
     def __init__(self, model: str, profile: Any, schema: str | None = None, constrained: bool = True,
-                 device: str | None = None):
+                 device: str | None = None, trust_remote_code: bool = False):
         from raxdoc.engine import Engine, SamplingParams
         from raxdoc.engine.loop import EngineLoop
+        from raxdoc.engine.readers import reader_kind
+        from raxdoc.model.loader import resolve
         from raxdoc.schemas.custom import resolve_schema
         from raxdoc.schemas.jsonschema import page_json_schema
         from raxdoc.schemas.prompt import build_prompt
 
-        self.engine = Engine.from_pretrained(model, profile=profile, device=device)
-        # The processor keeps the checkpoint's own pixel bounds: ingest already rendered each page
-        # within the profile's budget (`ingest_stage.render_options`), the one place it is applied.
-        self.processor = self.engine.processor
+        self.reader_kind = reader_kind(resolve(model))
+        if self.reader_kind == "rax":
+            self.engine = Engine.from_pretrained(model, profile=profile, device=device)
+            # The processor keeps the checkpoint's own pixel bounds: ingest already rendered each page
+            # within the profile's budget (`ingest_stage.render_options`), the one place it is applied.
+            self.processor = self.engine.processor
+        else:
+            from raxdoc.engine.hf_loading import load_hf_reader
+
+            self.engine = load_hf_reader(model, profile=profile, device=device, trust_remote_code=trust_remote_code)
+            self.processor = self.engine.prompter  # (instruction, images) -> the prompt dict itself
         schema_cls = resolve_schema(schema)
         self.instruction = build_prompt(schema_cls, constrained=constrained)
         self.grammar = page_json_schema(schema_cls) if constrained else None
@@ -82,6 +95,8 @@ class EngineStage:
     def _prompt(self, row: StageRow) -> dict[str, Any]:
         """A page's engine prompt; runs on the loop's preparer thread, when the engine has room."""
         inputs = self.processor(self.instruction, [row.image()])
+        if isinstance(inputs, dict):  # the transformers backend's prompter builds the dict itself
+            return inputs
         return {"input_ids": inputs.input_ids.tolist(), "pixel_values": inputs.pixel_values,
                 "image_grid_thw": inputs.image_grid_thw}
 

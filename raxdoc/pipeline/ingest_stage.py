@@ -28,8 +28,10 @@ from raxdoc.pipeline.rows import RowKind, StageRow, doc_error_row, error_fields,
 EINVOICE_MODES = ("auto", "verify", "off")
 
 
-def render_options(profile: Any, *, dpi: float | None = None, max_pages: int | None = None) -> Any:
-    """RenderOptions for a run: pages rendered within the profile's pixel bounds.
+def render_options(profile: Any, *, dpi: float | None = None, max_pages: int | None = None,
+                   ocr: bool = False) -> Any:
+    """RenderOptions for a run: pages rendered within the profile's pixel bounds; `ocr` gives scans
+    without a text layer OCR words (`raxdoc.ingest.ocr`), read from the pixels the model gets.
 
     This is the only place a page is sized to the profile. The engine's image processor keeps the
     checkpoint's own bounds and is not clamped again: a page rendered within the profile's budget is
@@ -40,7 +42,7 @@ def render_options(profile: Any, *, dpi: float | None = None, max_pages: int | N
 
     given = dict(dpi=dpi, max_pages=max_pages)
     return RenderOptions(max_pixels=profile.max_pixels, min_pixels=min(profile.min_pixels, profile.max_pixels),
-                         **{k: v for k, v in given.items() if v is not None})
+                         ocr=ocr, **{k: v for k, v in given.items() if v is not None})
 
 
 class IngestStage:
@@ -115,6 +117,7 @@ class IngestStage:
                 out.pixels, out.height, out.width = pixels.tobytes(), pixels.shape[0], pixels.shape[1]
                 out.dpi, out.page_kind = page.dpi, str(page.kind)
                 out.words = page_words(page.words, pixels.shape[1], pixels.shape[0])
+                out.text_source = page.text_source
                 out.t_ingest = open_s + time.perf_counter() - page_started
                 yield out
 

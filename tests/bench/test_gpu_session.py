@@ -56,6 +56,11 @@ case "$1" in
     out=""; prev=""
     for a in "$@"; do [ "$prev" = "--out" ] && out=$a; prev=$a; done
     cp "$FAKE_REPORT" "$out"; echo "engine table"; exit 0 ;;
+  bench/selfcheck.py)
+    out=""; prev=""
+    for a in "$@"; do [ "$prev" = "--out" ] && out=$a; prev=$a; done
+    echo '{"verdict": "'"${FAKE_SELFCHECK_VERDICT:-passed (max rel logit error 0.01)}"'", "paths": {"cuda_graphs": "on", "self_check": "x"}}' > "$out"
+    exit "${FAKE_SELFCHECK_RC:-0}" ;;
   bench/model_forward.py)
     echo "rax-4.5 on FakeGPU (bfloat16, ops fla): 1490 tokens (1240 visual) in 40.0 ms"; exit 0 ;;
 esac
@@ -200,3 +205,15 @@ def test_unusable_fla_runs_the_gpu_tests_on_the_torch_ops_and_skips_the_benchmar
     calls = log.read_text().splitlines()
     assert any(c.startswith("torch | -m pytest") and "tests/engine" in c for c in calls)
     assert not any("bench/engine.py" in c for c in calls)
+
+
+@pytest.mark.parametrize("rc, verdict, expected", [
+    ("0", "passed (max rel logit error 0.01)", "ok (passed (max rel logit error 0.01); paths cuda_graphs on"),
+    ("1", "fell back: cuda_graphs -> eager", "FAILED (rc 1: fell back: cuda_graphs -> eager; paths cuda_graphs on"),
+])
+def test_selfcheck_step_writes_its_verdict(fake, rc, verdict, expected):
+    run, log, out = fake
+    run("selfcheck", FAKE_SELFCHECK_RC=rc, FAKE_SELFCHECK_VERDICT=verdict)
+    assert verdicts(out)["selfcheck"].startswith(expected)
+    assert "auto | bench/selfcheck.py" in log.read_text()  # RAXDOC_OPS=auto: a failing path may fall back
+    assert json.loads((out / "selfcheck-rax-4.5.json").read_text())["verdict"] == verdict

@@ -119,3 +119,27 @@ def test_the_benchmark_runs_on_two_invoices(quality, tmp_path):
     assert sum(noisy["injected"].values()) > 0 and 0.9 <= noisy["line_item_f1"] <= 1.0
     assert noisy["misread_digit"]["errors"] == noisy["injected"].get("misread_digit", 0)
     assert noisy["dropped_line"]["dropped"] == noisy["injected"].get("dropped_line", 0)
+
+
+def test_results_keep_the_other_section(quality):
+    digital, scanned = {"runs": [1], "documents": 24}, {"runs": [2], "ocr_cost": {}}
+    both = quality.merged(digital, scanned, scanned=True)
+    assert both == {"runs": [1], "documents": 24, "scanned_ocr": scanned}
+    again = quality.merged(both, {"runs": [3], "documents": 24}, scanned=False)
+    assert again == {"runs": [3], "documents": 24, "scanned_ocr": scanned}
+    assert quality.merged({}, scanned, scanned=True) == {"scanned_ocr": scanned}
+    assert quality.merged({}, digital, scanned=False) == digital
+
+
+def test_scans_and_ocr_cost(quality, tmp_path):
+    """The scanned corpus keeps each truth beside its scan, which has no text; OCR alone is timed."""
+    import pymupdf
+
+    from raxdoc.testing.invoices import write_corpus
+
+    pdfs = write_corpus(tmp_path / "corpus", 1, seed=3, pages=1)
+    scans = quality.scan_corpus(pdfs, tmp_path / "scans", dpi=100)
+    assert [p.name for p in scans] == [p.name for p in pdfs] and scans[0].with_suffix(".json").exists()
+    assert pymupdf.open(scans[0])[0].get_text().strip() == ""
+    cost = quality.ocr_cost(scans, pages=1)
+    assert cost["pages"] == 1 and cost["pages_per_s_per_core"] > 0 and cost["median_words_per_page"] > 20

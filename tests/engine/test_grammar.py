@@ -73,9 +73,9 @@ def test_mask_filler_batch_matches_single_fills_and_free_rows(tokenizer, ll_tok,
     for t in tokenizer.encode('{"invoice_number":"').ids:
         assert a.accept(t)
     filler = MaskFiller(MOCK_VOCAB, max_batch=4, num_threads=threads)
-    assert (filler._executor is None) == (threads == 1)
     try:
         batch = filler.submit([a, None, b]).result().clone()
+        assert list(filler._executors) == ([] if threads == 1 else [threads])  # one thread: a plain loop
         words = filler.words
         assert batch.shape == (3, words)
         assert torch.equal(bitmask_to_bool(batch[[0]], MOCK_VOCAB)[0], _allowed(a, words))
@@ -94,3 +94,26 @@ def test_mask_filler_batch_matches_single_fills_and_free_rows(tokenizer, ll_tok,
             filler.fill([None] * 5)
     finally:
         filler.close()
+
+
+def test_mask_threads_follow_the_host_and_the_batch():
+    from raxdoc.engine.grammar import mask_threads
+
+    assert [mask_threads(b, cpus=16) for b in (1, 32, 33, 64, 128, 256, 1024)] == [1, 1, 2, 2, 4, 8, 8]
+    assert [mask_threads(256, cpus=c) for c in (1, 2, 4, 8, 64)] == [1, 1, 2, 4, 8]
+    assert 1 <= mask_threads(256) <= 8  # this host
+
+
+def test_mask_filler_sizes_its_pool_per_fill(tokenizer, ll_tok, monkeypatch):
+    """Without a fixed count, each fill takes mask_threads(rows with a grammar) threads."""
+    import raxdoc.engine.grammar as grammar
+
+    monkeypatch.setattr(grammar, "host_cpus", lambda: 16)
+    g = Grammar.from_pydantic(InvoiceLike, ll_tok)
+    filler = MaskFiller(MOCK_VOCAB, max_batch=70)
+    assert filler.num_threads == 3
+    filler.fill([g.matcher() for _ in range(10)] + [None] * 60)
+    assert list(filler._executors) == []  # ten rows: a plain loop
+    filler.fill([g.matcher() for _ in range(70)])
+    assert list(filler._executors) == [3]
+    filler.close()

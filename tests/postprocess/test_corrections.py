@@ -9,18 +9,15 @@ every misread comes out right or marked, clean items stay unmarked, no correctio
 from __future__ import annotations
 
 import json
-import random
 from decimal import Decimal
 
 import pytest
 
-from raxdoc.ingest import read_document
-from raxdoc.pipeline.rows import page_words
 from raxdoc.postprocess import parse_document
 from raxdoc.postprocess.corrections import one_edit
 from raxdoc.testing.invoices import LOCALES, generate_invoice
-from raxdoc.testing.standin import read_page
-from tests.postprocess.printed import H, line as _line, right as _right
+from tests.postprocess.generated import noisy_read, pdf_words
+from tests.postprocess.printed import line as _line, right as _right
 
 D = Decimal
 
@@ -162,24 +159,13 @@ def test_a_total_printed_without_a_label_is_not_taken():
 
 # -- generated invoices, misread digits injected ------------------------------------------------------
 
-def _words(pdf: bytes) -> dict:
-    with read_document(pdf) as doc:
-        return {p: page_words(doc.page(p).words, doc.page(p).width, doc.page(p).height)
-                for p in range(doc.render_count)}
-
-
 @pytest.fixture(scope="module")
 def misread_runs():
     runs = []
     for seed in range(40):
         inv = generate_invoice(seed, locale=LOCALES[seed % len(LOCALES)])
-        words = _words(inv.pdf)
-        texts, log = [], []
-        for p in range(len(words)):
-            text, injected = read_page(inv.truth, p, rng=random.Random(seed), noise=0.1, kinds=("misread_digit",))
-            texts.append(text)
-            log += injected
-        runs.append((inv.truth, parse_document(texts, constrained=True, page_words=words), log))
+        doc, log = noisy_read(inv.truth, pdf_words(inv.pdf), seed, 0.1, "misread_digit")
+        runs.append((inv.truth, doc, log))
     return runs
 
 

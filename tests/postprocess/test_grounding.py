@@ -19,7 +19,6 @@ from raxdoc.ingest import read_document
 from raxdoc.pipeline.rows import page_words
 from raxdoc.postprocess import parse_document
 from raxdoc.postprocess.ground_words import PageText
-from raxdoc.postprocess.grounding import ground_document
 from raxdoc.testing.invoices import generate_invoice
 from raxdoc.testing.standin import read_page
 from tests.postprocess.printed import H, line as _line

@@ -8,16 +8,13 @@ invoices read by the stand-in with dropped lines injected, and read perfectly (n
 from __future__ import annotations
 
 import json
-import random
 
 import pytest
 
-from raxdoc.ingest import read_document
-from raxdoc.pipeline.rows import page_words
 from raxdoc.postprocess import parse_document
 from raxdoc.testing.invoices import LOCALES, generate_invoice
-from raxdoc.testing.standin import read_page
-from tests.postprocess.printed import H, line as _line, right as _right, row as _row
+from tests.postprocess.generated import noisy_read, pdf_words
+from tests.postprocess.printed import line as _line, right as _right, row as _row
 
 
 ROWS = [("Widget blue", "2", "5.00", "10.00"), ("Gadget", "1", "7.50", "7.50"), ("Sprocket", "4", "2.25", "9.00"),
@@ -109,34 +106,19 @@ def test_no_text_layer_or_no_located_item_reports_nothing():
 
 # -- generated invoices -----------------------------------------------------------------------------
 
-def _words(pdf: bytes) -> dict:
-    with read_document(pdf) as doc:
-        return {p: page_words(doc.page(p).words, doc.page(p).width, doc.page(p).height)
-                for p in range(doc.render_count)}
-
-
 @pytest.fixture(scope="module")
 def invoices():
     out = []
     for seed in range(40):
         inv = generate_invoice(100 + seed, locale=LOCALES[seed % len(LOCALES)])
-        out.append((inv.truth, _words(inv.pdf)))
+        out.append((inv.truth, pdf_words(inv.pdf)))
     return out
-
-
-def _read(truth, words, seed, noise):
-    texts, log = [], []
-    for p in range(len(words)):
-        text, injected = read_page(truth, p, rng=random.Random(seed), noise=noise, kinds=("dropped_line",))
-        texts.append(text)
-        log += [e for e in injected if e.kind == "dropped_line"]
-    return parse_document(texts, constrained=True, page_words=words), log
 
 
 def test_dropped_lines_of_generated_invoices_are_reported_on_their_page(invoices):
     dropped = reported = extra = 0
     for seed, (truth, words) in enumerate(invoices):
-        doc, log = _read(truth, words, seed, 0.1)
+        doc, log = noisy_read(truth, words, seed, 0.1, "dropped_line")
         for p in words:
             n = sum(e.page_index == p for e in log)
             flags = sum(i.kind in FOUND and i.page_index == p for i in doc.issues)
@@ -147,5 +129,5 @@ def test_dropped_lines_of_generated_invoices_are_reported_on_their_page(invoices
 
 def test_a_perfect_reading_of_generated_invoices_reports_no_line(invoices):
     for truth, words in invoices:
-        doc, _ = _read(truth, words, 0, 0.0)
+        doc, _ = noisy_read(truth, words, 0, 0.0, "dropped_line")
         assert not [i for i in doc.issues if i.kind in (*FOUND, "corrected_from_text", "removed_repeated_line")], truth["meta"]

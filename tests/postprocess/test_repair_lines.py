@@ -8,16 +8,13 @@ the perfect reading, and a perfect reading is never changed.
 from __future__ import annotations
 
 import json
-import random
 from decimal import Decimal as D
 
 import pytest
 
-from raxdoc.ingest import read_document
-from raxdoc.pipeline.rows import page_words
 from raxdoc.postprocess import parse_document
 from raxdoc.testing.invoices import LOCALES, generate_invoice
-from raxdoc.testing.standin import read_page
+from tests.postprocess.generated import noisy_read, pdf_words
 from tests.postprocess.printed import H, line as _line, right as _right, row as _row
 
 REPAIRS = ("removed_repeated_line", "corrected_from_text", "added_from_text")
@@ -126,36 +123,21 @@ def test_a_dropped_row_whose_arithmetic_fails_stays_reported():
 
 # -- generated invoices -----------------------------------------------------------------------------
 
-def _words(pdf: bytes) -> dict:
-    with read_document(pdf) as doc:
-        return {p: page_words(doc.page(p).words, doc.page(p).width, doc.page(p).height)
-                for p in range(doc.render_count)}
-
-
 @pytest.fixture(scope="module")
 def invoices():
     out = []
     for s in range(12):
         inv = generate_invoice(700 + s, locale=LOCALES[s % len(LOCALES)], pages=1 + s % 3)
-        out.append((inv.truth, _words(inv.pdf)))
+        out.append((inv.truth, pdf_words(inv.pdf)))
     return out
-
-
-def _read(truth, words, seed, noise, kind):
-    texts, log = [], []
-    for p in range(len(words)):
-        text, injected = read_page(truth, p, rng=random.Random(seed), noise=noise, kinds=(kind,))
-        texts.append(text)
-        log += injected
-    return parse_document(texts, constrained=True, page_words=words), log
 
 
 @pytest.mark.parametrize("kind", ["repeated_line", "cut_description", "dropped_line"])
 def test_generated_invoices_are_repaired_to_the_perfect_reading(invoices, kind):
     injected = equal = wrong = 0
     for seed, (truth, words) in enumerate(invoices):
-        clean, _ = _read(truth, words, seed, 0.0, kind)
-        noisy, log = _read(truth, words, seed, 0.15, kind)
+        clean, _ = noisy_read(truth, words, seed, 0.0, kind)
+        noisy, log = noisy_read(truth, words, seed, 0.15, kind)
         assert not _repairs(clean), truth["meta"]  # a perfect reading is never changed
         injected += sum(e.kind == kind for e in log)
         want = [i.model_dump() for i in clean.record.line_items]

@@ -12,6 +12,12 @@ Decisions, each taking the tensors it is about and reading `raxdoc.settings` at 
 the attention switches or an engine's configured kernel say: a parity run reaches no fla,
 flash-attn or Triton code. `RAXDOC_OPS=fla` makes `use_fla` fail rather than fall back.
 
+Two process-wide overrides, set by the engine's start-up self-check (`raxdoc.engine.selfcheck`):
+`disable(path)` switches one fast path off for the rest of the process after it failed or
+disagreed with the reference ("fla", "triton", "prefill_flash"; a `RAXDOC_OPS=fla` run then fails
+rather than falls back), and `reference_only()` is a context in which every decision picks the
+reference, as `RAXDOC_OPS=torch` would: the check's oracle runs in the same process.
+
 Device probes are small module functions so tests can fake them: `fla_installed`,
 `flash_attn_installed`, `triton_installed`, `bundled_flash_available`, `on_cuda`. This module never
 imports fla or Triton (importlib only looks for them); `flash_attn_installed` imports flash-attn,
@@ -22,8 +28,10 @@ Also here: the typed errors the ops raise. Not here: the kernels themselves.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
+import threading
 
 import torch
 
@@ -31,6 +39,41 @@ from raxdoc import settings
 from raxdoc.settings import ops_mode  # noqa: F401  (re-exported: the ops' mode, read at every call)
 
 _HALF = (torch.float16, torch.bfloat16)
+# Fast paths `disable` can switch off: fla's kernels, our Triton kernels, flash prefill attention.
+FAST_PATHS = ("fla", "triton", "prefill_flash")
+_disabled: set[str] = set()
+# Depth of `reference_only()` contexts per thread (the check runs its oracle on the calling thread).
+_local = threading.local()
+
+
+def disable(path: str) -> None:
+    """Switch fast path `path` (one of FAST_PATHS) off for the rest of this process."""
+    if path not in FAST_PATHS:
+        raise ValueError(f"unknown fast path {path!r}; one of {FAST_PATHS}")
+    _disabled.add(path)
+
+
+def enable(path: str) -> None:
+    """Undo `disable(path)` (the self-check re-tries a path it switched off while isolating another)."""
+    _disabled.discard(path)
+
+
+def disabled() -> frozenset[str]:
+    return frozenset(_disabled)
+
+
+@contextlib.contextmanager
+def reference_only():
+    """Every decision picks the plain-torch reference inside this context (this thread only)."""
+    _local.depth = getattr(_local, "depth", 0) + 1
+    try:
+        yield
+    finally:
+        _local.depth -= 1
+
+
+def _reference() -> bool:
+    return settings.reference_ops() or getattr(_local, "depth", 0) > 0
 
 
 class OpInputError(ValueError):
@@ -89,12 +132,13 @@ def _flash_attn_usable(t) -> bool:
 def use_fla(*tensors) -> bool:
     """True when this call should go to fla; None entries are ignored."""
     mode = settings.ops_mode()
-    if mode == "torch":
+    if _reference():
         return False
-    usable = on_cuda(*tensors) and fla_installed()
+    usable = "fla" not in _disabled and on_cuda(*tensors) and fla_installed()
     if mode == "fla" and not usable:
         raise BackendUnavailableError(
-            f"{settings.OPS_ENV}=fla but fla is {'installed' if fla_installed() else 'not installed'} "
+            f"{settings.OPS_ENV}=fla but fla is {'installed' if fla_installed() else 'not installed'}"
+            f"{', switched off by the self-check' if 'fla' in _disabled else ''} "
             f"and the tensors are {'on CUDA' if on_cuda(*tensors) else 'not all on CUDA'}"
         )
     return usable
@@ -102,14 +146,14 @@ def use_fla(*tensors) -> bool:
 
 def use_triton(*tensors) -> bool:
     """True when one of our Triton kernels should run: CUDA tensors, Triton installed, not a parity run."""
-    return not settings.reference_ops() and on_cuda(*tensors) and triton_installed()
+    return not _reference() and "triton" not in _disabled and on_cuda(*tensors) and triton_installed()
 
 
 def prefill_attention_path(q) -> str:
     """Packed varlen attention for `q` (N, H, D): one flash-attn call ("flash_attn"), one call to
     PyTorch's bundled flash kernel ("aten_flash"), or one SDPA per segment ("sdpa", the reference;
     also what `RAXDOC_PREFILL_ATTENTION=sdpa` asks for)."""
-    if settings.reference_ops() or settings.prefill_attention() == "sdpa":
+    if _reference() or settings.prefill_attention() == "sdpa" or "prefill_flash" in _disabled:
         return "sdpa"
     if _flash_attn_usable(q):
         return "flash_attn"
@@ -127,7 +171,7 @@ def decode_attention_kernel(k_buffer, prefer: str | None = None) -> str:
     prefer = settings.decode_attention() if prefer is None else prefer
     if prefer not in settings.DECODE_ATTENTION:
         raise ValueError(f"decode attention must be one of {settings.DECODE_ATTENTION}, got {prefer!r}")
-    if settings.reference_ops() or prefer == "gather":
+    if _reference() or prefer == "gather":
         return "gather"
     if prefer == "aten_flash":
         if not bundled_flash_available(k_buffer):
