@@ -72,6 +72,13 @@ class HfReader:
 
     # -- the engine surface ----------------------------------------------------------------
 
+    @property
+    def paths(self) -> dict[str, str]:
+        """What runs, for the run's metadata (as `Engine.paths`): transformers' own modelling code."""
+        p = next(self.model.parameters())
+        return {"model_type": str(getattr(self.model.config, "model_type", "?")), "dtype": str(p.dtype).removeprefix(
+            "torch."), "device": str(p.device), "attention": str(getattr(self.model.config, "_attn_implementation", "?"))}
+
     def grammar(self, spec: Any) -> Grammar:
         return self._constraints.grammar(spec)
 

@@ -43,6 +43,7 @@ from typing import Any
 
 from raxdoc.pipeline.assemble import DocumentAssembler, PendingDocument
 from raxdoc.pipeline.finish import FinishSettings, finish_document
+from raxdoc.pipeline.manifest import record_engines
 from raxdoc.pipeline.rows import SOURCE_ID_PREFIX, RowKind, StageRow, source_id
 from raxdoc.pipeline.store import OutputStore
 
@@ -98,6 +99,7 @@ class ResultCollector:
         # Rows to remove at close (superseded), the parts this run wrote, doc_ids whose items it wrote.
         self.stale: set[tuple[str, str]] = set()
         self.written: set[str] = set()
+        self.engine_paths: set[str] = set()  # what the engines ran (`StageRow.engine_paths`), for the manifest
         self.refreshed: set[str] = set()
         self.assembler = DocumentAssembler()
         self.seen: set[str] = set()
@@ -136,6 +138,8 @@ class ResultCollector:
                 self.stale.update((d, row.source) for d in self.previous.get(row.source, ()) if d != row.doc_id)
             self._skip()
             return
+        if row.engine_paths:
+            self.engine_paths.add(row.engine_paths)
         listed = self.listing_errors.get(row.source)
         if listed is not None and row.kind is RowKind.DOC_ERROR and row.doc_id.startswith(SOURCE_ID_PREFIX):
             row.fail(listed)
@@ -161,6 +165,7 @@ class ResultCollector:
         self._flush()
         self.store.replace_rows(self.stale, keep=self.written, refreshed=self.refreshed)
         self.store.deduplicate()
+        record_engines(self.store, sorted(self.engine_paths))
         self.report(force=True)
 
     def _skip(self) -> None:

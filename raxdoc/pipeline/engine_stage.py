@@ -37,6 +37,7 @@ class EngineStage:
         from raxdoc.engine import Engine, SamplingParams
         from raxdoc.engine.loop import EngineLoop
         from raxdoc.engine.readers import reader_kind
+        from raxdoc.engine.selfcheck import format_paths
         from raxdoc.model.loader import resolve
         from raxdoc.schemas.custom import resolve_schema
         from raxdoc.schemas.jsonschema import page_json_schema
@@ -60,6 +61,8 @@ class EngineStage:
         # Compiled here, once: the loop thread would otherwise compile it inside its first step.
         if self.grammar is not None:
             self.engine.grammar(self.grammar)
+        # What runs (reader, kernels, the self-check's verdict): into the run's manifest, via each page.
+        self.engine_paths = format_paths({"reader": self.reader_kind, **getattr(self.engine, "paths", {})})
         self.loop = EngineLoop(self.engine)
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list]:
@@ -86,6 +89,7 @@ class EngineStage:
                 continue
             row.text, row.finish_reason, row.t_engine = res.text, res.finish_reason, res.latency
             row.prompt_tokens, row.completion_tokens = res.prompt_tokens, res.completion_tokens
+            row.engine_paths = self.engine_paths
             if not res.ok:
                 row.error_type, row.error = "engine_error", f"{res.error_type}: {res.error}"
         for row in rows:

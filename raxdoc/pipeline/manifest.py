@@ -27,6 +27,9 @@ existed does not name it (and is rewritten with it).
 The file name starts with "_": Parquet dataset readers skip such names, and it lies beside
 `documents/` and `line_items/`, so their `*.parquet` globs never meet it.
 
+The run's engines add what they ran (`engine_paths`: reader, kernels, self-check) at its end
+(`record_engines`); never compared.
+
 Not here: the folder's parts (`store`), the run lock (`lock`).
 """
 
@@ -77,6 +80,17 @@ def check_settings(store: Any, settings: dict[str, Any], *, overwrite: bool = Fa
         store.write_file(MANIFEST, (json.dumps({"format": FORMAT, "settings": settings, "raxdoc": __version__,
                                                 "written": time.strftime("%Y-%m-%dT%H:%M:%S%z")},
                                                indent=2, sort_keys=True) + "\n").encode())
+
+
+def record_engines(store: Any, engine_paths: list[str]) -> None:
+    """Add the paths the run's engines took (`EngineStage.engine_paths`: reader, kernels, the
+    self-check's verdict) to the manifest, as `engine_paths` beside the settings: what ran is worth
+    knowing when a GPU fell back to a slower path, and never a reason to refuse a rerun."""
+    recorded = _read(store)
+    if recorded is None or not engine_paths:
+        return
+    recorded["engine_paths"] = sorted(engine_paths)
+    store.write_file(MANIFEST, (json.dumps(recorded, indent=2, sort_keys=True) + "\n").encode())
 
 
 def differences(recorded: dict[str, Any], settings: dict[str, Any]) -> list[str]:

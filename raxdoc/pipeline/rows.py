@@ -68,6 +68,9 @@ class StageRow:
     t_ingest: float = 0.0
     text: str | None = None  # the model's output; None until the engine stage ran the page
     finish_reason: str | None = None
+    # The paths of the engine that read the page (`selfcheck.format_paths`: reader, kernels, the
+    # self-check's verdict); the driver records the run's in its manifest.
+    engine_paths: str | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
     t_engine: float = 0.0
@@ -126,7 +129,8 @@ def source_id(source: str) -> str:
 
 
 # Wire encoding of the optional fields: None travels as "" (strings) or -1 (page_index).
-_OPTIONAL_STR = ("page_kind", "text_source", "error_type", "error", "text", "finish_reason", "einvoice_error")
+_OPTIONAL_STR = ("page_kind", "text_source", "error_type", "error", "text", "finish_reason", "engine_paths",
+                 "einvoice_error")
 _NO_PAGE = -1
 _FIELDS = tuple(f.name for f in fields(StageRow))
 

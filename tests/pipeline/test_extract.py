@@ -63,6 +63,18 @@ def test_one_documents_row_per_input_with_typed_errors(run, corpus, tiny_checkpo
     assert summary.pages == 5
 
 
+def test_the_manifest_records_the_settings_and_what_the_engine_ran(run, tiny_checkpoint):
+    import json
+
+    _, out, _ = run
+    manifest = json.loads((out / "_raxdoc.json").read_text())
+    assert manifest["settings"]["model"] == str(tiny_checkpoint)
+    assert manifest["settings"]["max_new_tokens"] == PROFILE.max_new_tokens
+    # One engine actor, on CPU: our engine on the plain-torch paths; the self-check runs only on CUDA.
+    (paths,) = manifest["engine_paths"]
+    assert paths.startswith("reader=rax; linear_ops=torch;") and "self_check=not run" in paths, paths
+
+
 def test_progress_starts_at_zero_and_ends_complete(run):
     summary, _, events = run
     assert events[0]["documents_done"] == 0 and events[0]["documents_total"] == summary.documents
