@@ -20,13 +20,14 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.provenance import git_commit  # noqa: E402  (after the path: run as a script)
 
 
 def make_pdf(path: Path, pages: int) -> None:
@@ -83,7 +84,7 @@ def main() -> None:
     seconds = time.perf_counter() - started
     assert summary.pages == args.pages and summary.ok + summary.partial == 1, summary
     result = {
-        "bench": "memory_bound", "tag": args.tag, "commit": _commit(), "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "bench": "memory_bound", "tag": args.tag, "commit": git_commit(), "date": time.strftime("%Y-%m-%d %H:%M:%S"),
         "command": " ".join(["python", *sys.argv]), "pages": args.pages,
         "seconds_per_page_engine": args.seconds_per_page, "engine_startup_seconds": args.startup_seconds,
         "unbounded": args.unbounded, "page_bytes": page_bytes,
@@ -102,13 +103,6 @@ def main() -> None:
     print(f"wrote {out}")
     shutil.rmtree(work, ignore_errors=True)
 
-
-def _commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              cwd=Path(__file__).parent, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 if __name__ == "__main__":

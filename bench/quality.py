@@ -276,7 +276,7 @@ def ocr_cost(scans: list[Path], pages: int) -> dict:
     """OCR alone on the first `pages` scanned pages, rendered as the cpu profile renders them: median
     seconds a page, wall and CPU (one onnxruntime thread, so CPU time is one core's), pages/s per core."""
     from raxdoc.ingest import read_document
-    from raxdoc.ingest.ocr import ocr_words
+    from raxdoc.ingest.ocr import engine, ocr_words
     from raxdoc.pipeline.ingest_stage import render_options
     from raxdoc.profiles import resolve_profile
 
@@ -301,6 +301,7 @@ def ocr_cost(scans: list[Path], pages: int) -> dict:
             "median_words_per_page": statistics.median(words),
             "median_page_pixels": statistics.median(int(i.shape[0] * i.shape[1]) for i in images),
             "onnxruntime_threads": 1, "models": "RapidOCR PP-OCRv6 det + rec small (ONNX, shipped in the wheel)",
+            "recogniser_min_width_px": engine().cfg.Rec.rec_img_shape[2],  # RapidOCR's default pads to 320
             "load_average_1min": round(os.getloadavg()[0], 2), "cores": os.cpu_count()}
 
 

@@ -2,7 +2,8 @@
 
 A thin layer over `raxdoc.pipeline.extract` and friends: parse flags, call, and map the outcome to
 an exit code — 0 when every document is ok, 1 when some are partial or failed, 2 on usage errors
-(bad flags, unknown profile, missing weights), 130 when interrupted.
+(bad flags, unknown profile, missing weights), 130 when interrupted (Ctrl-C), 143 when terminated
+(SIGTERM: stopped the same way, `_TerminateLikeCtrlC`).
 
 Not here: any extraction logic (raxdoc.pipeline), scoring (raxdoc.eval), what is drawn on the
 terminal (`raxdoc.console`).
@@ -26,6 +27,32 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED = 130  # the shell's code for a run stopped by SIGINT (128 + 2)
+EXIT_TERMINATED = 143  # and by SIGTERM (128 + 15): what supervisors (systemd, Kubernetes) expect
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so the run stops as on Ctrl-C: parts kept, Ray shut down."""
+
+
+class _TerminateLikeCtrlC:
+    """While a run goes: SIGTERM raises `Terminated` once (later ones are ignored while it stops)."""
+
+    def __enter__(self):
+        import signal
+        import threading
+
+        self._signal, self._fired, self._before = signal, False, None
+        if threading.current_thread() is threading.main_thread():  # only there may a handler be set
+            self._before = signal.signal(signal.SIGTERM, self._handle)
+
+    def _handle(self, signum, frame):
+        if not self._fired:
+            self._fired = True
+            raise Terminated()
+
+    def __exit__(self, *exc) -> None:
+        if self._before is not None:
+            self._signal.signal(self._signal.SIGTERM, self._before)
 
 
 @app.callback()
@@ -54,6 +81,9 @@ def extract(
                                                    "pip install 'raxdoc[ocr]'), so their values get boxes."),
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Run a checkpoint's own modelling "
                                            "code (auto_map, e.g. R-4B) on the transformers reader. Off: refused."),
+    reader_option: list[str] = typer.Option([], "--reader-option", metavar="KEY=VALUE", help="Replace a transformers "
+                                            "reader's family default (repeatable; VALUE as JSON, else a string): "
+                                            "chat_template_kwargs, min_pixels, max_pixels. See `raxdoc models`."),
     retry_errors: bool = typer.Option(False, "--retry-errors", help="Process documents whose earlier row in OUTPUT "
                                       "is an error again, replacing that row (default: skipped like done ones)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Remove OUTPUT's earlier rows first: needed to rerun "
@@ -66,14 +96,16 @@ def extract(
     from raxdoc.model.loader import LoaderError
 
     show_warnings()
+    reader_options = _key_values(reader_option, "--reader-option")
     overrides = {"max_num_seqs": max_num_seqs, "max_new_tokens": max_new_tokens, "max_pixels": max_pixels}
     started = time.monotonic()
-    with progress_bars(quiet) as bar:
+    with progress_bars(quiet) as bar, _TerminateLikeCtrlC():
         try:
             summary = pipeline.extract(
                 inputs, output, model=model, profile=profile, schema=schema, max_pages=max_pages, dpi=dpi,
                 address=address, engines=engines, constrained=constrained, einvoice=einvoice, ocr=ocr,
                 on_progress=bar, **overrides, **({"trust_remote_code": True} if trust_remote_code else {}),
+                **({"reader_options": reader_options} if reader_options else {}),
                 retry_errors=retry_errors, overwrite=overwrite,
             )
         except LoaderError as exc:
@@ -83,9 +115,10 @@ def extract(
                     f"(offline nodes: set HF_HOME to the shared cache and HF_HUB_OFFLINE=1)")
             _error(f"cannot load the model: {exc}\n{hint}.")
             raise typer.Exit(EXIT_USAGE) from None
-        except KeyboardInterrupt:
-            _error(f"interrupted. Parts already written to {output} are kept: run the same command again to resume.")
-            raise typer.Exit(EXIT_INTERRUPTED) from None
+        except KeyboardInterrupt as exc:
+            how = "terminated" if isinstance(exc, Terminated) else "interrupted"
+            _error(f"{how}. Parts already written to {output} are kept: run the same command again to resume.")
+            raise typer.Exit(EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED) from None
         except pipeline.RunFailed as exc:  # not a usage error, whatever its cause's type
             _error(str(exc))
             raise typer.Exit(EXIT_SOME_FAILED) from None
@@ -175,6 +208,25 @@ def eval_(
             raise typer.Exit(EXIT_USAGE) from None
         console.print(Text(f"wrote {json_out}"))
     raise typer.Exit(EXIT_OK)
+
+
+def _key_values(items: list[str], flag: str) -> dict:
+    """KEY=VALUE strings as a dict, each VALUE parsed as JSON when it parses (`1000`, `{"a": false}`),
+    else kept as the string; no `=`, or an empty KEY: a usage error. Which keys are valid is the
+    callee's to say (one place: `raxdoc.model.families.check_reader_options`)."""
+    import json
+
+    out = {}
+    for item in items:
+        key, eq, raw = item.partition("=")
+        if not eq or not key.strip():
+            _error(f"{flag} takes KEY=VALUE, got {item!r}")
+            raise typer.Exit(EXIT_USAGE)
+        try:
+            out[key.strip()] = json.loads(raw)
+        except ValueError:
+            out[key.strip()] = raw
+    return out
 
 
 def _bench_entry():

@@ -12,6 +12,8 @@ Not here: retry policy, or deciding a document's status; that lives with the pip
 
 from __future__ import annotations
 
+OCR_INSTALL_HINT = "needs the rapidocr package: pip install 'raxdoc[ocr]'"
+
 
 class RaxdocError(Exception):
     """Base of every raxdoc error; `error_type` is the stable name stored with the row."""
@@ -105,6 +107,17 @@ class EInvoiceError(RaxdocError):
     error_type = "einvoice_invalid"
 
 
+class OcrUnavailable(RaxdocError):
+    """OCR was asked for (`--ocr`) but RapidOCR or its packaged models are not installed: a usage
+    error, raised before any page is read (`raxdoc.ingest.ocr.check_available`). Its source is the
+    option, so the CLI's line reads "--ocr: needs the rapidocr package: pip install ...". """
+
+    error_type = "ocr_unavailable"
+
+    def __init__(self, source: str = "--ocr", message: str = OCR_INSTALL_HINT) -> None:
+        super().__init__(source, message)
+
+
 ERROR_TYPES: dict[str, type[RaxdocError]] = {
     cls.error_type: cls
     for cls in (
@@ -118,5 +131,6 @@ ERROR_TYPES: dict[str, type[RaxdocError]] = {
         PageTooLarge,
         PageError,
         EInvoiceError,
+        OcrUnavailable,
     )
 }

@@ -9,7 +9,8 @@ Defaults: the chat-template switch that turns thinking off (extraction wants the
 `postprocess.strip_thinking` removes whatever thinking a model writes anyway); sampling used only
 when a run asks for sampling (raxdoc extracts greedily by default: deterministic, resumable, and
 the grammar already keeps output on the schema); image pixel bounds for the image processor
-(None: the checkpoint's own). `Family.with_overrides` replaces fields by name, like profiles.
+(None: the checkpoint's own). `Family.with_overrides` replaces fields by name, like profiles;
+`check_reader_options` is what a run may replace (`--reader-option KEY=VALUE`, `extract(reader_options=)`).
 
 Not here: loading anything (torch / transformers), the up-front checkpoint check (`loader`).
 """
@@ -117,3 +118,36 @@ def family_for(config: dict[str, Any]) -> Family:
 def reader_kind_of(config: dict[str, Any]) -> ReaderKind:
     """'rax' for our engine (qwen3_5 configs), 'transformers' for everything else."""
     return family_for(config).runs
+
+
+# What a run may replace (`--reader-option`): each a whole value, the family's default dropped.
+# Not `sampling`: extraction decodes greedily, so sampling defaults never apply to a run.
+READER_OPTIONS: dict[str, str] = {
+    "chat_template_kwargs": "a JSON object passed to apply_chat_template, e.g. {\"enable_thinking\": false}",
+    "min_pixels": "an integer: the image processor's lower pixel bound",
+    "max_pixels": "an integer: the image processor's upper pixel bound",
+}
+
+
+def check_reader_options(options: dict[str, Any], config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`options` checked (ValueError naming the valid keys or the wrong value), as given.
+
+    With the checkpoint's `config`: a checkpoint that runs on our engine (qwen3_5) takes none, since
+    its chat prompt is raxdoc's own and its pixel budget the profile's (`--max-pixels`)."""
+    unknown = sorted(k for k in options if k not in READER_OPTIONS)
+    if unknown:
+        valid = "; ".join(f"{k} ({what})" for k, what in READER_OPTIONS.items())
+        raise ValueError(f"unknown reader option(s) {', '.join(unknown)}; valid: {valid}")
+    for key, value in options.items():
+        ok = isinstance(value, dict) if key == "chat_template_kwargs" else \
+            isinstance(value, int) and not isinstance(value, bool) and value > 0
+        if not ok:
+            raise ValueError(f"reader option {key}={value!r}: expected {READER_OPTIONS[key]}")
+    if config is not None and options:
+        family = family_for(config)
+        if family.runs == "rax":
+            raise ValueError(f"reader options ({', '.join(sorted(options))}) apply to the transformers reader only; "
+                             f"this checkpoint ({config.get('model_type')}) runs on raxdoc's engine, whose prompt "
+                             f"is raxdoc's own and whose pixel budget is the profile's (--max-pixels)")
+        family.with_overrides(**options)  # min_pixels > max_pixels against the family's own bounds
+    return options

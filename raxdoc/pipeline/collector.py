@@ -90,11 +90,15 @@ class ResultCollector:
         their source supersede; `listing_errors`: why `iter_sources` could not list a source."""
         self.store, self.settings, self.write_every = store, settings, write_every
         self.doc_schema, self.item_schema = doc_schema, item_schema
-        self.sources = list(sources)
+        # Per-input bookkeeping shrinks as inputs come back (the soak bench measures it): the inputs
+        # not seen yet, not a list of all plus a set of those seen.
+        sources = list(sources)
+        self.unseen = set(sources)
         self.done_sources = frozenset(done_sources)
         self.previous: dict[str, set[str]] = {}
         for doc_id, source in previous:
             self.previous.setdefault(source, set()).add(doc_id)
+        self._previous_ids = frozenset(d for d, _ in previous)  # the only doc_ids `refreshed` is asked about
         self.listing_errors = dict(listing_errors)
         # Rows to remove at close (superseded), the parts this run wrote, doc_ids whose items it wrote.
         self.stale: set[tuple[str, str]] = set()
@@ -102,7 +106,6 @@ class ResultCollector:
         self.engine_paths: set[str] = set()  # what the engines ran (`StageRow.engine_paths`), for the manifest
         self.refreshed: set[str] = set()
         self.assembler = DocumentAssembler()
-        self.seen: set[str] = set()
         # doc_id -> the first source written with it this run (for identical files).
         self.first_source: dict[str, str] = {}
         self.doc_rows: list[dict] = []
@@ -111,7 +114,7 @@ class ResultCollector:
                        # documents whose values are their e-invoice's; of them, those the model read too
                        # (verify), and the values compared / agreed over those (pooled: the run's figure)
                        "einvoice": 0, "einvoice_verified": 0, "einvoice_compared": 0, "einvoice_agreed": 0}
-        self.progress = {"documents_total": len(self.sources), "documents_done": 0, "pages_total": 0,
+        self.progress = {"documents_total": len(sources), "documents_done": 0, "pages_total": 0,
                          "pages_done": 0}
         self.report = _Throttle(on_progress, self.progress)
         # Pages of the documents seen here / opened by ingest (ahead of what comes back): the
@@ -128,8 +131,8 @@ class ResultCollector:
         self.progress["pages_total"] = max(self._pages_seen, self._pages_opened)
 
     def add(self, row: StageRow) -> None:
-        if row.source not in self.seen:
-            self.seen.add(row.source)
+        if row.source in self.unseen:
+            self.unseen.discard(row.source)
             self._pages_seen += max(row.page_count, 0)
             self._update_pages_total()
         unreadable_but_done = row.doc_id.startswith(SOURCE_ID_PREFIX) and row.source in self.done_sources
@@ -152,12 +155,12 @@ class ResultCollector:
         self.report()
 
     def close(self) -> None:
-        """Rows for everything unfinished or never seen, the last batch, and a final dedupe."""
+        """Rows for everything unfinished or never seen, the last batch, a final dedupe, then compaction."""
         for doc in self.assembler.leftovers():
             log.warning("%s: %d page(s) never came back: %s", doc.source, len(doc.missing_pages()),
                         doc.missing_pages())
             self._finish(doc)
-        for source in sorted(set(self.sources) - self.seen):
+        for source in sorted(self.unseen):
             if source in self.done_sources:  # lost this time, written before: its row stays
                 self._skip()
             else:
@@ -165,6 +168,7 @@ class ResultCollector:
         self._flush()
         self.store.replace_rows(self.stale, keep=self.written, refreshed=self.refreshed)
         self.store.deduplicate()
+        self.store.compact()  # after dedupe: a merged part never holds a row twice
         record_engines(self.store, sorted(self.engine_paths))
         self.report(force=True)
 
@@ -196,7 +200,7 @@ class ResultCollector:
         if self.doc_rows:
             self.written.add(self.store.write_batch(to_table(self.doc_rows, self.doc_schema),
                                                     to_table(self.item_rows, self.item_schema)))
-            self.refreshed.update(item["doc_id"] for item in self.item_rows)
+            self.refreshed.update(i["doc_id"] for i in self.item_rows if i["doc_id"] in self._previous_ids)
             self.doc_rows.clear()
             self.item_rows.clear()
 

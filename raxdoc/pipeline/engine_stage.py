@@ -32,8 +32,11 @@ class EngineStage:
     A page the processor or the engine cannot handle becomes that page's error.
     """
 
+    engine_paths: str | None = None  # what runs (`format_paths`), stamped on each page it reads
+
     def __init__(self, model: str, profile: Any, schema: str | None = None, constrained: bool = True,
-                 device: str | None = None, trust_remote_code: bool = False):
+                 device: str | None = None, trust_remote_code: bool = False,
+                 reader_options: dict[str, Any] | None = None):
         from raxdoc.engine import Engine, SamplingParams
         from raxdoc.engine.loop import EngineLoop
         from raxdoc.engine.readers import reader_kind
@@ -44,6 +47,8 @@ class EngineStage:
         from raxdoc.schemas.prompt import build_prompt
 
         self.reader_kind = reader_kind(resolve(model))
+        if self.reader_kind == "rax" and reader_options:  # `run.extract` refuses this before Ray starts
+            raise ValueError(f"reader options {sorted(reader_options)} apply to the transformers reader only")
         if self.reader_kind == "rax":
             self.engine = Engine.from_pretrained(model, profile=profile, device=device)
             # The processor keeps the checkpoint's own pixel bounds: ingest already rendered each page
@@ -52,7 +57,8 @@ class EngineStage:
         else:
             from raxdoc.engine.hf_loading import load_hf_reader
 
-            self.engine = load_hf_reader(model, profile=profile, device=device, trust_remote_code=trust_remote_code)
+            self.engine = load_hf_reader(model, profile=profile, device=device, trust_remote_code=trust_remote_code,
+                                         family_overrides=reader_options)
             self.processor = self.engine.prompter  # (instruction, images) -> the prompt dict itself
         schema_cls = resolve_schema(schema)
         self.instruction = build_prompt(schema_cls, constrained=constrained)

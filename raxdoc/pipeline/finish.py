@@ -60,7 +60,8 @@ def finish_document(doc: PendingDocument, settings: FinishSettings, *, copy_of: 
         record = parse_document(texts, settings.schema, constrained=settings.constrained, doc_id=doc.doc_id,
                                 source=doc.source, page_count=doc.page_count, page_failures=failures,
                                 file_page_count=max((p.file_page_count for p in pages), default=0),
-                                page_words={p.page_index: p.words for p in pages if not p.failed})
+                                page_words={p.page_index: p.words for p in pages if not p.failed},
+                                page_sources={p.page_index: p.text_source for p in pages if not p.failed})
         timings = {
             "ingest_s": sum(p.t_ingest for p in pages),
             "engine_s": sum(p.t_engine for p in pages),

@@ -174,7 +174,7 @@ def bound_pixels(ctx, prof: Profile, engines: int, ingest_cpus: int = 0) -> None
 
 def build_dataset(sources, render, done, model, prof: Profile, schema, constrained, device, engines,
                    engine_stage, einvoice: str = "auto", counter: OpenedPages | None = None,
-                   trust_remote_code: bool = False):
+                   trust_remote_code: bool = False, reader_options: dict[str, Any] | None = None):
     import ray
 
     on_gpu = cluster_gpus() > 0 and (device is None or device.startswith("cuda"))
@@ -199,7 +199,8 @@ def build_dataset(sources, render, done, model, prof: Profile, schema, constrain
         fn_constructor_kwargs=dict(model=model, profile=prof, schema=schema, constrained=constrained,
                                    device=device or ("cuda" if on_gpu else "cpu"),
                                    # Only when set: stand-in stages (tests) take the plain arguments.
-                                   **({"trust_remote_code": True} if trust_remote_code else {})),
+                                   **({"trust_remote_code": True} if trust_remote_code else {}),
+                                   **({"reader_options": reader_options} if reader_options else {})),
         batch_size=engine_batch_size(prof.max_num_seqs),
         batch_format="numpy",
         # Several calls run at once on each actor, in threads (true multi-threading: by default Ray
@@ -218,7 +219,10 @@ def build_dataset(sources, render, done, model, prof: Profile, schema, constrain
 def engine_batch_size(max_num_seqs: int) -> int:
     """Pages per engine batch: while the oldest of the BATCHES_IN_FLIGHT batches on an actor finishes
     its last pages, the others still hold enough (the loop's capacity) to keep every slot busy.
-    Smaller batches reach the engine sooner; the loop, not the batch, bounds pixel memory."""
+    Smaller batches reach the engine sooner; the loop, not the batch, bounds pixel memory.
+    Sized from the profile even when the transformers reader's memory-aware batch (known only once
+    an actor has loaded the model) is smaller: its loop still stays full and the pixel bound still
+    holds; a batch's pages only come back later than they need to."""
     capacity = max_num_seqs + loop_margin(max_num_seqs)
     return max(1, -(-capacity // (BATCHES_IN_FLIGHT - 1)))
 

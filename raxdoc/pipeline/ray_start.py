@@ -2,6 +2,8 @@
 
 A local run's Ray is this machine's only: every Ray server listens on loopback, no dashboard, and
 Ray's auth token file is owner-only. With an address (or RAY_ADDRESS) the cluster is joined as it is.
+A local run's driver keeps Ray's C++ notices off the terminal (`_quiet_driver_core`), and any
+driver keeps its own SIGTERM handler through `ray.init` (`_keep_sigterm_handler`).
 
 Not here: the Ray Data graph (`graph`), which re-exports `init_ray` for `run`.
 """
@@ -16,6 +18,8 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 LOOPBACK = "127.0.0.1"
+# The driver's C++ log level in a local run, unless the user set RAY_BACKEND_LOG_LEVEL (module doc).
+DRIVER_CORE_LOG_LEVEL = "fatal"
 
 
 @contextlib.contextmanager
@@ -34,6 +38,89 @@ def _loopback_node(local: bool):
         yield
     finally:
         ray_constants.ENABLE_RAY_CLUSTER = before
+
+
+@contextlib.contextmanager
+def _quiet_driver_core(local: bool):
+    """While a local `ray.init` connects its driver: RAY_BACKEND_LOG_LEVEL=fatal for this process's
+    C++ core worker only. Ray's C++ logger copies every ERROR line to stderr whatever the level of its
+    log file, and Ray Data's actor pools make the driver log one each run (an actor whose constructor
+    arguments sit in the object store, ray#53727: harmless here, the driver holds them). The level
+    is read once, when the driver's core worker starts; GCS, raylet and workers were spawned before
+    with the environment as it was, so their logs keep every line. Nothing is lost to the user: a
+    failure reaches the driver as a Python exception, which raxdoc reports.
+    A user's own RAY_BACKEND_LOG_LEVEL wins; a joined cluster is left as it is."""
+    import ray._private.worker as ray_worker
+
+    if not local or "RAY_BACKEND_LOG_LEVEL" in os.environ or not hasattr(ray_worker, "connect"):
+        yield
+        return
+    connect = ray_worker.connect
+
+    def quiet_connect(*args, **kwargs):
+        os.environ["RAY_BACKEND_LOG_LEVEL"] = DRIVER_CORE_LOG_LEVEL
+        try:
+            with _without_level_notice():
+                return connect(*args, **kwargs)
+        finally:
+            os.environ.pop("RAY_BACKEND_LOG_LEVEL", None)
+
+    ray_worker.connect = quiet_connect
+    try:
+        yield
+    finally:
+        ray_worker.connect = connect
+
+
+@contextlib.contextmanager
+def _without_level_notice():
+    """Ray's C++ logger announces a level read from RAY_BACKEND_LOG_LEVEL on stderr (at INFO, before
+    the level applies). While the driver connects, stderr (fd 2, where C++ writes) goes to a file;
+    then everything written there is put back on stderr but that one notice."""
+    import sys
+    import tempfile
+
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no stderr at all (a daemon): nothing to keep clean
+        yield
+        return
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            kept = [line for line in held.read().splitlines(keepends=True)
+                    if b"Set ray log level from environment variable" not in line]
+            if kept:
+                os.write(2, b"".join(kept))
+
+
+@contextlib.contextmanager
+def _keep_sigterm_handler():
+    """`ray.init` takes SIGTERM over twice: a Python handler (sys.exit) and, in C++, a failure
+    handler that dumps stack frames before dying. Afterwards the Python handler the process had
+    (the CLI's: stop like Ctrl-C, say how to resume) is put back; without one, Ray's Python handler
+    stays, and either way the C++ frame dump is gone (a Python handler replaces it in the OS).
+    SIGSEGV and friends keep Ray's crash handler."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set one
+        yield
+        return
+    before = signal.getsignal(signal.SIGTERM)
+    try:
+        yield
+    finally:
+        handler = before if callable(before) else signal.getsignal(signal.SIGTERM)
+        if handler is not None:
+            signal.signal(signal.SIGTERM, handler)
 
 
 def private_token() -> None:
@@ -77,7 +164,7 @@ def init_ray(address: str | None) -> bool:
     if address is None:
         kwargs.update(include_dashboard=False, num_cpus=os.cpu_count(), _node_ip_address=LOOPBACK)
         private_token()  # one already there: tightened before Ray reads it
-    with _loopback_node(address is None):
+    with _loopback_node(address is None), _quiet_driver_core(address is None), _keep_sigterm_handler():
         # "local", not None: with None, Ray joins any cluster it finds running on this machine
         # (another user's `ray start`, a test's cluster) instead of starting this run's own.
         ray.init(address=address or "local", **kwargs)

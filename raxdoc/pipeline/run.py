@@ -101,6 +101,7 @@ def extract(
     write_every: int = 64,
     engine_stage: type = EngineStage,
     trust_remote_code: bool = False,
+    reader_options: dict[str, Any] | None = None,
     retry_errors: bool = False,
     overwrite: bool = False,
     **profile_overrides: Any,
@@ -112,6 +113,8 @@ def extract(
     well and reports where it disagrees with the XML; "off" ignores the XML.
     `ocr`: scanned pages without a text layer get one from OCR (RapidOCR, the `ocr` extra), so
     their values are grounded and boxed as a born-digital page's are.
+    `reader_options`: a transformers-read checkpoint's family defaults replaced by name
+    (`raxdoc.model.families.READER_OPTIONS`: chat_template_kwargs, min_pixels, max_pixels).
     Reruns (README "Reruns and resume"): documents already in `output` are skipped; `retry_errors`
     processes those whose rows are errors again; a folder written with other settings is refused
     (`manifest.SettingsChanged`) unless `overwrite` clears it; a folder another run is writing into
@@ -138,6 +141,10 @@ def extract(
     # Fail now, clearly, not inside an actor. Actors get `model` as given: on a cluster each node
     # resolves a hub id from its own HF cache.
     check_checkpoint(resolve(model), trust_remote_code=trust_remote_code)
+    if reader_options:
+        from raxdoc.model.families import check_reader_options, read_config
+
+        check_reader_options(reader_options, read_config(resolve(model)))
     if ocr:  # a missing package is a usage error now, not an error row on every scanned page
         from raxdoc.ingest.ocr import check_available
 
@@ -156,7 +163,9 @@ def extract(
     try:
         check_settings(store, run_settings(schema=schema_cls, prompt_version=settings.prompt_version, model=model,
                                            max_new_tokens=prof.max_new_tokens, constrained=constrained,
-                                           einvoice=einvoice, render=render), overwrite=overwrite)
+                                           einvoice=einvoice, render=render,
+                                           **({"reader_options": reader_options} if reader_options else {})),
+                       overwrite=overwrite)
         plan = resume_plan(store, retry_errors=retry_errors)
         collector = ResultCollector(store, settings, documents_arrow_schema(schema_cls),
                                     line_items_arrow_schema(schema_cls), sources, done_sources=plan.done_sources,
@@ -168,7 +177,8 @@ def extract(
         # Passed only with Ray up: stand-in build_dataset functions (tests) take the plain arguments.
         ds = build_dataset(sources, render, plan.skip, model, prof, schema, constrained, device, engines,
                             engine_stage, einvoice, **({} if counter is None else {"counter": counter}),
-                            **({"trust_remote_code": True} if trust_remote_code else {}))
+                            **({"trust_remote_code": True} if trust_remote_code else {}),
+                            **({"reader_options": reader_options} if reader_options else {}))
         try:
             for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
                 if counter is not None:

@@ -16,7 +16,9 @@ with `lock=True` (`lock.RunLock`) before that cleanup, so it never touches anoth
 a store opened without it (a reader) skips the cleanup while a run holds the lock.
 
 `replace_rows` removes rows a rerun superseded (an edited file's old row, a retried error's) once
-their new rows are written; `clear` empties the folder for `--overwrite`.
+their new rows are written; `compact` merges small parts into few at a run's close (`compact`: a
+merged part is named from its members, not its rows, and a journal makes the merge safe to kill);
+`clear` empties the folder for `--overwrite`.
 
 Not here: what the rows hold (raxdoc.schemas), deciding what to process and what a new row
 supersedes (`collector`), the settings record (`manifest`).
@@ -108,6 +110,9 @@ class OutputStore:
         for folder in (self._dir(DOCUMENTS), self._dir(LINE_ITEMS), self.root):
             for path in self.fs.glob(posixpath.join(folder, "*" + _TMP_SUFFIX)):
                 self.fs.rm(path)
+        from raxdoc.pipeline.compact import finish_compactions
+
+        finish_compactions(self)  # a merge a killed run left: completed or undone before anyone reads keys
         done = {posixpath.basename(p) for p in self._parts(DOCUMENTS)}
         for path in self._parts(LINE_ITEMS):
             if posixpath.basename(path) not in done:
@@ -211,6 +216,12 @@ class OutputStore:
         from raxdoc.pipeline.supersede import replace_rows
 
         return replace_rows(self, stale, keep=keep, refreshed=refreshed)
+
+    def compact(self) -> int:
+        """Merge small parts into few (`compact.compact`); returns the parts merged away per table."""
+        from raxdoc.pipeline.compact import compact
+
+        return compact(self)
 
     def clear(self) -> int:
         """Remove every part of both tables (`--overwrite`); returns the documents rows removed.

@@ -29,7 +29,8 @@ def parse_document(page_texts: Sequence[str] | Mapping[int, str], schema: type[B
                    constrained: bool, locale: str | None = None, doc_id: str = "", source: str = "",
                    page_count: int | None = None, page_failures: Mapping[int, ParseFailure] | None = None,
                    file_page_count: int | None = None,
-                   page_words: Mapping[int, Sequence] | None = None) -> DocumentRecord:
+                   page_words: Mapping[int, Sequence] | None = None,
+                   page_sources: Mapping[int, str | None] | None = None) -> DocumentRecord:
     """Parse and merge one document's pages.
 
     `page_texts` is a sequence in page order, or {page_index: text} when some
@@ -37,7 +38,9 @@ def parse_document(page_texts: Sequence[str] | Mapping[int, str], schema: type[B
     `page_failures` and `file_page_count` go to `merge_pages` (pages that
     failed before any text existed; pages in the file, when not all were read).
     `page_words` ({page_index: words (x0, y0, x1, y1, text), 0..1}) turns grounding on
-    (`grounding.ground_document`); without it the grounding columns stay null.
+    (`grounding.ground_document`); without it the grounding columns stay null. `page_sources`
+    ({page_index: "pdf" | "ocr" | None}) says where each page's words came from: OCR words are
+    matched with OCR's misreads allowed.
     """
     texts = dict(page_texts) if isinstance(page_texts, Mapping) else dict(enumerate(page_texts))
     decoded = {n: extract_json(text, constrained=constrained) for n, text in texts.items()}
@@ -47,4 +50,4 @@ def parse_document(page_texts: Sequence[str] | Mapping[int, str], schema: type[B
              for n, text in sorted(texts.items())]
     merged = merge_pages(pages, schema=schema, doc_id=doc_id, source=source, page_count=page_count,
                          page_failures=page_failures, file_page_count=file_page_count)
-    return merged if page_words is None else ground_document(merged, page_words, hints)
+    return merged if page_words is None else ground_document(merged, page_words, hints, page_sources)

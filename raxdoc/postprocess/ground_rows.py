@@ -48,9 +48,14 @@ class ItemRow:
         boxes = [m.box for p, m in self.chosen.items() if p != without]
         return (min(b[1] for b in boxes), max(b[3] for b in boxes)) if boxes else None
 
-    def verdict(self) -> ItemGrounding:
+    def verdict(self, prose_unknown: bool = False) -> ItemGrounding:
+        """Box, grounded, unverified fields. `prose_unknown` (an OCR page): a phrase not found in a
+        row whose other values are is not unverified: OCR misreads prose more often than a reader
+        does, so its absence says little; numbers and codes still decide."""
         found = set(self.chosen) | self.anywhere
         missing = tuple(path for path, _, _ in self.values if path not in found)
+        if prose_unknown and self.chosen:
+            missing = tuple(path for path, how, _ in self.values if path in missing and how != "phrase")
         bbox = None
         if self.chosen:
             boxes = [m.box for m in self.chosen.values()]

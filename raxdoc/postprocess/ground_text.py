@@ -2,8 +2,10 @@
 
 `norm_text` (letters and digits, case-folded: how phrases compare), `named_date` (a date written
 with its month's name, from CLDR's month names in the date languages, without dateparser, which
-costs milliseconds a call), `numeric_date` and `is_number_part` (a word that may be part of a
-printed number: digits with separators, or a sign, bracket, %, symbol or ISO code beside them).
+costs milliseconds a call), `numeric_date`, `is_number_part` (a word that may be part of a
+printed number: digits with separators, or a sign, bracket, %, symbol or ISO code beside them) and
+`code_spans` (where a code is printed in a run of words; on an OCR page, with at most one of the
+characters OCR confuses in a code: O/0, I/l/1, S/5, B/8).
 
 Not here: finding runs of words on a page (`ground_words`), verdicts (`grounding`).
 """
@@ -73,3 +75,39 @@ def numeric_date(text: str, order: str) -> dt.date | None:
 def is_number_part(word: str) -> bool:
     """`word` may be one piece of a number printed over several words ("1", "234,56", "€", "%")."""
     return bool(_NUMERIC_WORD.match(word) or _AFFIX.match(word))
+
+
+# Characters an OCR reads for one another in codes, each mapped to one class (case-folded).
+_CONFUSABLE = str.maketrans({"o": "0", "i": "1", "l": "1", "s": "5", "b": "8"})
+MAX_CONFUSIONS = 1  # confusable characters a code read from an OCR page may differ by
+
+
+def code_spans(joined: str, starts: list[int], target: str, *, confusable: bool = False) -> list[tuple[int, int]]:
+    """(first, last) word of each place `target` is printed in a run of words: `joined` is the run's
+    case-folded text without spaces, `starts` where each word starts in it, `target` the case-folded
+    code without spaces. Exact, else (`confusable`: an OCR page) differing by at most MAX_CONFUSIONS
+    characters OCR confuses ("INV-2O25" for "INV-2025"), never by any other. A code never continues
+    into letters or digits of its own word ("A12345" is not "12345"); a word boundary ends it."""
+    spans = [(first, last) for first, last, _ in _spans(joined, joined, starts, target)]
+    if spans or not confusable:
+        return spans
+    # Both sides mapped to the confusion classes, then the raw characters counted where they differ.
+    return [(first, last) for first, last, at in
+            _spans(joined.translate(_CONFUSABLE), joined, starts, target.translate(_CONFUSABLE))
+            if sum(a != b for a, b in zip(joined[at:at + len(target)], target)) <= MAX_CONFUSIONS]
+
+
+def _spans(haystack: str, raw: str, starts: list[int], target: str) -> list[tuple[int, int, int]]:
+    """(first word, last word, offset) of each place `target` occurs in `haystack` on word bounds
+    (`raw`: the printed text `haystack` was mapped from, same length)."""
+    ends = starts[1:] + [len(raw)]
+    out = []
+    at = haystack.find(target) if target else -1
+    while at >= 0:
+        end = at + len(target)
+        if (at in starts or not raw[at - 1:at].isalnum()) and (end in ends or not raw[end:end + 1].isalnum()):
+            first = max(k for k, s0 in enumerate(starts) if s0 <= at)
+            last = max(k for k, s0 in enumerate(starts) if s0 < end)
+            out.append((first, last, at))
+        at = haystack.find(target, at + 1)
+    return out

@@ -13,6 +13,9 @@ Lookups: `numbers(value)`, `dates(value, order)` (month-name dates span words: "
 `codes(value)` (exact after removing spaces, case-folded, never a part of a longer code),
 `phrases(value)` (normalised text over consecutive words; a phrase may wrap onto the next line
 if that line starts near the phrase's left edge), `currency(code)` (the code or its symbol).
+`PageText(words, ocr=True)`, for a page whose words an OCR read: a code may differ by one
+character OCR confuses (O/0, I/1, S/5, B/8) and a phrase needs FUZZY_MIN_OCR; numbers and
+dates stay exact (a correction replaces a value with a printed number: it must be the print).
 
 Not here: whether one run of text is a given value (`ground_text`); which match belongs to which
 item, verdicts, columns (`grounding`).
@@ -31,11 +34,12 @@ from typing import NamedTuple
 
 from raxdoc.postprocess.currency import CurrencyError, currency_code
 from raxdoc.postprocess.dates import numeric_parts
-from raxdoc.postprocess.ground_text import is_number_part, named_date, norm_text, numeric_date
+from raxdoc.postprocess.ground_text import code_spans, is_number_part, named_date, norm_text, numeric_date
 from raxdoc.postprocess.numbers import NumberError, infer_decimal_separator, parse_number
 
 MAX_RUN = 4  # words one printed number or date may span ("1 234 567,89 €")
 FUZZY_MIN = 0.9  # similarity a phrase needs when it is not exactly on the page (after normalising)
+FUZZY_MIN_OCR = 0.85  # the same on an OCR page, whose words carry misread letters of their own
 
 
 class TextWord(NamedTuple):
@@ -68,7 +72,11 @@ def _adjacent(a: TextWord, b: TextWord, chars: float = 1.5) -> bool:
 class PageText:
     """One page's words, indexed once; every lookup is then cheap."""
 
-    def __init__(self, words: Iterable[Sequence], *, decimal_sep: str | None = None):
+    def __init__(self, words: Iterable[Sequence], *, decimal_sep: str | None = None, ocr: bool = False):
+        # `ocr`: the words were read by OCR, not printed by the PDF: codes and phrases are matched
+        # with OCR's own misreads allowed (numbers stay exact: corrections rest on them).
+        self.ocr = ocr
+        self.fuzzy_min = FUZZY_MIN_OCR if ocr else FUZZY_MIN
         self.words = [TextWord(float(w[0]), float(w[1]), float(w[2]), float(w[3]), str(w[4])) for w in words]
         self.norms = [norm_text(w.text) for w in self.words]
         self.lines = self._lines()
@@ -198,23 +206,11 @@ class PageText:
         return self._segs
 
     def codes(self, value: str) -> list[Match]:
-        """Where the code is printed, spaces removed on both sides ("FR76 3000 6000" = "FR7630006000")."""
+        """Where the code is printed, spaces removed on both sides ("FR76 3000 6000" = "FR7630006000");
+        on an OCR page also with one character OCR confuses (`ground_text.code_spans`)."""
         target = "".join(value.split()).casefold()
-        out = []
-        for seg, joined, starts in self._segments() if target else ():
-            at = joined.find(target)
-            while at >= 0:
-                end = at + len(target)
-                # A code never continues into letters or digits of its own word ("A12345" is not
-                # "12345"); a word boundary ends it (a code column beside the description).
-                ends = starts[1:] + [len(joined)]
-                if (at in starts or not joined[at - 1:at].isalnum()) and \
-                        (end in ends or not joined[end:end + 1].isalnum()):
-                    first = max(k for k, s0 in enumerate(starts) if s0 <= at)
-                    last = max(k for k, s0 in enumerate(starts) if s0 < end)
-                    out.append(self._match(seg[first:last + 1]))
-                at = joined.find(target, at + 1)
-        return out
+        return [self._match(seg[first:last + 1]) for seg, joined, starts in (self._segments() if target else ())
+                for first, last in code_spans(joined, starts, target, confusable=self.ocr)]
 
     def currency(self, code: str) -> list[Match]:
         """Words that name the currency: its ISO code, or a symbol or name that means it."""
@@ -251,7 +247,7 @@ class PageText:
 
     def phrases(self, value: str, *, fuzzy: bool = True) -> list[Match]:
         """Where the text is printed: exact after `norm_text`, else (`fuzzy`) the best span within
-        FUZZY_MIN (a misread letter, a dropped hyphen)."""
+        `fuzzy_min` (a misread letter, a dropped hyphen)."""
         target = norm_text(value)
         if not target:
             return []
@@ -274,7 +270,7 @@ class PageText:
 
     def _fuzzy(self, target: str) -> list[Match]:
         """Greedy span growth from every plausible start; the best span if it is similar enough."""
-        best, best_score = None, FUZZY_MIN
+        best, best_score = None, self.fuzzy_min
         for start, n in enumerate(self.norms):
             # A start shares the first letter (a misread there is rare) and most of the word.
             if len(n) < 3 or n[0] != target[0] or \

@@ -96,8 +96,9 @@ def values_of(obj: BaseModel, prefix: str = "") -> list[tuple[str, str, object]]
 class _Page:
     """A PageText and the lookups made on it (a document repeats currencies and quantities)."""
 
-    def __init__(self, words: Sequence, hints: PageHints | None):
-        self.text = PageText(words, decimal_sep=hints.decimal_sep if hints else None)
+    def __init__(self, words: Sequence, hints: PageHints | None, source: str | None = None):
+        self.ocr = source == "ocr"
+        self.text = PageText(words, decimal_sep=hints.decimal_sep if hints else None, ocr=self.ocr)
         self.order = hints.date_order if hints else None
         self._cache: dict[tuple[str, object, bool], list[Match]] = {}
 
@@ -127,17 +128,20 @@ def _read_from(doc: DocumentRecord, path: str) -> set[int]:
             if p.record is not None and p.page_index is not None and not _empty(getattr(p.record, name, None))}
 
 
-def ground_document(doc: DocumentRecord, page_words: Mapping[int, Sequence], hints: PageHints | None = None
-                    ) -> DocumentRecord:
+def ground_document(doc: DocumentRecord, page_words: Mapping[int, Sequence], hints: PageHints | None = None,
+                    page_sources: Mapping[int, str | None] | None = None) -> DocumentRecord:
     """`doc` grounded: `grounding` set, misreads corrected from the text (`corrections`, each a
     `corrected_from_text` issue, checks and status decided again), `ungrounded_item` and
     `possibly_missed_line` issues added, confidence lowered for them.
 
     `page_words`: {page_index: the page's words as (x0, y0, x1, y1, text), 0..1}; a page that is
     absent or has no words has no text layer. `hints`: the document's decimal separator and date
-    order, used where a page's own words do not settle them.
+    order, used where a page's own words do not settle them. `page_sources`: {page_index: where its
+    words came from, "pdf" or "ocr"}; an OCR page allows OCR's misreads in codes and phrases
+    (`ground_words.PageText`), and its items are not marked for a description alone.
     """
-    pages = {n: _Page(words, hints) for n, words in page_words.items() if words}
+    sources = page_sources or {}
+    pages = {n: _Page(words, hints, sources.get(n)) for n, words in page_words.items() if words}
     items_name = items_field(doc.schema)
     items = list(getattr(doc.record, items_name))
     located: list[ItemRow | None] = []
@@ -168,7 +172,7 @@ def ground_document(doc: DocumentRecord, page_words: Mapping[int, Sequence], hin
     found = total = 0
     results = []
     for row, (page_index, index) in zip(located, doc.item_keys):
-        result = ItemGrounding() if row is None else row.verdict()
+        result = ItemGrounding() if row is None else row.verdict(prose_unknown=pages[page_index].ocr)
         results.append(result)
         if row is None:
             continue

@@ -17,21 +17,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from raxdoc.testing.presets import CHATML_TURNS
 from raxdoc.testing.tokenizer import build_tokenizer, special_token_ids
 
 VOCAB = 1024
 
 # Thinking on unless enable_thinking is false, as EXAONE 4.5 and ERNIE-4.5-VL-Thinking do.
-CHAT_TEMPLATE = (
-    "{%- for message in messages -%}"
-    "{{- '<|im_start|>' + message['role'] + '\\n' -}}"
-    "{%- if message['content'] is string -%}{{- message['content'] -}}"
-    "{%- else -%}{%- for part in message['content'] -%}"
-    "{%- if part['type'] == 'image' -%}{{- '<|vision_start|><|image_pad|><|vision_end|>' -}}"
-    "{%- elif part['type'] == 'text' -%}{{- part['text'] -}}{%- endif -%}"
-    "{%- endfor -%}{%- endif -%}"
-    "{{- '<|im_end|>\\n' -}}"
-    "{%- endfor -%}"
+CHAT_TEMPLATE = CHATML_TURNS + (
     "{%- if add_generation_prompt -%}{{- '<|im_start|>assistant\\n' -}}"
     "{%- if enable_thinking is defined and enable_thinking is false -%}{{- '<think>\\n\\n</think>\\n\\n' -}}"
     "{%- else -%}{{- '<think>\\n' -}}{%- endif -%}{%- endif -%}"

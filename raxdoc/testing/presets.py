@@ -236,8 +236,8 @@ def write_random_checkpoint(
     return out
 
 
-# ChatML as Qwen3 writes it; thinking is switched off by an empty think block in the assistant turn.
-CHAT_TEMPLATE = (
+# ChatML turns as Qwen3 writes them (text and image parts); the other families' test templates share them.
+CHATML_TURNS = (
     "{%- for message in messages -%}"
     "{{- '<|im_start|>' + message['role'] + '\\n' -}}"
     "{%- if message['content'] is string -%}{{- message['content'] -}}"
@@ -247,6 +247,9 @@ CHAT_TEMPLATE = (
     "{%- endfor -%}{%- endif -%}"
     "{{- '<|im_end|>\\n' -}}"
     "{%- endfor -%}"
+)
+# Thinking is switched off by an empty think block in the assistant turn.
+CHAT_TEMPLATE = CHATML_TURNS + (
     "{%- if add_generation_prompt -%}{{- '<|im_start|>assistant\\n<think>\\n\\n</think>\\n\\n' -}}{%- endif -%}"
 )
 

@@ -105,6 +105,7 @@ def test_clean_items_marked_and_targets(quality):
                                     "clean_items_marked": "MISSED", "dropped_lines_reported": "n/a"}
 
 
+@pytest.mark.slow
 def test_the_benchmark_runs_on_two_invoices(quality, tmp_path):
     out = tmp_path / "quality.json"
     result = quality.main(["--docs", "2", "--noise", "0", "0.5", "--no-warmup", "--out", str(out)])
@@ -143,3 +144,4 @@ def test_scans_and_ocr_cost(quality, tmp_path):
     assert pymupdf.open(scans[0])[0].get_text().strip() == ""
     cost = quality.ocr_cost(scans, pages=1)
     assert cost["pages"] == 1 and cost["pages_per_s_per_core"] > 0 and cost["median_words_per_page"] > 20
+    assert cost["recogniser_min_width_px"] == 48  # batches padded to their widest crop, not to 320 px

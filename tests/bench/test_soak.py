@@ -10,6 +10,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_soak_runs_at_tiny_scale(tmp_path):
     out = tmp_path / "soak.json"
@@ -22,6 +23,6 @@ def test_soak_runs_at_tiny_scale(tmp_path):
     assert result["line_items"] == 40  # the fake stage's two items a page, each written once
     points = result["checkpoints"]
     assert [p["documents_done"] for p in points][-1] == 20 and len(points) >= 2
-    # 20 documents written 8 at a time: 3 parts per table (8, 8, 4), whatever order they finished in.
-    assert points[-1]["documents_parts"] == 3 and points[-1]["line_items_parts"] == 3
+    # 20 documents written 8 at a time (3 parts a table), compacted into one as the run closed.
+    assert points[-1]["documents_parts"] == 1 and points[-1]["line_items_parts"] == 1
     assert all(p["driver_rss_mib"] > 0 for p in points)

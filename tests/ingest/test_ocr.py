@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 import raxdoc
 from raxdoc.cli import app
-from raxdoc.errors import RaxdocError
+from raxdoc.errors import ERROR_TYPES, RaxdocError
 from raxdoc.ingest import RenderOptions, read_document
 from raxdoc.ingest import ocr
 from raxdoc.ingest.page import Word
@@ -133,8 +133,10 @@ def test_a_missing_package_is_a_typed_error(monkeypatch, tiny_checkpoint, tmp_pa
     monkeypatch.setattr(ocr, "_engine", None)
     with pytest.raises(ocr.OcrUnavailable) as err:
         ocr.check_available()
-    assert str(err.value) == "--ocr needs the rapidocr package: pip install 'raxdoc[ocr]'"
+    assert str(err.value) == "--ocr: needs the rapidocr package: pip install 'raxdoc[ocr]'"
     assert err.value.error_type == "ocr_unavailable" and isinstance(err.value, RaxdocError)
+    # One class, registered with the other typed errors (a row's error_type maps back to it).
+    assert ocr.OcrUnavailable is ERROR_TYPES["ocr_unavailable"]
     with read_document(scan_pdf(invoice.pdf, dpi=72), options=ON) as doc, pytest.raises(ocr.OcrUnavailable):
         doc.page(0)
     pdf = tmp_path / "scan.pdf"

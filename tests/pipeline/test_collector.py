@@ -104,3 +104,18 @@ def test_rows_repeated_by_a_retried_batch_count_once(tmp_path):
     c.close()
     assert c.counts["pages"] == 2 and store.read().num_rows == 1
     assert events[-1]["pages_done"] == events[-1]["pages_total"] == 2
+
+
+def test_bookkeeping_shrinks_as_inputs_come_back(tmp_path):
+    """The driver keeps no per-input list: what is left unseen shrinks; items written are not remembered
+    unless an earlier row of that doc_id could be superseded (the soak bench's flat memory)."""
+    store = OutputStore(str(tmp_path))
+    sources = [f"/in/{i}.pdf" for i in range(5)]
+    c = _collector(store, sources, write_every=2, previous=[("d0", "/in/0.pdf"), ("old", "/in/1.pdf")])
+    for i, source in enumerate(sources[:4]):
+        c.add(_page(f"d{i}", source, 0, 1))
+    assert c.unseen == {"/in/4.pdf"} and c.progress["documents_total"] == 5
+    assert c.refreshed == {"d0"}
+    c.close()
+    assert c.counts["error"] == 1  # the unseen one got its lost row
+    assert sorted(store.read().column("source").to_pylist()) == sources

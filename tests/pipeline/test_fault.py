@@ -7,6 +7,7 @@ import sys
 
 from ray import cloudpickle
 import pandas as pd
+import pytest
 
 import raxdoc
 from raxdoc.pipeline.engine_stage import EngineStage
@@ -28,6 +29,7 @@ class DyingOnceEngineStage(EngineStage):
         return super().__call__(batch)
 
 
+@pytest.mark.slow
 def test_killed_engine_actor_loses_nothing(corpus, tiny_checkpoint, tmp_path, monkeypatch):
     marker = tmp_path / "killed"
     monkeypatch.setenv(KILL_MARKER, str(marker))  # local Ray workers inherit the driver's environment

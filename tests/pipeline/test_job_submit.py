@@ -21,6 +21,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 RAY = str(Path(sys.executable).with_name("ray"))
 
+pytestmark = pytest.mark.slow  # a second Ray cluster and a submitted job: minutes
+
 
 def _free_port() -> int:
     with socket.socket() as s:

@@ -7,6 +7,8 @@ And a qwen3_5 checkpoint still builds our own Engine in EngineStage.
 
 from __future__ import annotations
 
+import json
+
 import pyarrow.parquet as pq
 import pytest
 
@@ -37,15 +39,17 @@ def runs(tmp_path_factory):
             target = tmp_path_factory.mktemp(f"out-{family}")
             summary = raxdoc.extract(pdfs, str(target), model=str(ckpt), profile="cpu", max_pages=1,
                                      max_new_tokens=160, einvoice="off")
-            out[family] = (summary, pq.read_table(str(target / "documents")).to_pylist())
+            manifest = json.loads((target / "_raxdoc.json").read_text())
+            out[family] = (summary, pq.read_table(str(target / "documents")).to_pylist(), manifest)
     finally:
         ray.shutdown()
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family", FAMILIES)
 def test_one_row_per_input_and_every_page_parses(runs, family):
-    summary, docs = runs[family]
+    summary, docs, _ = runs[family]
     assert summary.documents == 2 and len(docs) == 2
     assert sorted(d["source"].rsplit("/", 1)[-1] for d in docs) == ["inv-0000.pdf", "inv-0001.pdf"]
     assert summary.pages == 2
@@ -55,6 +59,13 @@ def test_one_row_per_input_and_every_page_parses(runs, family):
         assert doc["status"] in ("ok", "partial") or doc["error_type"] == "empty_record", \
             (doc["status"], doc["error_type"], doc["error"])
         assert not doc["failed_pages"], doc["failed_pages"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family", FAMILIES)
+def test_the_manifest_says_transformers_read_the_pages(runs, family):
+    (paths,) = runs[family][2]["engine_paths"]
+    assert paths.startswith("reader=transformers;") and f"model_type={family}" in paths, paths
 
 
 def test_stage_builds_the_reader_the_checkpoint_needs(tiny_checkpoint, tmp_path):
