@@ -34,7 +34,7 @@ class EngineConfig:
     image_token_id: int | None = None
     # The vision tower's spatial merge (2x2 in Rax 4.5): patches per placeholder = this squared.
     spatial_merge_size: int = 2
-    # Host threads filling grammar masks; None = half the cores, at most 8.
+    # Host threads filling grammar masks; None = sized per step to the batch and the host (`grammar.mask_threads`).
     grammar_threads: int | None = None
     # Constrained rows with this many tokens or fewer left are steered to close the JSON
     # (`grammar_close.py`), so a looping model still ends with parseable output. 0 = off.
