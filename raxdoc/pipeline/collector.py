@@ -72,13 +72,6 @@ def resume_plan(store: OutputStore, *, retry_errors: bool = False) -> ResumePlan
                       frozenset((d, s) for d, s, _ in rows if s is not None))
 
 
-def resume_state(store: OutputStore) -> tuple[set[str], set[str], set[str]]:
-    """(doc_ids to skip, sources that have a content row, `source:` ids retried): `resume_plan` as a tuple."""
-    plan = resume_plan(store)
-    retry = {d for d, _ in store.done_rows() if d.startswith(SOURCE_ID_PREFIX)}
-    return set(plan.skip), set(plan.done_sources), retry
-
-
 class ResultCollector:
     """Regroups, finishes and writes documents as their rows arrive; counts what happened."""
 

@@ -2,7 +2,7 @@
 
 import json
 
-from raxdoc.pipeline.collector import ResultCollector, resume_state
+from raxdoc.pipeline.collector import ResultCollector, resume_plan
 from raxdoc.pipeline.finish import FinishSettings
 from raxdoc.schemas import Invoice
 from raxdoc.schemas.rows import documents_arrow_schema, error_row, line_items_arrow_schema, to_table
@@ -54,11 +54,12 @@ def test_unreadable_sources_are_retried_once_and_never_doubled(tmp_path):
     _write(store, error_row(source_id("/in/x.pdf"), "/in/x.pdf", "source_unreadable", "permission denied"),
            error_row(source_id("/in/lost.pdf"), "/in/lost.pdf", "lost", "no result"),
            error_row("h", "/in/y.pdf", "encrypted_document", "password"))
-    done, done_sources, retry = resume_state(store)
-    assert done == {"h"} and done_sources == {"/in/y.pdf"}
-    assert retry == {source_id("/in/x.pdf"), source_id("/in/lost.pdf")}
-    store.drop_doc_ids(retry)
-    c = _collector(store, ["/in/lost.pdf", "/in/x.pdf", "/in/y.pdf"], done_sources=done_sources)
+    plan = resume_plan(store)
+    assert plan.skip == {"h"} and plan.done_sources == {"/in/y.pdf"}
+    # source: rows are not done: their sources are read again, and the new rows replace them at close.
+    assert {d for d, _ in plan.previous} - plan.skip == {source_id("/in/x.pdf"), source_id("/in/lost.pdf")}
+    c = _collector(store, ["/in/lost.pdf", "/in/x.pdf", "/in/y.pdf"], done_sources=plan.done_sources,
+                   previous=plan.previous)
     c.add(StageRow("h", "/in/y.pdf", RowKind.SKIPPED))
     # x is readable now; lost is still unreadable.
     c.add(_page("x-bytes", "/in/x.pdf", 0, 1))
@@ -74,8 +75,8 @@ def test_unreadable_sources_are_retried_once_and_never_doubled(tmp_path):
 def test_a_source_with_a_content_row_gets_no_error_row_when_unreadable_later(tmp_path):
     store = OutputStore(str(tmp_path))
     _write(store, error_row("h", "/in/y.pdf", "encrypted_document", "password"))
-    done, done_sources, _ = resume_state(store)
-    c = _collector(store, ["/in/y.pdf"], done_sources=done_sources)
+    plan = resume_plan(store)
+    c = _collector(store, ["/in/y.pdf"], done_sources=plan.done_sources, previous=plan.previous)
     c.add(StageRow(source_id("/in/y.pdf"), "/in/y.pdf", RowKind.DOC_ERROR, error_type="source_unreadable",
                    error="gone"))
     c.close()

@@ -15,17 +15,11 @@ import pytest
 from raxdoc.postprocess import parse_document
 from raxdoc.testing.invoices import LOCALES, generate_invoice
 from tests.postprocess.generated import noisy_read, pdf_words
-from tests.postprocess.printed import H, line as _line, right as _right, row as _row
+from tests.postprocess.printed import H, HEADER_ROW, ROWS, TOTALS, WRAP, row as _row
 
 REPAIRS = ("removed_repeated_line", "corrected_from_text", "added_from_text")
 
 
-ROWS = [("Widget blue", "2", "5.00", "10.00"), ("Gadget", "1", "7.50", "7.50"), ("Sprocket", "4", "2.25", "9.00"),
-        ("Flange", "3", "1.20", "3.60"), ("Bolt M8", "10", "0.35", "3.50")]
-HEADER_ROW = _line(0.27, (0.10, "Description"), _right(0.62, "Qty"), _right(0.75, "Price"), _right(0.90, "Amount"))
-WRAP = _line(0.318, (0.10, "with mounting kit"))  # second line of row 0's description
-TOTALS = (_line(0.47, (0.55, "Subtotal"), _right(0.90, "33.60")) + _line(0.49, (0.55, "VAT 19%"), _right(0.90, "6.38"))
-          + _line(0.51, (0.55, "Total"), _right(0.90, "39.98")))
 FULL = "Widget blue with mounting kit"
 
 
