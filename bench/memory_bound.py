@@ -18,7 +18,6 @@ Writes bench/results/memory-bound-cpu[-tag].json.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 import tempfile
@@ -27,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.provenance import git_commit  # noqa: E402  (after the path: run as a script)
+from bench.provenance import git_commit, write_result  # noqa: E402  (after the path: run as a script)
 
 
 def make_pdf(path: Path, pages: int) -> None:
@@ -98,9 +97,7 @@ def main() -> None:
           f"(bound {bound_pages}), spilled {sampler.spilled / 2**20:.0f} MiB; driver RSS peak "
           f"{sampler.peak_rss / 2**20:.0f} MiB")
     out = args.out or Path(__file__).parent / "results" / f"memory-bound-cpu{'-' + args.tag if args.tag else ''}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {out}")
+    write_result(out, result)
     shutil.rmtree(work, ignore_errors=True)
 
 

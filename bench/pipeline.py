@@ -14,7 +14,6 @@ Writes bench/results/pipeline-<device>.json with device, commit, date and comman
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import shutil
 import statistics
@@ -25,6 +24,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.provenance import write_result  # noqa: E402  (after the path: run as a script)
 
 
 def make_corpus(folder: Path, docs: int, pages_per_doc: int) -> None:
@@ -118,9 +119,7 @@ def main() -> None:
           f"ratio {pipe_rate / engine_rate:.2f}  (medians of {args.repeats}; the pipeline's runs include its "
           f"actor's model load, rendering, postprocess and Parquet; Ray's start, {ray_start_s:.1f} s, is not in them)")
     out = args.out or Path(__file__).parent / "results" / f"pipeline-{_device_tag()}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {out}")
+    write_result(out, result)
     shutil.rmtree(work, ignore_errors=True)
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import shutil
 import sys
 import tempfile
@@ -27,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.provenance import git_commit  # noqa: E402  (after the path: run as a script)
+from bench.provenance import git_commit, write_result  # noqa: E402  (after the path: run as a script)
 
 
 def make_corpus(folder: Path, docs: int) -> None:
@@ -112,9 +111,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"{args.docs} documents in {seconds:.1f} s ({result['documents_per_s']} docs/s); driver RSS "
           f"{first['driver_rss_mib']} -> {last['driver_rss_mib']} MiB")
     path = args.out or Path(__file__).parent / "results" / "soak-cpu.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {path}")
+    write_result(path, result)
     shutil.rmtree(work, ignore_errors=True)
     return result
 
