@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GPU session in one script: each step fits one device call (10 minutes at most).
 #
-#   bash bench/gpu_session.sh STEP [STEP...]      STEP: selfcheck | tests | bench | cap | attn | grammar | cpu-tests | all
+#   bash bench/gpu_session.sh STEP [STEP...]      STEP: session | selfcheck | tests | bench | cap | attn | grammar | cpu-tests | all
 #
 # Run from the repository root the device tool sends, with `carry: [".whl"]` (bench/fetch_wheels.sh
 # fills .whl/ here first). Every step starts with `setup` (idempotent): check that CUDA is there,
@@ -26,6 +26,8 @@
 #              masks every step; 256 pages, no baseline): what the mask cost does to pages/s
 #   cpu-tests  pytest -m "not gpu" tests/model tests/engine as CI runs it (GPU and fla hidden), on
 #              the GPU machine's Python 3.12 / torch 2.11 (a compatibility check; least urgent)
+#   session    selfcheck bench cap: what the issue asks of a GPU, in priority order, in one device call
+#              (a 15-minute device budget allows one full call and perhaps one short one)
 #   all        all of the above in order, for a machine without the 10-minute limit
 #              (set GPU_SESSION_BUDGET_S to match); on the device tool use one step per call.
 #
@@ -297,6 +299,19 @@ step_cpu_tests() {
     -m "not gpu" tests/model tests/engine --maxfail=10
 }
 
+# The device tool brings back 8 files a call: past that, the logs travel as one logs.tar.gz
+# (verdicts.txt and the JSON results stay loose, where the session copies them from).
+bundle_logs() {
+  local files logs
+  files=$(find "$OUT" -maxdepth 1 -type f | wc -l)
+  [ "$files" -le 8 ] && return 0
+  logs=$(cd "$OUT" && ls -- *.log 2>/dev/null)
+  [ -z "$logs" ] && return 0
+  # shellcheck disable=SC2086  # names from ls, letters and dots only
+  (cd "$OUT" && tar -czf logs.tar.gz $logs && rm -f $logs) &&
+    echo "--- $files files in $OUT, more than the device tool brings back: the logs are in logs.tar.gz"
+}
+
 main() {
   if [ $# -eq 0 ]; then
     awk 'NR > 1 && /^#/ { print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"  # the header above
@@ -306,8 +321,9 @@ main() {
   for arg in "$@"; do
     case $arg in
       selfcheck | tests | bench | cap | attn | grammar | cpu-tests) steps+=("$arg") ;;
+      session) steps+=(selfcheck bench cap) ;;
       all) steps+=(selfcheck tests bench cap attn grammar cpu-tests) ;;
-      *) echo "unknown step '$arg' (selfcheck, tests, bench, cap, attn, grammar, cpu-tests, all)" >&2; exit 2 ;;
+      *) echo "unknown step '$arg' (session, selfcheck, tests, bench, cap, attn, grammar, cpu-tests, all)" >&2; exit 2 ;;
     esac
   done
   rm -f "$OUT"/*.log "$OUT/verdicts.txt"  # this invocation's logs only (the device's $OUT starts empty)
@@ -325,6 +341,7 @@ main() {
   done
   echo "--- verdicts (also in $OUT/verdicts.txt), $((SECONDS - START))s in all:"
   cat "$OUT/verdicts.txt"
+  bundle_logs
   ! grep -qE ": (FAILED|TIMEOUT|PARTIAL)" "$OUT/verdicts.txt"
 }
 

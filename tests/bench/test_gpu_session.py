@@ -62,6 +62,9 @@ case "$1" in
     echo '{"verdict": "'"${FAKE_SELFCHECK_VERDICT:-passed (max rel logit error 0.01)}"'", "paths": {"cuda_graphs": "on", "self_check": "x"}}' > "$out"
     exit "${FAKE_SELFCHECK_RC:-0}" ;;
   bench/model_forward.py)
+    out=""; prev=""
+    for a in "$@"; do [ "$prev" = "--out" ] && out=$a; prev=$a; done
+    echo '{}' > "$out/model_forward-rax-4.5-stamp.json"
     echo "rax-4.5 on FakeGPU (bfloat16, ops fla): 1490 tokens (1240 visual) in 40.0 ms"; exit 0 ;;
 esac
 echo "fake python: unexpected call $*" >&2
@@ -156,11 +159,31 @@ def test_steps_run_the_right_commands_and_each_gets_one_verdict(fake):
 
 def test_one_call_brings_back_at_most_eight_files(fake):
     run, _, out = fake
-    for steps in (["tests"], ["bench"], ["cap", "grammar"], ["attn", "cpu-tests"]):  # the calls bench/README plans
+    for steps in (["session"], ["tests"], ["attn", "grammar", "cpu-tests"]):  # the calls bench/README plans
         shutil.rmtree(out, ignore_errors=True)  # the device empties $OUT before each call
         run(*steps)
         files = [p for p in out.rglob("*") if p.is_file()]
         assert len(files) <= 8, (steps, sorted(p.name for p in files))
+        assert (out / "verdicts.txt").is_file()
+
+
+def test_session_runs_selfcheck_then_bench_then_cap_and_keeps_every_result_loose(fake):
+    """`session` is the one call a 15-minute device budget affords: the issue's figures, first things first."""
+    run, log, out = fake
+    run("session")
+    calls = [c.split(" | ", 1)[1] for c in log.read_text().splitlines()]
+    scripts = [c.split()[0] for c in calls if c.startswith("bench/")]
+    assert scripts == ["bench/selfcheck.py", "bench/engine.py", "bench/model_forward.py",
+                       "bench/engine.py", "bench/engine.py"]
+    assert sum("ensure_checkpoint" in c for c in calls) == 3  # each step makes sure; the first one writes
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["engine-a10g-cap22-rax-4.5.json", "engine-h100-rax-4.5.json", "engine-l4-cap22-rax-4.5.json",
+                     "logs.tar.gz", "model_forward-rax-4.5-stamp.json", "selfcheck-rax-4.5.json", "verdicts.txt"]
+    import tarfile
+    with tarfile.open(out / "logs.tar.gz") as tar:
+        assert sorted(tar.getnames()) == ["bench.log", "cap.log", "selfcheck.log", "setup.log"]
+    assert sorted(verdicts(out)) == ["bench/engine-h100", "bench/model-forward", "cap/a10g", "cap/l4", "ckpt",
+                                     "selfcheck", "setup"]
 
 
 def test_attn_step_reruns_h100_with_the_bundled_flash_kernel(fake):
