@@ -124,7 +124,8 @@ class ResultCollector:
         self.progress["pages_total"] = max(self._pages_seen, self._pages_opened)
 
     def add(self, row: StageRow) -> None:
-        if row.source in self.unseen:
+        first = row.source in self.unseen
+        if first:
             self.unseen.discard(row.source)
             self._pages_seen += max(row.page_count, 0)
             self._update_pages_total()
@@ -132,7 +133,8 @@ class ResultCollector:
         if row.kind is RowKind.SKIPPED or unreadable_but_done:
             if row.kind is RowKind.SKIPPED:  # its path's rows of other bytes are out of date
                 self.stale.update((d, row.source) for d in self.previous.get(row.source, ()) if d != row.doc_id)
-            self._skip()
+            if first:  # a retried ingest task skips it again: counted once
+                self._skip()
             return
         if row.engine_paths:
             self.engine_paths.add(row.engine_paths)

@@ -9,17 +9,26 @@ raxdoc did not write. A merged part keeps its members' rows and line items as th
 part and its `line_items` twin are merged together, so the twin rule of `store` and `supersede` holds)
 and is named `part-<hash of its members' names>.parquet`: never a batch's name, never one of its own.
 
-One merge, in this order: a journal `compacting-<key>.json` at the folder's root naming the merged part
-and its members; the merged `line_items` then `documents` part, each under a temporary name then
-renamed (the documents part is the commit point); the members' files removed; the journal removed.
+One merge, in this order (the journal names every file, so a kill at any step is finished or undone):
+1. a journal `compacting-<key>.json` at the folder's root naming the merged part and its members;
+2. the merged `line_items` then `documents` part, each written under a temporary name, then renamed to
+   its staged name `.part-<key>.parquet.staged` (the staged documents part is the commit point);
+3. the members' files removed (documents first, as `store` does);
+4. the staged `line_items` then `documents` part renamed to `part-<key>.parquet`;
+5. the journal removed.
 `finish_compactions` (run when a store opens, before anything reads keys, and before each compaction)
-completes what a killed run left: merged documents part present -> remove the members still there
-(roll forward); absent -> remove a merged `line_items` part if any (roll back). Either way every row
-is in exactly one part afterwards: a rerun never sees a row twice or misses one. Only a reader that
-globs the files directly, during a merge's remove step or after a kill there and before the next open,
-sees the merged rows twice; the journal names them. Were the journal removed by hand, `deduplicate` at
-the next close still drops the second copy of every documents row, and the line items of a part that
-lost all its rows (see its docstring).
+completes what a killed run left: the merged documents part present, staged or published -> remove the
+members still there and publish it (roll forward); absent -> remove the staged `line_items` part
+(roll back); staged files no journal names (a journal removed by hand) are published or dropped by
+whether they hold rows found nowhere else (`_unjournalled`). Either way every row is in exactly one part afterwards: a rerun never sees a row twice or misses one.
+
+What a reader sees meanwhile. Temporary and staged names start with '.' and do not end in `.parquet`,
+so neither the documented glob (`OUT/documents/*.parquet`, `OUT/line_items/*.parquet`: DuckDB,
+polars, fsspec) nor a directory read (pyarrow/pandas datasets skip names starting with '.' or '_')
+ever lists them. Because the members leave before the merged part arrives, a reader at any instant
+sees each row at most once: never twice. Between steps 3 and 4 (two renames; or, after a kill there,
+until the next open) the members' rows already removed are missing from what it sees; a reader that
+needs every row reads while no journal exists (or under the run lock).
 
 Not here: the folder layout and atomic single-table writes (`store`), removing superseded rows
 (`supersede`).
@@ -29,7 +38,6 @@ from __future__ import annotations
 
 import json
 import posixpath
-import uuid
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
@@ -41,6 +49,7 @@ if TYPE_CHECKING:
 TARGET_BYTES = 64 * 2**20  # a merged part stops growing once either of its files would pass this
 ROW_GROUP_ROWS = 16_384  # rows buffered per written row group: few groups, one member part in memory at a time
 JOURNAL_PREFIX = "compacting-"
+STAGED_SUFFIX = ".staged"
 
 
 def compact(store: OutputStore, target_bytes: int = TARGET_BYTES) -> int:
@@ -62,12 +71,61 @@ def finish_compactions(store: OutputStore) -> int:
         with store.fs.open(path, "rb") as f:
             plan = json.load(f)
         merged = plan["merged"]
-        if store.fs.exists(posixpath.join(store._dir(DOCUMENTS), merged)):
+        docs = posixpath.join(store._dir(DOCUMENTS), merged)
+        if store.fs.exists(_staged(docs)) or store.fs.exists(docs):  # committed: roll forward
             _drop_parts(store, [p for p in plan["parts"] if p != merged])
-        elif store.fs.exists(posixpath.join(store._dir(LINE_ITEMS), merged)):
-            store.fs.rm(posixpath.join(store._dir(LINE_ITEMS), merged))
+            _publish(store, merged)
+        else:  # a journal from before staging left its merged line_items part under the final name
+            for items in (_staged(posixpath.join(store._dir(LINE_ITEMS), merged)),
+                          posixpath.join(store._dir(LINE_ITEMS), merged)):
+                if store.fs.exists(items):
+                    store.fs.rm(items)
         store.fs.rm(path)
+    _unjournalled(store)
     return len(journals)
+
+
+def _unjournalled(store: OutputStore) -> None:
+    """Staged files whose journal is gone (removed by hand): a staged documents part whose rows all
+    stand in published parts is dropped with its twin; one holding a row found nowhere else (the
+    members were already removed) is published, and `deduplicate` drops any row it doubles. A staged
+    `line_items` part without its documents part never committed: dropped."""
+    from raxdoc.pipeline.store import DOCUMENTS, LINE_ITEMS, _row_keys
+
+    staged = store.fs.glob(posixpath.join(store._dir(DOCUMENTS), f".part-*{STAGED_SUFFIX}"))
+    published = {k for p in store._parts(DOCUMENTS) for k in _row_keys(store._read_keys(p))} if staged else set()
+    for path in staged:
+        name = posixpath.basename(path)[1:-len(STAGED_SUFFIX)]
+        if set(_row_keys(store._read_keys(path))) - published:
+            _publish(store, name)
+        else:
+            _drop_staged(store, name)
+    for path in store.fs.glob(posixpath.join(store._dir(LINE_ITEMS), f".part-*{STAGED_SUFFIX}")):
+        store.fs.rm(path)
+
+
+def _drop_staged(store: OutputStore, name: str) -> None:
+    from raxdoc.pipeline.store import DOCUMENTS, LINE_ITEMS
+
+    for table in (DOCUMENTS, LINE_ITEMS):  # documents first: the staged documents part commits
+        path = _staged(posixpath.join(store._dir(table), name))
+        if store.fs.exists(path):
+            store.fs.rm(path)
+
+
+def _staged(path: str) -> str:
+    """A merged file's name until it is published: hidden from globs and dataset readers."""
+    return posixpath.join(posixpath.dirname(path), f".{posixpath.basename(path)}{STAGED_SUFFIX}")
+
+
+def _publish(store: OutputStore, name: str) -> None:
+    """Rename a merge's staged files to their final names: line items first, the documents part last."""
+    from raxdoc.pipeline.store import DOCUMENTS, LINE_ITEMS
+
+    for table in (LINE_ITEMS, DOCUMENTS):
+        path = posixpath.join(store._dir(table), name)
+        if store.fs.exists(_staged(path)):
+            store._rename(_staged(path), path)
 
 
 def _sizes(store: OutputStore, table: str) -> dict[str, int]:
@@ -128,20 +186,21 @@ def _merge(store: OutputStore, group: list[str]) -> None:
     name = f"part-{key}.parquet"
     journal = f"{JOURNAL_PREFIX}{key}.json"
     store.write_file(journal, json.dumps({"merged": name, "parts": group}).encode())
-    for table in (LINE_ITEMS, DOCUMENTS):  # documents last: the merged documents part commits the merge
+    for table in (LINE_ITEMS, DOCUMENTS):  # documents last: the staged documents part commits the merge
         paths = [posixpath.join(store._dir(table), p) for p in group]
         paths = [p for p in paths if store.fs.exists(p)]
         if paths:
-            _concat(store, paths, posixpath.join(store._dir(table), name))
-    _drop_parts(store, group)
+            _concat(store, paths, _staged(posixpath.join(store._dir(table), name)))
+    _drop_parts(store, group)  # before publishing: a reader never sees a row in a member and the merge
+    _publish(store, name)
     store.fs.rm(store.path(journal))
 
 
 def _concat(store: OutputStore, sources: list[str], path: str) -> None:
     """Write `sources` one after another into `path`, atomically (a temporary name, then renamed)."""
-    from raxdoc.pipeline.store import _TMP_SUFFIX
+    from raxdoc.pipeline.store import tmp_path
 
-    tmp = f"{path}.{uuid.uuid4().hex[:8]}{_TMP_SUFFIX}"
+    tmp = tmp_path(path)
     with store.fs.open(tmp, "wb") as f:
         writer, buffered = None, []
         for source in sources:

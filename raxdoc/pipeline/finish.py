@@ -78,7 +78,23 @@ def finish_document(doc: PendingDocument, settings: FinishSettings, *, copy_of: 
                                timings=timings)
             items = line_item_rows(record)
     if copy_of is not None:
-        row["issues"].append({"page_index": None, "kind": "duplicate_content", "field": "",
-                              "message": f"same bytes as {copy_of}"})
+        row["issues"].append(duplicate_issue(copy_of))
         items = []
     return row, items
+
+
+DUPLICATE_CONTENT = "duplicate_content"
+_SAME_BYTES = "same bytes as "
+
+
+def duplicate_issue(first: str) -> dict[str, Any]:
+    """The issue on a copy's row naming `first`, the row of the same doc_id that holds the line items
+    (`supersede` re-points it when that row is superseded, so it never names an edited file)."""
+    return {"page_index": None, "kind": DUPLICATE_CONTENT, "field": "", "message": f"{_SAME_BYTES}{first}"}
+
+
+def duplicate_of(issue: dict[str, Any]) -> str | None:
+    """The source a `duplicate_issue` names; None for any other issue."""
+    if issue.get("kind") != DUPLICATE_CONTENT or not (issue.get("message") or "").startswith(_SAME_BYTES):
+        return None
+    return issue["message"][len(_SAME_BYTES):]

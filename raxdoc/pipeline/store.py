@@ -9,7 +9,7 @@ A row is identified by (`doc_id`, `source`): two files with identical bytes shar
 each has its own row. `<key>` is a hash of the batch's sorted (doc_id, source) pairs, so writing
 the same rows again lands on the same names and overwrites instead of duplicating, while two
 batches that share only a `doc_id` (the two files finished apart) never overwrite each other. Each file is written under a
-temporary name that no `*.parquet` glob matches, then renamed. The `documents` part is written
+temporary name that neither a `*.parquet` glob nor a dataset reader lists (`tmp_path`), then renamed. The `documents` part is written
 last: a document is done only once its `documents` row exists, so a run killed between the two
 files leaves an orphan `line_items` part, which opening the store removes. A run opens the store
 with `lock=True` (`lock.RunLock`) before that cleanup, so it never touches another live run's files;
@@ -83,7 +83,8 @@ class OutputStore:
 
     def write_file(self, name: str, data: bytes) -> None:
         """A small file at the root, written whole or not at all (a temporary name, then renamed)."""
-        path, tmp = self.path(name), f"{self.path(name)}.{uuid.uuid4().hex[:8]}{_TMP_SUFFIX}"
+        path = self.path(name)
+        tmp = tmp_path(path)
         with self.fs.open(tmp, "wb") as f:
             f.write(data)
         self._rename(tmp, path)
@@ -91,7 +92,7 @@ class OutputStore:
     def _probe(self) -> None:
         """Write and remove a tiny file now: an unwritable folder fails here, not after the first batch.
         Its name ends like a temporary file's, so a probe left by a killed run is cleaned up."""
-        probe = posixpath.join(self._dir(DOCUMENTS), f"probe-{uuid.uuid4().hex[:8]}{_TMP_SUFFIX}")
+        probe = tmp_path(posixpath.join(self._dir(DOCUMENTS), "probe"))
         with self.fs.open(probe, "wb") as f:
             f.write(b"")
         try:
@@ -167,7 +168,7 @@ class OutputStore:
         return name
 
     def _write_atomic(self, table: pa.Table, path: str) -> None:
-        tmp = f"{path}.{uuid.uuid4().hex[:8]}{_TMP_SUFFIX}"
+        tmp = tmp_path(path)
         with self.fs.open(tmp, "wb") as f:
             pq.write_table(table, f, compression="zstd")
         self._rename(tmp, path)
@@ -264,6 +265,12 @@ class OutputStore:
         if not parts:
             return None
         return pa.concat_tables([self._read(p) for p in parts], promote_options="default")
+
+
+def tmp_path(path: str) -> str:
+    """Where `path` is written before its rename: a name starting with '.' and not ending in .parquet,
+    so neither a `*.parquet` glob nor a dataset reader (which skips '.' and '_' names) reads it half-written."""
+    return posixpath.join(posixpath.dirname(path), f".{posixpath.basename(path)}.{uuid.uuid4().hex[:8]}{_TMP_SUFFIX}")
 
 
 def batch_key(row_keys: Iterable[str]) -> str:

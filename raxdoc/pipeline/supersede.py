@@ -12,6 +12,11 @@ this run wrote that doc_id's items anew (`refreshed`). A documents part left wit
 twin still holds items another row uses stays as an empty (zero-row) part: the twin's commit record,
 which every Parquet reader takes as no rows.
 
+A copy's `duplicate_content` note names the row holding its doc_id's items (`finish.duplicate_issue`).
+When that row is superseded (its file edited, say) while the copy stays, `repoint_copies` re-points
+the note to a row of that content that stays, or makes the copy the holder (note dropped): the note
+never names a path whose bytes have changed.
+
 Not here: which rows are superseded (`collector`), the folder layout and atomic writes (`store`).
 """
 
@@ -39,11 +44,12 @@ def replace_rows(store: OutputStore, stale: Iterable[tuple[str, str]], *, keep: 
         return 0
     parts = store._parts(DOCUMENTS)
     masks: dict[str, list[bool]] = {}
-    left: set[str] = set()  # doc_ids of the rows that stay
+    staying: set[tuple[str, str | None]] = set()  # (doc_id, source) of the rows that stay
     for path in parts:
         keys = _keys(store._read_keys(path))
         masks[path] = [posixpath.basename(path) in keep or k not in stale for k in keys]
-        left.update(d for (d, _), m in zip(keys, masks[path]) if m)
+        staying.update(k for k, m in zip(keys, masks[path]) if m)
+    left = {d for d, _ in staying}  # doc_ids of the rows that stay
     ids = {d for d, _ in stale}
     orphans = (ids - left) | (ids & set(refreshed))
     removed = 0
@@ -70,7 +76,55 @@ def replace_rows(store: OutputStore, stale: Iterable[tuple[str, str]], *, keep: 
                                                       pa.bool_())), items_path)
         if not all(mask):
             store._write_atomic(docs, path)
+    gone = {(d, src) for d, src in stale if d in left and (d, src) not in staying}
+    if gone:
+        repoint_copies(store, gone)
     return removed
+
+
+def repoint_copies(store: OutputStore, gone: set[tuple[str, str]]) -> int:
+    """Keep `duplicate_content` notes true once the rows `gone` (doc_id, source) are removed: a copy
+    whose note names a removed row now names a row of its doc_id that stays without such a note (the
+    one whose items are kept), or, if none is left, the first copy by source becomes that row (its
+    note dropped) and the others name it. Returns the rows changed."""
+    from raxdoc.pipeline.finish import duplicate_issue, duplicate_of
+    from raxdoc.pipeline.store import DOCUMENTS
+
+    gone_by_id: dict[str, set[str]] = {}
+    for d, src in gone:
+        gone_by_id.setdefault(d, set()).add(src)
+    rows: dict[str, list[tuple[str, int, str, str | None]]] = {}  # doc_id -> (part, row, source, note's target)
+    for path in store._parts(DOCUMENTS):
+        keys = store._read_keys(path, ("issues",))
+        if "issues" not in keys.column_names:
+            continue
+        for i, (d, src, issues) in enumerate(zip(*(keys.column(c).to_pylist() for c in ("doc_id", "source", "issues")))):
+            if d in gone_by_id:
+                target = next((t for t in map(duplicate_of, issues or []) if t is not None), None)
+                rows.setdefault(d, []).append((path, i, src, target))
+    edits: dict[str, dict[int, str | None]] = {}  # part -> row -> the new target (None: no note)
+    for d, found in rows.items():
+        stale = [r for r in found if r[3] in gone_by_id[d]]
+        if not stale:
+            continue
+        holders = sorted(r[2] for r in found if r[3] is None)
+        if not holders:  # the removed row held the items: the first copy takes its place
+            first = min(stale, key=lambda r: r[2])
+            holders = [first[2]]
+            edits.setdefault(first[0], {})[first[1]] = None
+            stale.remove(first)
+        for path, i, _, _ in stale:
+            edits.setdefault(path, {})[i] = holders[0]
+    for path, changes in edits.items():
+        table = store._read(path)
+        issues = table.column("issues").to_pylist()
+        for i, target in changes.items():
+            kept = [x for x in issues[i] or [] if duplicate_of(x) is None]
+            issues[i] = kept + ([duplicate_issue(target)] if target is not None else [])
+        column = table.schema.get_field_index("issues")
+        table = table.set_column(column, table.schema.field(column), pa.array(issues, table.schema.field(column).type))
+        store._write_atomic(table, path)
+    return sum(len(c) for c in edits.values())
 
 
 def _keys(keys: pa.Table) -> list[tuple[str, str | None]]:

@@ -120,3 +120,22 @@ def test_bookkeeping_shrinks_as_inputs_come_back(tmp_path):
     c.close()
     assert c.counts["error"] == 1  # the unseen one got its lost row
     assert sorted(store.read().column("source").to_pylist()) == sources
+
+
+def test_late_rows_after_a_document_is_written_make_no_second_row_and_a_skip_counts_once(tmp_path):
+    """A retried batch (or ingest task) can repeat a written document's rows at any time: no second
+    row, and a source skipped twice (its ingest task retried) is one skip."""
+    store = OutputStore(str(tmp_path))
+    sources = [f"/in/{i}.pdf" for i in range(6)]
+    c = _collector(store, sources, write_every=2, done_sources=["/in/5.pdf"])
+    for i, source in enumerate(sources[:5]):
+        c.add(_page(f"d{i}", source, 0, 1))
+    c.add(StageRow("d5", "/in/5.pdf", RowKind.SKIPPED))
+    for i, source in enumerate(sources[:5]):  # late repeats, after every document was finished
+        c.add(_page(f"d{i}", source, 0, 1))
+    c.add(StageRow("d5", "/in/5.pdf", RowKind.SKIPPED))
+    assert len(c.assembler) == 0 and not c.unseen
+    c.close()
+    assert sorted(store.read().column("source").to_pylist()) == sources[:5]
+    assert c.counts["ok"] == 5 and c.counts["skipped"] == 1 and c.counts["pages"] == 5
+    assert c.progress["documents_done"] == c.progress["documents_total"] == 6

@@ -110,8 +110,10 @@ def test_a_kill_in_the_delete_step_leaves_no_duplicates(tmp_path, monkeypatch, r
         OutputStore(str(out), lock=True).compact()
     monkeypatch.setattr(compact_mod, "_drop_parts", real)
     journal = json.loads(next(out.glob("compacting-*.json")).read_text())
-    assert journal["merged"] in _parts(out, DOCUMENTS)  # the merged part landed: plain readers see doubles now
-    assert pq.read_table(out / DOCUMENTS).num_rows > len(before_docs)
+    # The merged part is staged (hidden) until the members are gone: readers see fewer rows, never doubles.
+    assert journal["merged"] not in _parts(out, DOCUMENTS)
+    assert (out / DOCUMENTS / f".{journal['merged']}{compact_mod.STAGED_SUFFIX}").exists()
+    assert pq.read_table(out / DOCUMENTS).num_rows == len(before_docs) - 2
     store = OutputStore(str(out), lock=reopen_with_lock)  # the next open finishes the merge
     assert _parts(out, DOCUMENTS) == _parts(out, LINE_ITEMS) == [journal["merged"]]
     pd.testing.assert_frame_equal(_rows(out, DOCUMENTS), before_docs)
@@ -134,13 +136,15 @@ def test_a_kill_before_the_merge_commits_keeps_the_old_parts(tmp_path, monkeypat
     with pytest.raises(KeyboardInterrupt):
         OutputStore(str(out), lock=True).compact()
     monkeypatch.setattr(compact_mod, "_concat", real)
-    assert len(_parts(out, LINE_ITEMS)) == len(before) + 1  # the merged items landed, uncommitted
+    assert _parts(out, LINE_ITEMS) == before  # the merged items are staged, uncommitted, hidden
+    assert len(list((out / LINE_ITEMS).glob(f".*{compact_mod.STAGED_SUFFIX}"))) == 1
     OutputStore(str(out), lock=True)
     assert _parts(out, DOCUMENTS) == _parts(out, LINE_ITEMS) == before
+    assert not list(out.rglob(f".*{compact_mod.STAGED_SUFFIX}"))
     assert len(_rows(out, LINE_ITEMS)) == 20 and not list(out.glob("compacting-*"))
 
 
-def test_without_its_journal_dedupe_still_drops_the_doubled_rows(tmp_path, monkeypatch):
+def test_without_its_journal_the_staged_merge_is_dropped_and_nothing_doubles(tmp_path, monkeypatch):
     out = tmp_path / "out"
     _run(out, SOURCES[:10], stop_after=10)
     monkeypatch.setattr(compact_mod, "_drop_parts", lambda store, names: (_ for _ in ()).throw(OSError("gone")))
@@ -148,10 +152,26 @@ def test_without_its_journal_dedupe_still_drops_the_doubled_rows(tmp_path, monke
         OutputStore(str(out), lock=True).compact()
     next(out.glob("compacting-*.json")).unlink()  # removed by hand
     store = OutputStore(str(out))
-    assert store.deduplicate() == 10
+    assert store.deduplicate() == 0 and not list(out.rglob(f".*{compact_mod.STAGED_SUFFIX}"))
     docs, items = _rows(out, DOCUMENTS), _rows(out, LINE_ITEMS)
     assert len(docs) == 10 and not docs.duplicated().any()
     assert len(items) == 20 and not items.duplicated().any()
+
+
+def test_without_its_journal_a_staged_merge_whose_members_are_gone_is_published(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    _run(out, SOURCES[:10], stop_after=10)
+    before_docs, before_items = _rows(out, DOCUMENTS), _rows(out, LINE_ITEMS)
+    monkeypatch.setattr(compact_mod, "_publish", lambda store, name: (_ for _ in ()).throw(OSError("gone")))
+    with pytest.raises(OSError):
+        OutputStore(str(out), lock=True).compact()  # members removed, the merge still staged
+    monkeypatch.undo()
+    next(out.glob("compacting-*.json")).unlink()  # removed by hand
+    assert _parts(out, DOCUMENTS) == []
+    OutputStore(str(out), lock=True)
+    pd.testing.assert_frame_equal(_rows(out, DOCUMENTS), before_docs)
+    pd.testing.assert_frame_equal(_rows(out, LINE_ITEMS), before_items)
+    assert len(_parts(out, DOCUMENTS)) == 1 and not list(out.rglob(".*"))
 
 
 def test_a_foreign_part_is_never_merged(tmp_path):
@@ -160,3 +180,76 @@ def test_a_foreign_part_is_never_merged(tmp_path):
     pq.write_table(pa.table({"x": [1]}), out / DOCUMENTS / "part-export.parquet")
     OutputStore(str(out)).compact()
     assert "part-export.parquet" in _parts(out, DOCUMENTS) and len(_parts(out, DOCUMENTS)) == 2
+
+
+def _visible(out, table):
+    """Row keys a reader sees now, read two ways: the documented glob file by file (DuckDB and
+    polars list the same files) and a pyarrow dataset over the folder (pandas' directory read)."""
+    import pyarrow.dataset as ds
+
+    keys = ["doc_id", "source"] if table == DOCUMENTS else ["doc_id", "page_index", "item_index"]
+    globbed = [k for p in sorted((out / table).glob("*.parquet"))
+               for k in zip(*pq.read_table(p, columns=keys).to_pydict().values())]
+    found = ds.dataset(out / table, format="parquet")
+    dataset = list(zip(*found.to_table(columns=keys).to_pydict().values())) if found.files else []
+    assert sorted(globbed) == sorted(dataset)
+    return globbed
+
+
+def _every_file_step(store, monkeypatch, after):
+    """Call `after(n)` after each removal or rename the store makes (n counts them)."""
+    count = [0]
+    real_rm, real_rename = store.fs.rm, store._rename
+
+    def step():
+        count[0] += 1
+        after(count[0])
+
+    monkeypatch.setattr(store.fs, "rm", lambda *a, **k: (real_rm(*a, **k), step())[0])
+    monkeypatch.setattr(store, "_rename", lambda *a, **k: (real_rename(*a, **k), step())[0])
+    return count
+
+
+def test_a_reader_never_sees_a_row_twice_during_a_merge_or_after_a_kill(tmp_path, monkeypatch):
+    """The documented glob and a dataset read see each row at most once after every file step of a
+    merge; stopped after any step, the next open leaves every row exactly once."""
+    import shutil
+
+    base = tmp_path / "base"
+    _run(base, SOURCES[:8], stop_after=8)  # 4 parts
+    want = {t: sorted(_visible(base, t)) for t in (DOCUMENTS, LINE_ITEMS)}
+
+    def check(out):
+        for table in (DOCUMENTS, LINE_ITEMS):
+            seen = _visible(out, table)
+            assert len(seen) == len(set(seen)) and set(seen) <= set(want[table])
+
+    out = tmp_path / "watched"
+    shutil.copytree(base, out)
+    store = OutputStore(str(out), lock=True)
+    steps = _every_file_step(store, monkeypatch, lambda n: check(out))
+    store.compact()
+    monkeypatch.undo()
+    store.close()
+    assert {t: sorted(_visible(out, t)) for t in want} == want and len(_parts(out, DOCUMENTS)) == 1
+    total = steps[0]
+    assert total >= 13  # journal, 2 stagings, 8 member files, 2 publishes, journal removed
+    for stop in range(1, total + 1):
+        out = tmp_path / f"stop{stop}"
+        shutil.copytree(base, out)
+        store = OutputStore(str(out), lock=True)
+
+        def die(n, stop=stop):
+            if n == stop:
+                raise KeyboardInterrupt("killed")
+
+        _every_file_step(store, monkeypatch, die)
+        with pytest.raises(KeyboardInterrupt):
+            store.compact()
+        monkeypatch.undo()
+        store.close()
+        check(out)
+        OutputStore(str(out), lock=True).close()  # the next open finishes or undoes the merge
+        assert {t: sorted(_visible(out, t)) for t in want} == want, stop
+        assert not list(out.glob("compacting-*")) and not list(out.rglob(".*"))
+
