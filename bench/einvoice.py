@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import shlex
 import statistics
 import sys
@@ -27,7 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.pipeline import _commit, _device
+from bench.pipeline import _device
+from bench.provenance import git_commit, write_result
 from raxdoc.pipeline.ingest_stage import IngestStage, render_options
 from raxdoc.profiles import PROFILES
 from raxdoc.testing.einvoice_cii import embed, write_cii
@@ -85,12 +85,10 @@ def main(argv: list[str] | None = None) -> dict:
                              "ms_per_doc": round(1000 * median / len(corpus[kind]), 2)}
             print(f"{name:32s} {figures[name]['docs_per_s_per_core']:8.1f} docs/s/core "
                   f"({figures[name]['ms_per_doc']:.2f} ms a document)")
-    result = {"benchmark": "einvoice-ingest", "device": _device(), "commit": _commit(),
+    result = {"benchmark": "einvoice-ingest", "device": _device(), "commit": git_commit(short=False),
               "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
               "command": shlex.join(["python", *sys.argv]), "repeat": args.repeat, "figures": figures}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_result(args.out, result)
     return result
 
 

@@ -20,10 +20,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import shlex
-import subprocess
 import statistics
 import sys
 import time
@@ -33,6 +31,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from grammar import train_tokenizer  # noqa: E402  (bench/grammar.py)
+from provenance import git_commit, write_result  # noqa: E402  (bench/provenance.py)
 
 from raxdoc.engine import Engine, EngineConfig, SamplingParams  # noqa: E402
 from raxdoc.schemas import Invoice  # noqa: E402
@@ -132,7 +131,7 @@ def main() -> None:
         report = {
             "benchmark": "raxdoc-engine-host/1",
             "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "command": " ".join(shlex.quote(a) for a in sys.argv), "commit": _commit(),
+            "command": " ".join(shlex.quote(a) for a in sys.argv), "commit": git_commit(short=False),
             "device": f"cpu ({os.cpu_count()} cores)", "host_load_average": [round(x, 2) for x in os.getloadavg()],
             "torch": torch.__version__, "vocab": tok.get_vocab_size(), "tokens_per_sequence": args.tokens,
             "meaning": "ms per decode step: mask_wait = waiting for grammar masks (hidden behind the forward on a "
@@ -140,14 +139,7 @@ def main() -> None:
                        "work a GPU idles through unless decode is overlapped",
             "rows": rows,
         }
-        Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
-
-
-def _commit() -> str:
-    try:
-        return subprocess.check_output(["git", "rev-parse", "HEAD"], text=True, stderr=subprocess.DEVNULL).strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+        write_result(args.out, report)
 
 
 if __name__ == "__main__":

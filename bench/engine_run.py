@@ -23,7 +23,6 @@ import json
 import os
 import platform
 import shlex
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,6 +36,7 @@ from bench.engine_timer import BenchmarkError, run_engine
 from bench.workload import build_prompts, ensure_checkpoint
 from bench.flops import page_flops, peak_bf16_flops
 from bench.hf_baseline import run_baseline
+from bench.provenance import git_commit, write_result
 
 __all__ = ["BenchmarkError", "build_prompts", "ensure_checkpoint", "format_report", "run_engine_bench"]
 
@@ -52,15 +52,6 @@ def _cpu_matmul_peak(dtype: torch.dtype) -> float:
         a @ b
         best = min(best, time.perf_counter() - t0)
     return 2 * 1024**3 / best
-
-
-def _commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
-                             cwd=Path(__file__).resolve().parent)
-        return out.stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
 
 
 def _device_name(device: torch.device) -> str:
@@ -174,8 +165,7 @@ def run_engine_bench(preset: str = "rax-4.5", pages: int = 512, max_new_tokens: 
 
 def _finish(report: dict[str, Any], out: str | Path | None, verbose: bool, note: str | None = None) -> dict[str, Any]:
     if out is not None:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        Path(out).write_text(json.dumps(report, indent=2) + "\n")
+        write_result(out, report)
     if verbose:
         print(format_report(report) if note is None else f"-- {note}\n{format_report(report)}\n--", flush=True)
     return report
@@ -227,7 +217,7 @@ def _report(eng: dict[str, Any], base: Any, base_error: str | None, *, preset: s
         "benchmark": "raxdoc-engine/1",
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "command": command or " ".join(shlex.quote(a) for a in sys.argv),
-        "commit": _commit(), "torch": torch.__version__, "transformers": _version("transformers"),
+        "commit": git_commit(short=False), "torch": torch.__version__, "transformers": _version("transformers"),
         "fla": _version("fla-core"), "triton": _version("triton"),
         "python": platform.python_version(), "device": _device_name(dev), "device_type": dev.type,
         # Other work on the host skews CPU figures (and host overhead on GPU): 1/5/15-minute loads.

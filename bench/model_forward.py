@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.provenance import git_commit, write_result  # noqa: E402  (after the path: run as a script)
 from raxdoc.model import RaxConfig, RaxForConditionalGeneration
 from raxdoc.model.ops import use_fla
 from raxdoc.testing.presets import preset_config
@@ -49,14 +50,6 @@ def page_inputs(config: RaxConfig, grid_hw: tuple[int, int], text_tokens: int, d
     grid = torch.tensor([[1, h, w]], device=device)
     pixels = torch.randn(h * w, config.vision.patch_dim, device=device)
     return ids, pixels, grid, n_image
-
-
-def _commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -100,7 +93,7 @@ def main(argv: list[str] | None = None) -> dict:
     result = {
         "bench": "model_forward", "preset": args.preset, "device": torch.cuda.get_device_name(device)
         if device.type == "cuda" else "cpu", "dtype": str(dtype).removeprefix("torch."),
-        "commit": _commit(), "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "commit": git_commit(), "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "command": " ".join([sys.executable.rsplit("/", 1)[-1], *sys.argv]) if argv is None
         else "model_forward " + " ".join(argv),
         # What ran, not what was asked: RAXDOC_OPS=auto falls back to the torch ops without fla.
@@ -118,7 +111,7 @@ def main(argv: list[str] | None = None) -> dict:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
-    (out / f"model_forward-{args.preset}-{stamp}.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_result(out / f"model_forward-{args.preset}-{stamp}.json", result)
     print(f"{args.preset} on {result['device']} ({result['dtype']}, ops {result['ops']}): {result['tokens']} tokens "
           f"({n_image} visual) in {ms:.1f} ms (vision tower {vision_ms:.1f} ms) = {result['tokens_per_s']} tok/s, "
           f"peak {result['peak_mem_gib']} GiB")

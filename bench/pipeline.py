@@ -17,7 +17,6 @@ import argparse
 import platform
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.provenance import write_result  # noqa: E402  (after the path: run as a script)
+from bench.provenance import git_commit, write_result  # noqa: E402  (after the path: run as a script)
 
 
 def make_corpus(folder: Path, docs: int, pages_per_doc: int) -> None:
@@ -108,7 +107,7 @@ def main() -> None:
     engine_rate = pages / statistics.median(engine_s)
     pipe_rate = pages / statistics.median(pipe_s)
     result = {
-        "bench": "pipeline", "device": _device(), "commit": _commit(), "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "bench": "pipeline", "device": _device(), "commit": git_commit(short=False), "date": time.strftime("%Y-%m-%d %H:%M:%S"),
         "command": " ".join(["python", *sys.argv]), "preset": args.preset, "profile": profile.name,
         "pages": pages, "max_new_tokens": args.max_new_tokens, "repeats": args.repeats,
         "ray_start_seconds": round(ray_start_s, 2), "engine_seconds": engine_s, "pipeline_seconds": pipe_s,
@@ -135,14 +134,6 @@ def _device_tag() -> str:
     import torch
 
     return torch.cuda.get_device_name(0).split()[-1].lower() if torch.cuda.is_available() else "cpu"
-
-
-def _commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                              cwd=Path(__file__).parent).stdout.strip()
-    except OSError:
-        return ""
 
 
 if __name__ == "__main__":

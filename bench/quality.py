@@ -44,7 +44,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.pipeline import _commit, _device, _device_tag  # noqa: E402  (one device / commit rule for bench/)
+from bench.pipeline import _device, _device_tag  # noqa: E402  (one device rule for bench/)
+from bench.provenance import git_commit, uncommitted, write_result  # noqa: E402
 
 NA = "n/a"
 TARGETS = {  # issue 12, "How we know it works"
@@ -353,9 +354,9 @@ def main(argv: list[str] | None = None) -> dict:
     for run in runs:
         run["targets"] = targets(run)
     result = {
-        "bench": "quality", "device": _device(), "commit": _commit(), "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "bench": "quality", "device": _device(), "commit": git_commit(short=False), "date": time.strftime("%Y-%m-%d %H:%M:%S"),
         "command": " ".join(["python", "bench/quality.py", *(argv if argv is not None else sys.argv[1:])]),
-        "uncommitted_changes": _dirty(), "seed": args.seed,
+        "uncommitted_changes": uncommitted(), "seed": args.seed,
         "reader": "stand-in (raxdoc.testing.standin_stage), profile cpu, local Ray",
         "documents": args.docs, "pages": sum(m["page_count"] for m in metas),
         "multi_page_documents": sum(m["page_count"] > 1 for m in metas),
@@ -374,23 +375,10 @@ def main(argv: list[str] | None = None) -> dict:
               f"({cost['median_cpu_s_per_page']:.2f} s CPU, {cost['median_wall_s_per_page']:.2f} s wall a page, "
               f"median of {cost['pages']}; load {cost['load_average_1min']})")
     result = merged(kept, result, args.scanned)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {out}")
+    write_result(out, result)
     if args.keep is None:
         shutil.rmtree(work, ignore_errors=True)
     return result
-
-
-def _dirty() -> bool:
-    """Whether the working tree differs from `commit` (figures then come from code not yet committed)."""
-    import subprocess
-
-    try:
-        return bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                                   text=True, cwd=Path(__file__).parent).stdout.strip())
-    except OSError:
-        return False
 
 
 def summary_line(run: dict) -> str:

@@ -27,6 +27,7 @@ from typing import Any
 import torch
 
 from bench.pages import invoice_page
+from bench.provenance import write_result
 
 
 def _timed(generate, prompts: list[dict], runs: int) -> dict[str, Any]:
@@ -113,8 +114,7 @@ def main(argv: list[str] | None = None) -> None:
     text = json.dumps(report, indent=2)
     print(text)
     if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
+        write_result(args.out, report)
 
 
 if __name__ == "__main__":

@@ -17,11 +17,11 @@ import json
 import logging
 import shlex
 import sys
-from pathlib import Path
 
 import torch
 
-from bench.engine_run import _commit, _device_name, _version
+from bench.engine_run import _device_name, _version
+from bench.provenance import git_commit, write_result
 from bench.workload import ensure_checkpoint
 
 
@@ -49,15 +49,14 @@ def main() -> int:
     out = {
         "benchmark": "raxdoc-selfcheck/1",
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "command": " ".join(shlex.quote(a) for a in sys.argv), "commit": _commit(),
+        "command": " ".join(shlex.quote(a) for a in sys.argv), "commit": git_commit(short=False),
         "device": _device_name(dev), "torch": torch.__version__, "fla": _version("fla-core"),
         "triton": _version("triton"), "preset": args.preset, "profile": prof.name,
         **report,
     }
     print(json.dumps(out, indent=2))
     if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
+        write_result(args.out, out)
     return 1 if failed or not report["verdict"].startswith("passed") else 0
 
 
