@@ -1,11 +1,13 @@
 """Image files (PNG, JPEG, TIFF incl. multi-page) as documents, one page per frame, with Pillow.
 
-Each frame comes out upright (EXIF orientation applied: phone photos of receipts carry it),
-as 8-bit RGB: alpha composited on white (as a PDF renders with alpha off), CMYK, palette,
-bilevel and 16-bit grey converted. Pixels stay at the image's own resolution unless the
-pixel budget clamps them; a JPEG that must shrink is decoded at reduced scale (draft mode)
-instead of in full. PIL's decompression-bomb limit stays on: a frame over
-`Image.MAX_IMAGE_PIXELS` is a `PageTooLarge`, not an allocation.
+A JPEG is one page, whatever MPF images it carries (an iPhone's HDR gain map is one). Each
+frame comes out upright (EXIF orientation applied: phone photos of receipts carry it; Pillow
+turns a TIFF upright itself) as 8-bit RGB: alpha composited on white (as a PDF renders with
+alpha off), CMYK, palette, bilevel and 16-bit grey converted. Pixels stay at the image's own
+resolution unless the pixel budget clamps them; a JPEG that must shrink is decoded at reduced
+scale (draft mode) instead of in full. PIL's decompression-bomb limit stays on: a frame over
+`Image.MAX_IMAGE_PIXELS` is a `PageTooLarge`, not an allocation. Pillow's warnings (corrupt
+EXIF) become the page's `warnings`, not lines on stderr.
 
 With `RenderOptions.ocr` each frame gets OCR words (`ocr.py`), in its upright pixels.
 Not here: PDFs (`pdf.py`); an image's DPI tag is reported, never used to resample.
@@ -13,9 +15,12 @@ Not here: PDFs (`pdf.py`); an image's DPI tag is reported, never used to resampl
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import io
 import struct
 import warnings
+from collections.abc import Iterator
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -54,17 +59,19 @@ class ImageBackend:
         self._fmt = _PIL_FORMATS[fmt]
         self.encrypted = False
         self.repaired = False
-        self.open_warnings: tuple[str, ...] = ()
         try:
-            with warnings.catch_warnings():
-                # Between 1x and 2x the limit PIL only warns; we check every frame ourselves.
-                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with _caught() as said:
                 self._img = Image.open(io.BytesIO(data), formats=[self._fmt])
-            self.page_count = int(getattr(self._img, "n_frames", 1))
+                # A JPEG is one picture: the further "frames" of an MPF/MPO file are a phone's HDR
+                # gain map, a depth map, a large preview or a stereo twin, never another page.
+                self.page_count = 1 if fmt == "jpeg" else int(getattr(self._img, "n_frames", 1))
         except Image.DecompressionBombError as e:
             raise PageTooLarge(source, str(e), 0) from e
-        except (UnidentifiedImageError, *_DECODE_ERRORS) as e:
+        except UnidentifiedImageError as e:  # its message names a BytesIO object: say it plainly
+            raise CorruptDocument(source, f"cannot open {fmt.upper()}: not a readable {fmt.upper()} file") from e
+        except _DECODE_ERRORS as e:
             raise CorruptDocument(source, f"cannot open {fmt.upper()}: {type(e).__name__}: {e}") from e
+        self.open_warnings = _messages(said)
         self.info = {"format": fmt, "pdf_version": "", "title": "", "producer": "", "creator": ""}
         # Only what the header gave: reading EXIF here would decode a PNG (and fail a truncated
         # one at open instead of as its page).
@@ -88,11 +95,11 @@ class ImageBackend:
     def _render(self, index: int) -> PageImage:
         # A fresh handle per page: draft() and seek() change an image's state, and pages
         # must render the same however often and in whatever order they are asked for.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with _caught() as said:
             img = Image.open(io.BytesIO(self._data), formats=[self._fmt])
-        with img:
-            return self._frame(img, index)
+            with img:
+                page = self._frame(img, index)
+        return dataclasses.replace(page, warnings=_messages(said)) if said else page
 
     def _frame(self, img: Image.Image, index: int) -> PageImage:
         img.seek(index)
@@ -101,14 +108,17 @@ class ImageBackend:
         if limit is not None and raw_w * raw_h > limit:
             raise PageTooLarge(self.source, f"image {raw_w} x {raw_h} px exceeds {limit} pixels", index)
         dpi_tag = _dpi(img.info.get("dpi"))
-        orientation = img.getexif().get(_EXIF_ORIENTATION, 1)
+        stated = _orientation(img)
         w, h = clamp_size(raw_w, raw_h, self.options.min_pixels, self.options.max_pixels)
-        if img.format == "JPEG" and w < raw_w:
+        if self._fmt == "JPEG" and w < raw_w:  # img.format says "MPO" for a JPEG with MPF frames
             img.draft(None, (w, h))  # decode at 1/2, 1/4 or 1/8 scale, not full size
         frame = _to_rgb(img)
+        # Pillow turns a TIFF upright itself while decoding (its size is already the upright one)
+        # and drops the tag: what is left after decoding is ours to apply, or a TIFF turns twice.
+        transpose = _ORIENT.get(_orientation(img), (None, 0))[0]
+        rotation = _ORIENT.get(stated, (None, 0))[1]
         if frame.size != (w, h):
             frame = frame.resize((w, h), Image.Resampling.LANCZOS if w < raw_w else Image.Resampling.BICUBIC)
-        transpose, rotation = _ORIENT.get(orientation, (None, 0))
         if transpose is not None:
             frame = frame.transpose(transpose)
         pixels = np.array(frame, dtype=np.uint8)  # (H, W, 3), owned and writable
@@ -128,6 +138,27 @@ class ImageBackend:
             words=words,
             text_source=text_source,
         )
+
+
+def _orientation(img: Image.Image) -> int:
+    """The frame's EXIF orientation (1, upright, when absent or not a number)."""
+    value = img.getexif().get(_EXIF_ORIENTATION, 1)
+    return value if isinstance(value, int) else 1
+
+
+@contextlib.contextmanager
+def _caught() -> Iterator[list[warnings.WarningMessage]]:
+    """Pillow's warnings (corrupt EXIF, odd TIFF tags) recorded, not printed once per page; they
+    become the page's (or the file's) warnings. Between 1x and 2x the bomb limit Pillow only
+    warns: every frame is checked against the limit itself, so that warning is dropped."""
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        yield said
+
+
+def _messages(said: list[warnings.WarningMessage]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(" ".join(str(w.message).split()) for w in said))
 
 
 def _dpi(tag: object) -> float | None:

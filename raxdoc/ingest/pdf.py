@@ -11,6 +11,9 @@ MuPDF keeps warnings in a process-wide list; we read and reset it around each op
 render, so the numbers it reports are this document's only while one thread uses PyMuPDF
 (see the package docstring: processes, not threads).
 
+A page tree whose /Count entries lie is recounted from its kids when the file opens
+(`pagetree.py`): the document is then flagged `repaired`, with a warning saying so.
+
 With `RenderOptions.ocr`, a scanned page without a text layer of its own gets OCR words
 (`ocr.text_layer` decides, `ocr.py` reads). Not here: image files (`image.py`), sources and
 hashing (`document.py`).
@@ -27,6 +30,7 @@ from raxdoc.ingest.geometry import effective_dpi, page_pixels
 from raxdoc.ingest.ocr import text_layer
 from raxdoc.ingest.options import RenderOptions
 from raxdoc.ingest.page import PageImage, PageKind, Word
+from raxdoc.ingest.pagetree import recount_pages
 
 # An image covering at least this share of the page makes it a scan (or mixed, with text).
 LARGE_IMAGE_COVERAGE = 0.25
@@ -56,17 +60,14 @@ class PdfBackend:
             self._doc = pymupdf.open(stream=data, filetype="pdf")
         except _MUPDF_ERRORS as e:
             raise CorruptDocument(source, f"cannot open PDF: {e}") from e
-        self.open_warnings = _take_warnings()
-        meta = self._doc.metadata or {}
-        self.encrypted = bool(self._doc.needs_pass or meta.get("encryption"))
-        if self._doc.needs_pass:
-            if options.password is None or not self._doc.authenticate(options.password):
-                self._doc.close()
-                given = "no password given" if options.password is None else "wrong password"
-                raise EncryptedDocument(source, f"PDF needs a password ({given})")
-            meta = self._doc.metadata or {}
-        self.repaired = bool(self._doc.is_repaired)
-        self.page_count = self._doc.page_count
+        try:
+            meta = self._open(source, options)
+        except _MUPDF_ERRORS as e:  # a file that opened but whose catalog or page tree is unusable
+            self._doc.close()
+            raise CorruptDocument(source, f"cannot read PDF: {type(e).__name__}: {e}") from e
+        except BaseException:
+            self._doc.close()
+            raise
         if self.page_count == 0:
             self._doc.close()
             raise EmptyDocument(source, "PDF has no pages")
@@ -77,6 +78,22 @@ class PdfBackend:
             "producer": meta.get("producer") or "",
             "creator": meta.get("creator") or "",
         }
+
+    def _open(self, source: str, options: RenderOptions) -> dict:
+        """Authenticate, recount the page tree, count pages; the metadata dict. Sets the flags."""
+        self.open_warnings = _take_warnings()
+        meta = self._doc.metadata or {}
+        self.encrypted = bool(self._doc.needs_pass or meta.get("encryption"))
+        if self._doc.needs_pass:
+            if options.password is None or not self._doc.authenticate(options.password):
+                given = "no password given" if options.password is None else "wrong password"
+                raise EncryptedDocument(source, f"PDF needs a password ({given})")
+            meta = self._doc.metadata or {}
+        recounted = recount_pages(self._doc)
+        self.repaired = bool(self._doc.is_repaired) or recounted is not None
+        self.open_warnings += (recounted,) if recounted else ()
+        self.page_count = self._doc.page_count
+        return meta
 
     @property
     def pdf(self) -> pymupdf.Document:

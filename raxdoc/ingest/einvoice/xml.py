@@ -55,10 +55,10 @@ def safe_parse(data: bytes, source: str) -> etree._Element:
                                     "and entity declarations are how XXE and billion-laughs attacks work)")
     try:
         root = etree.fromstring(data, _parser())
-    except etree.XMLSyntaxError as exc:
-        raise EInvoiceError(source, f"malformed XML: {exc}") from None
+    except etree.XMLSyntaxError as exc:  # libxml2's text may hold a newline: one line in the error column
+        raise EInvoiceError(source, f"malformed XML: {' '.join(str(exc).split())}") from None
     except ValueError as exc:  # lxml: e.g. a str with an encoding declaration, bytes it cannot decode
-        raise EInvoiceError(source, f"unreadable XML: {exc}") from None
+        raise EInvoiceError(source, f"unreadable XML: {' '.join(str(exc).split())}") from None
     if root is None:
         raise EInvoiceError(source, "XML has no root element")
     info = root.getroottree().docinfo
