@@ -4,7 +4,8 @@ The scoring core behind `raxdoc eval OUTPUT TRUTH_DIR`, usable from Python and b
 per-field precision / recall, header accuracy and line-item F1 by maximum matching of items
 (DocILE's line-item recognition, text variant). `values.py` says what counts as equal,
 `truth.py` / `output.py` read the two sides, `match.py` pairs items, `score.py` counts,
-`report.py` renders. Reads Parquet and JSON only: no model, no pipeline, no Ray.
+`report.py` renders; `labels.py` reads single-file labels (CSV, JSON Lines, Parquet). Reads
+files only: no model, no pipeline, no Ray.
 """
 
 from raxdoc.eval.match import assignment, match_items

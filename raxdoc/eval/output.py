@@ -11,8 +11,10 @@ Not here: labels (`truth.py`), scoring (`score.py`).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from urllib.parse import unquote_to_bytes
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -20,6 +22,7 @@ import pyarrow.parquet as pq
 from raxdoc.eval.values import DocKeys, EvalError, document_keys, scored_fields
 
 DOCUMENTS = "documents"  # the table raxdoc's store writes under OUTPUT
+FILE_SCHEME = "file://"
 
 
 @dataclass(frozen=True)
@@ -31,9 +34,27 @@ class OutputDoc:
     keys: DocKeys
 
 
+def source_path(source: str) -> str:
+    """A source as the file system names it: raxdoc writes a local path that is not valid UTF-8 as
+    a percent-encoded `file://` URL (`raxdoc.ingest.localfs.display`); this undoes that, so the
+    stem holds the same lone surrogates as `Path.stem` of a label named by those bytes."""
+    if source.startswith(FILE_SCHEME):
+        return os.fsdecode(unquote_to_bytes(source[len(FILE_SCHEME):]))
+    return source
+
+
 def source_stem(source: str) -> str:
     """`s3://b/x/inv-7.pdf`, `/in/inv-7.pdf`, `C:\\in\\inv-7.pdf` -> `inv-7`."""
-    return PurePosixPath(source.replace("\\", "/").rstrip("/")).stem
+    return PurePosixPath(source_path(source).replace("\\", "/").rstrip("/")).stem
+
+
+def printable(name: str) -> str:
+    """`name` with the lone surrogates of undecodable file-name bytes as `\\xff` escapes: valid
+    UTF-8 for the console and the JSON figures."""
+    try:
+        return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate no file-name byte stands for
+        return name.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def load_output(output: str | Path, schema) -> dict[str, OutputDoc]:

@@ -47,6 +47,7 @@ def to_json(report: EvalReport) -> dict[str, Any]:
         "lists": {n: _list_json(s) for n, s in report.lists.items()},
         "missing_from_output": report.missing,
         "without_label": report.unlabelled,
+        "ignored_label_columns": report.ignored_columns,
         "documents": [
             {"stem": d.stem, "source": d.source, "status": d.status, "header": counts_json(d.header),
              "lists": {n: counts_json(c) for n, c in d.lists.items()}}
@@ -92,6 +93,7 @@ def render(report: EvalReport, console: Console) -> None:
     items = report.line_items
     for label, value in (
         ("documents labelled", len(report.documents)),
+        ("their output status", ", ".join(f"{k or '?'} {v}" for k, v in sorted(report.statuses.items())) or "-"),
         ("missing from output (all missed)", len(report.missing)),
         ("output rows without a label (ignored)", len(report.unlabelled)),
         ("header accuracy", _pct(report.header_accuracy)),
@@ -105,3 +107,5 @@ def render(report: EvalReport, console: Console) -> None:
         console.print(_names("missing from output", report.missing))
     if report.unlabelled:
         console.print(_names("without a label", report.unlabelled))
+    if report.ignored_columns:
+        console.print(_names("label columns that name no field (ignored)", report.ignored_columns))

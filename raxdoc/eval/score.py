@@ -6,12 +6,16 @@ a false negative; a labelled value not predicted is a false negative; a value pr
 the label has none is a false positive. Item lists (`line_items`, `tax_breakdown`) are first
 matched one to one (`match.py`); matched pairs are counted field by field as above, and every
 field of an unmatched true item is a false negative, of an unmatched predicted item a false
-positive. Line-item F1 is over all item fields together (DocILE's LIR, text variant).
+positive. Line-item F1 is over all item fields together (DocILE's LIR, text variant). An item the
+reader split in two pairs once (with the half sharing more values); the other half is an extra
+item, its values false positives.
 
 Header accuracy is the share of header places (label or prediction has a value; both empty
 is left out, else empty fields would inflate it) where the prediction equals the label.
 
-A labelled document with no output row scores as all missed and is listed in `missing`; an
+A label names its document by stem (`inv-7`) or file name (`inv-7.pdf`, folders dropped): a
+file name that is an output row's source's name finds that row, anything else is taken as a
+stem. A labelled document with no output row scores as all missed and is listed in `missing`; an
 output row with no label is listed in `unlabelled` and not scored. An `error` row is scored as
 it is (no values): it is there, it just found nothing.
 
@@ -26,10 +30,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from raxdoc.eval.labels import document_name
 from raxdoc.eval.match import match_items
-from raxdoc.eval.output import load_output
+from raxdoc.eval.output import OutputDoc, load_output, printable, source_path
 from raxdoc.eval.truth import load_truth
-from raxdoc.eval.values import DocKeys, is_item_list, scored_fields
+from raxdoc.eval.values import DocKeys, EvalError, is_item_list, scored_fields
 from raxdoc.schemas.custom import resolve_schema
 from raxdoc.schemas.fields import items_field
 
@@ -127,6 +132,7 @@ class EvalReport:
     missing: list[str]  # labelled stems with no output row (scored as all missed)
     unlabelled: list[str]  # output stems with no label (not scored)
     statuses: dict[str, int] = field(default_factory=dict)  # labelled documents by output status
+    ignored_columns: list[str] = field(default_factory=list)  # label-file columns that name no field
 
     @property
     def header_accuracy(self) -> float | None:
@@ -171,8 +177,9 @@ def evaluate(output: str | Path, truth_dir: str | Path, *, schema=None) -> EvalR
     fields = scored_fields(schema_cls)
     header_names = [n for n, k in fields.items() if not is_item_list(k)]
     item_fields = {n: scored_fields(k.item.model) for n, k in fields.items() if is_item_list(k)}
-    truth = load_truth(truth_dir, schema_cls)
+    loaded = load_truth(truth_dir, schema_cls)
     predicted = load_output(output, schema_cls)
+    truth = resolve_keys(loaded.labels, predicted)
 
     header = {name: Counts() for name in header_names}
     lists = {name: ListScore({f: Counts() for f in sub}) for name, sub in item_fields.items()}
@@ -189,11 +196,26 @@ def evaluate(output: str | Path, truth_dir: str | Path, *, schema=None) -> EvalR
             doc_header += one
         doc_lists = {name: score_list(label.lists.get(name, []), keys.lists.get(name, []), lists[name])
                      for name in lists}
-        documents.append(DocScore(stem, row.source if row else None, (row.status or "") if row else MISSING,
-                                  doc_header, doc_lists))
+        documents.append(DocScore(printable(stem), row.source if row else None,
+                                  (row.status or "") if row else MISSING, doc_header, doc_lists))
     return EvalReport(
         schema=schema_cls.__name__, items_field=items_field(schema_cls), header=header, lists=lists,
-        documents=documents, missing=sorted(s for s in truth if s not in predicted),
-        unlabelled=sorted(s for s in predicted if s not in truth),
-        statuses=dict(Counter(d.status for d in documents)),
+        documents=documents, missing=sorted(printable(s) for s in truth if s not in predicted),
+        unlabelled=sorted(printable(s) for s in predicted if s not in truth),
+        statuses=dict(Counter(d.status for d in documents)), ignored_columns=list(loaded.ignored),
     )
+
+
+def resolve_keys(labels: dict[str, DocKeys], predicted: dict[str, OutputDoc]) -> dict[str, DocKeys]:
+    """`labels` keyed by the output's stems: a label's key that is an output source's file name
+    becomes that row's stem; any other key is a stem already (EvalError if two labels meet)."""
+    by_name = {document_name(source_path(row.source)): stem for stem, row in predicted.items()}
+    out: dict[str, DocKeys] = {}
+    given: dict[str, str] = {}
+    for key, keys in labels.items():
+        stem = key if key in predicted else by_name.get(key, key)
+        if stem in out:
+            raise EvalError(f"two labels name one document: {printable(given[stem])!r} and {printable(key)!r} "
+                            f"(both {printable(stem)!r}); keep one")
+        out[stem], given[stem] = keys, key
+    return out

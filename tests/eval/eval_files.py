@@ -31,11 +31,12 @@ def _typed(row: dict) -> dict:
     return out
 
 
-def write_output(root: Path, docs: dict[str, dict], *, part: str = "part-0") -> Path:
-    """OUTPUT/documents/<part>.parquet with one row per {stem: fields} (status ok unless given)."""
+def write_output(root: Path, docs: dict[str, dict], *, part: str = "part-0", suffix: str = ".pdf") -> Path:
+    """OUTPUT/documents/<part>.parquet with one row per {stem: fields} (status ok unless given; a
+    `source` in the fields replaces `/in/<stem><suffix>`)."""
     rows = []
     for stem, fields in docs.items():
-        row = {"doc_id": f"id-{stem}", "source": f"/in/{stem}.pdf", "status": "ok", **fields}
+        row = {"doc_id": f"id-{stem}", "source": f"/in/{stem}{suffix}", "status": "ok", **fields}
         row["line_items"] = [{"page_index": 0, "item_index": n, **item} for n, item in
                              enumerate(row.get("line_items") or [])]
         rows.append(_typed(row))

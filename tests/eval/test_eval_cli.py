@@ -41,7 +41,7 @@ def test_missing_folders_are_usage_errors(tmp_path):
     truth = write_truth(tmp_path / "truth", {"a": invoice()})
     out = write_output(tmp_path / "out", {"a": invoice()})
     _usage_error(_run(tmp_path / "nowhere", truth), "output folder")
-    _usage_error(_run(out, tmp_path / "nowhere"), "truth folder")
+    _usage_error(_run(out, tmp_path / "nowhere"), "do not exist")
 
 
 def test_no_documents_is_a_usage_error(tmp_path):
@@ -49,7 +49,7 @@ def test_no_documents_is_a_usage_error(tmp_path):
     (tmp_path / "truth").mkdir()
     _usage_error(_run(tmp_path / "out", write_truth(tmp_path / "truth", {"a": invoice()})), "no documents")
     out = write_output(tmp_path / "out2", {"a": invoice()})
-    _usage_error(_run(out, tmp_path / "truth_empty"), "truth folder")
+    _usage_error(_run(out, tmp_path / "truth_empty"), "do not exist")
     (tmp_path / "truth_empty").mkdir()
     _usage_error(_run(out, tmp_path / "truth_empty"), "no labelled documents")
 
@@ -58,8 +58,10 @@ def test_no_documents_is_a_usage_error(tmp_path):
     ("{not json", "not valid JSON"),
     ("[1, 2]", "must hold one JSON object"),
     ('{"totl": 3}', "unknown field(s) ['totl']"),
-    ('{"issue_date": "05/08/2025"}', "not an ISO date"),
-    ('{"line_items": [{"amount": "12,50"}]}', "line_items[0]"),
+    ('{"issue_date": "05/08/2025"}', "ambiguous (day or month first?)"),
+    ('{"issue_date": "soon"}', "is not a date"),
+    ('{"line_items": [{"amount": "1,2,3"}]}', "line_items[0]"),
+    ('{"line_items": [{"amount": "12 and 13"}]}', "is not a decimal number"),
 ])
 def test_unreadable_labels_are_usage_errors_naming_the_file(tmp_path, label, message):
     out = write_output(tmp_path / "out", {"a": invoice()})

@@ -44,8 +44,9 @@ def test_integers_accept_whole_numbers_only():
         truth_key("3.5", INTEGER)
 
 
-@pytest.mark.parametrize("kind,label", [(DECIMAL, "12,50"), (DECIMAL, "NaN"), (DECIMAL, True), (DATE, "08/05/2025"),
-                                        (DATE, 20250508), (STRING, ["a"]), (STRING, False)])
+@pytest.mark.parametrize("kind,label", [(DECIMAL, "1,250"), (DECIMAL, "NaN"), (DECIMAL, True), (DATE, "08/05/2025"),
+                                        (DATE, 20250508), (STRING, ["a"]), (STRING, False), (DECIMAL, "12 13"),
+                                        (DATE, "2025-02-30")])
 def test_labels_that_do_not_fit_their_kind_are_errors(kind, label):
     with pytest.raises(BadLabel):
         truth_key(label, kind)
