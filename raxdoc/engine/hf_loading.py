@@ -32,12 +32,14 @@ def load_hf_reader(path_or_id: str | Path, *, profile: Any = None, device: str |
     from transformers import AutoImageProcessor, AutoTokenizer, GenerationConfig
 
     from raxdoc.model.families import family_for, read_config
-    from raxdoc.model.hf_checks import check_transformers_checkpoint
+    from raxdoc.model.hf_checks import chat_template, check_transformers_checkpoint
     from raxdoc.model.loader import resolve
+    from raxdoc.model.weights import tensor_shapes, weight_files
 
     folder = resolve(path_or_id)
     raw = read_config(folder)
     check_transformers_checkpoint(folder, raw, trust_remote_code=trust_remote_code)
+    tensor_shapes(weight_files(folder))  # unreadable or missing weight files: a LoaderError naming them
     family = family_for(raw).with_overrides(**(family_overrides or {}))
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     dtype = _dtype(getattr(profile, "dtype", None), device)
@@ -47,12 +49,20 @@ def load_hf_reader(path_or_id: str | Path, *, profile: Any = None, device: str |
         device_map = "auto"
 
     tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=trust_remote_code)
+    if not getattr(tokenizer, "chat_template", None):  # kept where the tokenizer does not look (chat_template.json)
+        tokenizer.chat_template = chat_template(folder)
     pixel_kwargs = {}
     if family.min_pixels or family.max_pixels:
         base = AutoImageProcessor.from_pretrained(folder, trust_remote_code=trust_remote_code)
         size = dict(getattr(base, "size", None) or {})
         size.update({k: v for k, v in (("shortest_edge", family.min_pixels), ("longest_edge", family.max_pixels)) if v})
         pixel_kwargs["size"] = size
+        # Top-level min_pixels / max_pixels in preprocessor_config.json (older Qwen-VL files) win over
+        # size{} in transformers: replace those too, else the bound asked for is silently ignored.
+        saved = _json_or_empty(folder / "preprocessor_config.json")
+        for key, edge in (("min_pixels", "shortest_edge"), ("max_pixels", "longest_edge")):
+            if saved.get(key) is not None and size.get(edge):
+                pixel_kwargs[key] = size[edge]
     image_processor = AutoImageProcessor.from_pretrained(folder, trust_remote_code=trust_remote_code, **pixel_kwargs)
     model = _load_model(folder, dtype, device_map, trust_remote_code)
     if device_map is None:
@@ -117,5 +127,15 @@ def _eos_ids(folder: Path, tokenizer: Any, generation_config_cls: Any) -> tuple[
     return tuple(int(i) for i in ids)
 
 
+def _json_or_empty(path: Path) -> dict:
+    import json
+
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def _weight_bytes(folder: Path) -> int:
-    return sum(f.stat().st_size for f in folder.glob("*.safetensors"))
+    return sum(f.stat().st_size for pattern in ("*.safetensors", "pytorch_model*.bin") for f in folder.glob(pattern))

@@ -69,7 +69,19 @@ def load_slot_runner(path_or_id: str, *, profile: Any = None, dtype: Any = None,
 
     from raxdoc.engine.slot_runner import SlotRunner
     from raxdoc.model import RaxForConditionalGeneration, RaxProcessor
+    from raxdoc.model.families import read_config, reader_kind_of
+    from raxdoc.model.loader import LoaderError, check_checkpoint, resolve
 
+    folder = resolve(path_or_id)
+    try:
+        raw = read_config(folder)
+    except ValueError:
+        raw = None  # check_checkpoint names what is wrong with it
+    if raw is not None and reader_kind_of(raw) != "rax":
+        raise LoaderError(f"{folder} is a {raw.get('model_type')!r} checkpoint: raxdoc's engine runs qwen3_5 "
+                          f"checkpoints only (`raxdoc extract` reads this one with the transformers backend)")
+    check_checkpoint(folder)  # one typed error naming what is wrong, before anything loads
+    path_or_id = folder
     overrides = overrides or {}
     config = EngineConfig.from_profile(profile, **overrides) if profile is not None else EngineConfig(**overrides)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")

@@ -226,7 +226,10 @@ class RaxConfig:
     def from_dict(cls, d: dict) -> "RaxConfig":
         if d.get("model_type") not in (None, "qwen3_5"):
             raise ConfigError(f"config field model_type must be 'qwen3_5', got {d.get('model_type')!r}")
-        text = _need(d, "text_config", "config", dict)
+        # A config with the decoder's fields at the top level and no text_config (the older flat
+        # layout Qwen2-VL configs were written in) reads the same as a nested one.
+        flat = "text_config" not in d and "hidden_size" in d
+        text = d if flat else _need(d, "text_config", "config", dict)
         vision = _need(d, "vision_config", "config", dict)
         return cls(
             text=RaxTextConfig.from_dict(text),
@@ -246,7 +249,9 @@ class RaxConfig:
             path = path / "config.json"
         try:
             d = json.loads(path.read_text())
-        except json.JSONDecodeError as e:
+        except OSError as e:
+            raise ConfigError(f"cannot read {path}: {e.strerror or e}") from e
+        except ValueError as e:  # JSONDecodeError, and bytes that are not UTF-8
             raise ConfigError(f"{path} is not valid JSON: {e}") from e
         if not isinstance(d, dict):
             raise ConfigError(f"{path} must hold a JSON object")

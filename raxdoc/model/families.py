@@ -70,6 +70,7 @@ class Family:
 
 FAMILIES: dict[str, Family] = {f.name: f for f in (
     Family("rax", "Rax 4.5, Rax 3.5 Chat", ("qwen3_5",), runs="rax",
+           architectures=("Qwen3_5ForConditionalGeneration",),
            note="our engine: packed prefill, continuous batching, CUDA graphs, grammar"),
     Family("exaone4_5", "EXAONE 4.5", ("exaone4_5",),
            chat_template_kwargs={"enable_thinking": False},
@@ -106,11 +107,14 @@ def family_for(config: dict[str, Any]) -> Family:
     """The family of a checkpoint config (`model_type` first, then `architectures`); GENERIC if none."""
     model_type = config.get("model_type")
     for family in FAMILIES.values():
-        if model_type in family.model_types:
+        if isinstance(model_type, str) and model_type in family.model_types:
             return family
-    arch = set(config.get("architectures") or ())
+    arch = config.get("architectures")
+    arch = set(arch) if isinstance(arch, list) and all(isinstance(a, str) for a in arch) else set()
     for family in FAMILIES.values():
-        if arch & set(family.architectures):
+        # Our engine by architecture only when model_type is absent: a config naming another
+        # model_type is that model, whatever class it lists.
+        if arch & set(family.architectures) and (family.runs != "rax" or model_type is None):
             return family
     return GENERIC
 
