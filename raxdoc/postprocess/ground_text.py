@@ -1,9 +1,10 @@
 """Is this printed text that value? The text rules grounding applies to one run of words.
 
-`norm_text` (letters and digits, case-folded: how phrases compare), `named_date` (a date written
-with its month's name, from CLDR's month names in the date languages, without dateparser, which
-costs milliseconds a call), `numeric_date`, `is_number_part` (a word that may be part of a
-printed number: digits with separators, or a sign, bracket, %, symbol or ISO code beside them) and
+`norm_text` (letters and digits, case-folded: how phrases compare), `is_date` (text printing a
+date, numeric or `named_date`: with its month's name, from CLDR's month names in the date
+languages, without dateparser, which costs milliseconds a call), `is_number_part` (a word that
+may be part of a printed number: digits with separators, or a sign, bracket, %, symbol or ISO
+code beside them) and
 `code_spans` (where a code is printed in a run of words; on an OCR page, with at most one of the
 characters OCR confuses in a code: O/0, I/l/1, S/5, B/8).
 
@@ -20,7 +21,7 @@ from collections import defaultdict
 
 from babel import Locale
 
-from raxdoc.postprocess.dates import DEFAULT_LANGUAGES, DateError, parse_date
+from raxdoc.postprocess.dates import DEFAULT_LANGUAGES, DateError, numeric_parts, parse_date
 
 # A word that may stand beside a number without being one: a sign, bracket, %, symbol or ISO code.
 _AFFIX = re.compile(r"^(?:[^\w\s]{1,3}|\(?[A-Z]{3}\)?)$")
@@ -70,6 +71,17 @@ def numeric_date(text: str, order: str) -> dt.date | None:
         return parse_date(text, order=order).value
     except DateError:
         return None
+
+
+def is_date(text: str, value: dt.date, order: str | None = None) -> bool:
+    """`text` prints the date `value`: numeric in `order` (else either of DMY, MDY), or named."""
+    text = text.strip(" ,;:")
+    year, day = str(value.year), str(value.day)
+    if (year not in text and year[2:] not in text) or day not in text:
+        return False  # cheap, before any parsing
+    if numeric_parts(text) is None:
+        return named_date(text, value)
+    return any(numeric_date(text, o) == value for o in ([order] if order else ["DMY", "MDY"]))
 
 
 def is_number_part(word: str) -> bool:

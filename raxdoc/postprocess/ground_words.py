@@ -1,10 +1,12 @@
 """A page's text layer indexed for grounding: where a number, date, code, currency or phrase is printed.
 
 `PageText(words)` takes the page's words as (x0, y0, x1, y1, text) with boxes normalised 0..1
-of the page, and builds once what every lookup needs: words grouped into lines (vertical
-overlap, left to right), runs of adjacent words (a gap under ~1.5 characters: one space, never
-a column gap), and every number printed on the page keyed by its absolute value. A number may
-span adjacent words ("1 234,56", "$ 1,234.56", "19 %", "EUR 12.50", "12.50 -"); it is read
+of the page, tidies them as real producers need (`ground_layer`: fake-bold overprints dropped,
+glyphs drawn out of order glued, full-width digits folded), and builds once what every lookup
+needs: words grouped into lines (vertical overlap, left to right), runs of adjacent words (a gap
+under ~1.5 characters: one space, never a column gap), and every number printed on the page
+keyed by its absolute value. A number may span adjacent words ("1 234,56", "$ 1,234.56", "19 %",
+"EUR 12.50", "12.50 -", "12" ",50"); it is read
 with `numbers.parse_number` and the page's own decimal separator (its unambiguous numbers vote),
 else the document's, else both readings of a "1.234". Each lookup returns `Match`es: the word
 indices and their union box, all of them (a value printed twice gives two).
@@ -12,7 +14,9 @@ indices and their union box, all of them (a value printed twice gives two).
 Lookups: `numbers(value)`, `dates(value, order)` (month-name dates span words: "Dec 26, 2025"),
 `codes(value)` (exact after removing spaces, case-folded, never a part of a longer code),
 `phrases(value)` (normalised text over consecutive words; a phrase may wrap onto the next line
-if that line starts near the phrase's left edge), `currency(code)` (the code or its symbol).
+if that line starts near the phrase's left edge), `currency(code)` (the code or its symbol, or
+an amount's glued suffix: "12.50EUR"). A number, date or code not on one line is looked for over
+a narrow cell's two lines ("INV-2025-" / "0042"), never indexed among the page's numbers.
 `PageText(words, ocr=True)`, for a page whose words an OCR read: a code may differ by one
 character OCR confuses (O/0, I/1, S/5, B/8) and a phrase needs FUZZY_MIN_OCR; numbers and
 dates stay exact (a correction replaces a value with a printed number: it must be the print).
@@ -25,31 +29,22 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import NamedTuple
 
 from raxdoc.postprocess.currency import CurrencyError, currency_code
-from raxdoc.postprocess.dates import numeric_parts
-from raxdoc.postprocess.ground_text import code_spans, is_number_part, named_date, norm_text, numeric_date
+from raxdoc.postprocess.ground_layer import TextWord, char_width, group_lines, number_text, tidy_words, wrapped
+from raxdoc.postprocess.ground_text import code_spans, is_date, is_number_part, norm_text
 from raxdoc.postprocess.numbers import NumberError, infer_decimal_separator, parse_number
 
 MAX_RUN = 4  # words one printed number or date may span ("1 234 567,89 €")
 FUZZY_MIN = 0.9  # similarity a phrase needs when it is not exactly on the page (after normalising)
 FUZZY_MIN_OCR = 0.85  # the same on an OCR page, whose words carry misread letters of their own
-
-
-class TextWord(NamedTuple):
-    """One word of the text layer, box normalised 0..1 of the page (top-left origin)."""
-
-    x0: float
-    y0: float
-    x1: float
-    y1: float
-    text: str
+_AMOUNT = re.compile(r"\d(?:[\d.,'\u2019\u00a0\u202f]*\d)?")  # the number in a word glued to its currency
 
 
 @dataclass(frozen=True)
@@ -60,13 +55,9 @@ class Match:
     box: tuple[float, float, float, float]
 
 
-def _char_width(w: TextWord) -> float:
-    return (w.x1 - w.x0) / max(1, len(w.text))
-
-
 def _adjacent(a: TextWord, b: TextWord, chars: float = 1.5) -> bool:
     """b follows a on its line within `chars` character widths (a space, not a column gap)."""
-    return -0.5 * _char_width(a) <= b.x0 - a.x1 <= chars * max(_char_width(a), _char_width(b))
+    return -0.5 * char_width(a) <= b.x0 - a.x1 <= chars * max(char_width(a), char_width(b))
 
 
 class PageText:
@@ -77,9 +68,10 @@ class PageText:
         # with OCR's own misreads allowed (numbers stay exact: corrections rest on them).
         self.ocr = ocr
         self.fuzzy_min = FUZZY_MIN_OCR if ocr else FUZZY_MIN
-        self.words = [TextWord(float(w[0]), float(w[1]), float(w[2]), float(w[3]), str(w[4])) for w in words]
+        # As the producer drew them, tidied: overprints dropped, touching glyphs glued (`ground_layer`).
+        self.words = tidy_words(list(words), ocr=ocr)
         self.norms = [norm_text(w.text) for w in self.words]
-        self.lines = self._lines()
+        self.lines = group_lines(self.words)
         self.line_of = {i: n for n, line in enumerate(self.lines) for i in line}
         # The word right after each word on its line, where only a space parts them.
         self.follows = {a: b for line in self.lines for a, b in zip(line, line[1:])
@@ -88,20 +80,8 @@ class PageText:
             w.text for w in self.words if any(ch.isdigit() for ch in w.text)) or decimal_sep
         self._numbers: dict[Decimal, list[Match]] | None = None
         self._segs: list[tuple[list[int], str, list[int]]] | None = None
-
-    def _lines(self) -> list[list[int]]:
-        """Word indices grouped into lines: a word joins the line whose first word's band holds its centre."""
-        order = sorted(range(len(self.words)), key=lambda i: (self.words[i].y0 + self.words[i].y1) / 2)
-        lines: list[list[int]] = []
-        band = (1.0, 0.0)
-        for i in order:
-            w = self.words[i]
-            if lines and band[0] <= (w.y0 + w.y1) / 2 <= band[1]:
-                lines[-1].append(i)
-            else:
-                lines.append([i])
-                band = (w.y0, w.y1)
-        return [sorted(line, key=lambda i: self.words[i].x0) for line in lines]
+        self._wraps: list[tuple[list[int], list[int]]] | None = None
+        self._wrapped_index: dict[Decimal, list[Match]] | None = None
 
     def box(self, indices: Iterable[int]) -> tuple[float, float, float, float]:
         ws = [self.words[i] for i in indices]
@@ -143,7 +123,7 @@ class PageText:
         found: dict[Decimal, list[Match]] = defaultdict(list)
         readings: dict[str, tuple[Decimal, ...]] = {}
         for run in self._number_runs():
-            text = " ".join(self.words[i].text for i in run)
+            text = number_text([self.words[i].text for i in run])
             if text not in readings:
                 readings[text] = self._read(text)
             for value in readings[text]:
@@ -162,8 +142,23 @@ class PageText:
             return ()
 
     def numbers(self, value: Decimal) -> list[Match]:
-        """Where `value` is printed (sign ignored: "(12.50)" and "12.50-" show 12.50 too)."""
-        return list(self._index_numbers().get(abs(value), ()))
+        """Where `value` is printed (sign ignored: "(12.50)" and "12.50-" show 12.50 too); else
+        over a cell's two lines ("1 234" / "567,89"), never indexed as the page's numbers."""
+        return list(self._index_numbers().get(abs(value), ()) or self._wrapped_numbers().get(abs(value), ()))
+
+    def _wrapped_numbers(self) -> dict[Decimal, list[Match]]:
+        """Numbers whose digits start on one line of a cell and end on the next, indexed once."""
+        if self._wrapped_index is None:
+            self._wrapped_index = defaultdict(list)
+            digit = [any(ch.isdigit() for ch in w.text) for w in self.words]
+            for a, b in self._wrapped():
+                for run_a, run_b in ((a[-i:], b[:j]) for i in (1, 2) for j in (1, 2) if i <= len(a) and j <= len(b)):
+                    run = run_a + run_b
+                    if any(digit[k] for k in run_a) and any(digit[k] for k in run_b) and \
+                            all(is_number_part(self.words[k].text) for k in run):
+                        for v in self._read(number_text([self.words[k].text for k in run])):
+                            self._wrapped_index[v].append(self._match(run))
+        return self._wrapped_index
 
     def printed_numbers(self) -> list[tuple[Decimal, Match]]:
         """Every (absolute value, place) printed on the page, the pieces of a spaced number included."""
@@ -173,20 +168,20 @@ class PageText:
     def dates(self, value: dt.date, order: str | None = None) -> list[Match]:
         """Where `value` is printed as a date, numeric ("26.12.2025") or with a month name
         ("Dec 26, 2025", "26. Dezember 2025": read here from CLDR's month names, not dateparser,
-        which costs milliseconds a call), in one run of up to three words."""
-        year, day = str(value.year), str(value.day)
-        out = []
-        for run in self.runs(3):
-            text = " ".join(self.words[i].text for i in run).strip(" ,;:")
-            if (year not in text and year[2:] not in text) or day not in text:
-                continue
-            if numeric_parts(text) is None:
-                found = named_date(text, value)
-            else:
-                found = any(numeric_date(text, o) == value for o in ([order] if order else ["DMY", "MDY"]))
-            if found:
-                out.append(self._match(run))
-        return out
+        which costs milliseconds a call), in one run of up to three words; else over a cell's
+        two lines ("26. Dezember" / "2025")."""
+        found = [self._match(run) for run in self.runs(3) if self._is_date(run, value, order)]
+        return found or [self._match(a[-i:] + b[:j]) for a, b in self._wrapped() for i in (1, 2) for j in (1, 2)
+                         if i + j <= 3 and i <= len(a) and j <= len(b) and self._is_date(a[-i:] + b[:j], value, order)]
+
+    def _is_date(self, run: list[int], value: dt.date, order: str | None) -> bool:
+        return is_date(" ".join(self.words[i].text for i in run), value, order)
+
+    def _wrapped(self) -> list[tuple[list[int], list[int]]]:
+        """Pairs of runs that are one cell's two lines (`ground_layer.wrapped`), found once."""
+        if self._wraps is None:
+            self._wraps = wrapped(self.words, [seg for seg, _, _ in self._segments()])
+        return self._wraps
 
     def _segments(self) -> list[tuple[list[int], str, list[int]]]:
         """Maximal runs of adjacent words per line: (indices, case-folded text without spaces,
@@ -209,8 +204,20 @@ class PageText:
         """Where the code is printed, spaces removed on both sides ("FR76 3000 6000" = "FR7630006000");
         on an OCR page also with one character OCR confuses (`ground_text.code_spans`)."""
         target = "".join(value.split()).casefold()
-        return [self._match(seg[first:last + 1]) for seg, joined, starts in (self._segments() if target else ())
-                for first, last in code_spans(joined, starts, target, confusable=self.ocr)]
+        found = [self._match(seg[first:last + 1]) for seg, joined, starts in (self._segments() if target else ())
+                 for first, last in code_spans(joined, starts, target, confusable=self.ocr)]
+        if found or not target:
+            return found
+        # A code wrapped in its cell ("INV-2025-" / "0042"): a span that crosses the line break.
+        texts = {i: self.words[i].text.casefold() for a, b in self._wrapped() for i in a + b}
+        out = []
+        for a, b in self._wrapped():
+            lens = [len(texts[i]) for i in a + b]
+            starts = [sum(lens[:k]) for k in range(len(lens))]
+            out += [self._match((a + b)[first:last + 1]) for first, last in
+                    code_spans("".join(texts[i] for i in a + b), starts, target, confusable=self.ocr)
+                    if first < len(a) <= last]
+        return out
 
     def currency(self, code: str) -> list[Match]:
         """Words that name the currency: its ISO code, or a symbol or name that means it."""
@@ -218,7 +225,8 @@ class PageText:
         for i, w in enumerate(self.words):
             bare = w.text.strip("()[]:,;.")
             symbols = "".join(ch for ch in w.text if unicodedata.category(ch) == "Sc")
-            for text in {bare, symbols} - {""}:
+            glued = _AMOUNT.sub("", w.text, count=1).strip("()[]:,;-\u2212 ")  # "12.50EUR", "Fr.12.50"
+            for text in {bare, symbols, glued} - {""}:
                 if len(text) > 12 or any(ch.isdigit() for ch in text):
                     continue
                 try:
@@ -242,7 +250,7 @@ class PageText:
             first = self.words[below[0]]
             if first.y0 > w.y1 + height:
                 break
-            out += [j for j in below if abs(self.words[j].x0 - left) <= 2 * _char_width(self.words[j])]
+            out += [j for j in below if abs(self.words[j].x0 - left) <= 2 * char_width(self.words[j])]
         return out
 
     def phrases(self, value: str, *, fuzzy: bool = True) -> list[Match]:

@@ -3,8 +3,9 @@
 Handles grouping with "." "," space, no-break spaces and apostrophes (de_CH),
 Indian 2-digit groups, negative forms "-12", "−12", "(12.00)", "12.00-",
 "EUR-12", and currency or percent text around the number ("€ 1.234,56",
-"1.234,56 EUR", "USD 12", "19 %"). The one truly ambiguous shape, a single
-separator followed by exactly three digits ("1.234", "1,234"), is resolved by a
+"1.234,56 EUR", "USD 12", "Rs.1,234", "19 %"), full-width and other scripts'
+digits (`fold_digits`). The one truly ambiguous shape, a single separator
+followed by exactly three digits ("1.234", "1,234"), is resolved by a
 decimal-separator hint (from the page's other numbers or the locale) and, if
 there is none, read with "." as decimal and flagged ambiguous. Printed
 precision is kept ("12.50" stays 12.50): the checks use it as tolerance.
@@ -28,8 +29,8 @@ from raxdoc.schemas.types import DECIMAL_PRECISION, DECIMAL_SCALE
 _MINUS = "-\u2212\u2013\u2012\ufe63\uff0d"  # hyphen, minus sign, en dash, figure dash, small/fullwidth
 _SPACE_GROUP = " \u00a0\u202f\u2009\u2007'\u2019\u02bc`"  # spaces and apostrophes: always grouping
 # One run of digits and separators, starting and ending with a digit, or a
-# leading-separator fraction like ".5".
-_CORE = re.compile(r"[.,]?\d(?:[\d.,%s]*\d)?" % re.escape(_SPACE_GROUP))
+# leading-separator fraction like ".5" (not after a letter: "Rs.1,234.50", "Fr.12.50").
+_CORE = re.compile(r"(?:(?<![^\W\d_])[.,])?\d(?:[\d.,%s]*\d)?" % re.escape(_SPACE_GROUP))
 
 
 class NumberError(ValueError):
@@ -42,9 +43,32 @@ class ParsedNumber:
     ambiguous: bool  # "1.234"-style read without a separator hint
 
 
+# Arabic decimal and thousands separators: unambiguous, unlike "." and ",".
+_ARABIC_SEPARATORS = {"\u066b": ".", "\u066c": "'"}
+
+
+def fold_digits(text: str) -> str:
+    """Full-width forms ("１２．５０") and any script's decimal digits (Arabic-Indic "١٢٣") as
+    ASCII; the Arabic decimal and thousands separators as "." and an apostrophe. Letters,
+    ligatures and spaces are left as printed."""
+    if text.isascii():
+        return text
+    out = []
+    for ch in text:
+        if "\uff01" <= ch <= "\uff5e":
+            out.append(unicodedata.normalize("NFKC", ch))
+        elif ch in _ARABIC_SEPARATORS:
+            out.append(_ARABIC_SEPARATORS[ch])
+        elif not ch.isascii() and unicodedata.category(ch) == "Nd":
+            out.append(str(unicodedata.decimal(ch)))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
 def _clean(text: str) -> str:
-    # Drop bidi / format marks (RLM, ALM) babel puts in some locales' output.
-    return "".join(ch for ch in text if unicodedata.category(ch) != "Cf").strip()
+    # Drop bidi / format marks (RLM, ALM, soft hyphen) babel and PDF producers put around numbers.
+    return "".join(ch for ch in fold_digits(text) if unicodedata.category(ch) != "Cf").strip()
 
 
 def _split_core(text: str) -> tuple[str, str, str]:
