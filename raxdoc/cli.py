@@ -183,17 +183,23 @@ def models() -> None:
 
 @app.command("eval")
 def eval_(
-    output: str = typer.Argument(..., help="A `raxdoc extract` output folder (reads OUTPUT/documents/*.parquet)."),
-    truth_dir: str = typer.Argument(..., help="Labels: one <stem>.json per document (header fields, line_items)."),
+    output: str = typer.Argument(..., metavar="OUTPUT",
+                                 help="A `raxdoc extract` output folder (reads OUTPUT/documents/*.parquet)."),
+    truth_dir: str = typer.Argument(..., metavar="LABELS", help="A folder of <stem>.json (one per document), or "
+                                    "one .csv/.tsv/.jsonl/.json/.parquet file with a file column (README: "
+                                    "Measure accuracy)."),
     schema: Optional[str] = typer.Option(None, help="Custom pydantic schema as module:Class, as extracted with."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write the figures as JSON here."),
 ) -> None:
-    """Score OUTPUT against labels: per-field precision/recall, header accuracy, line-item F1."""
+    """Score OUTPUT against LABELS: per-field precision/recall, header accuracy, line-item F1."""
     import json
 
     from raxdoc.eval import EvalError, evaluate, render, to_json
     from raxdoc.schemas import SchemaError
 
+    if json_out is not None and (json_out.is_dir() or not json_out.parent.is_dir()):
+        _error(f"--json {json_out}: {'is a folder' if json_out.is_dir() else 'its folder does not exist'}")
+        raise typer.Exit(EXIT_USAGE)  # before scoring, not after printing the figures
     try:
         report = evaluate(output, truth_dir, schema=schema)
     except (EvalError, SchemaError) as exc:
