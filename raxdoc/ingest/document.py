@@ -44,7 +44,7 @@ class _Backend(Protocol):
 
 @dataclass(frozen=True)
 class DocumentMetadata:
-    format: str  # sniffed: "pdf", "png", "jpeg" or "tiff"
+    format: str  # sniffed: "pdf", "png", "jpeg", "tiff", "gif", "webp" or "bmp"
     pdf_version: str  # e.g. "PDF 1.7"; "" for images
     title: str
     producer: str

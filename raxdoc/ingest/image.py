@@ -31,7 +31,7 @@ from raxdoc.ingest.ocr import text_layer
 from raxdoc.ingest.options import RenderOptions
 from raxdoc.ingest.page import PageImage
 
-_PIL_FORMATS = {"png": "PNG", "jpeg": "JPEG", "tiff": "TIFF"}
+_PIL_FORMATS = {"png": "PNG", "jpeg": "JPEG", "tiff": "TIFF", "gif": "GIF", "webp": "WEBP", "bmp": "BMP"}
 # What Pillow's decoders raise on malformed data (one page's failure, never a crash).
 _DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, MemoryError, IndexError, KeyError, struct.error)
 _EXIF_ORIENTATION = 0x0112
@@ -62,9 +62,10 @@ class ImageBackend:
         try:
             with _caught() as said:
                 self._img = Image.open(io.BytesIO(data), formats=[self._fmt])
-                # A JPEG is one picture: the further "frames" of an MPF/MPO file are a phone's HDR
-                # gain map, a depth map, a large preview or a stereo twin, never another page.
-                self.page_count = 1 if fmt == "jpeg" else int(getattr(self._img, "n_frames", 1))
+                # Only a TIFF's frames are pages (a fax, a scanner's batch). A JPEG's further MPF/MPO
+                # "frames" are a phone's HDR gain map, a depth map, a preview or a stereo twin; an
+                # animated PNG, GIF or WebP is one picture whose first frame is what it shows.
+                self.page_count = int(getattr(self._img, "n_frames", 1)) if fmt == "tiff" else 1
         except Image.DecompressionBombError as e:
             raise PageTooLarge(source, str(e), 0) from e
         except UnidentifiedImageError as e:  # its message names a BytesIO object: say it plainly

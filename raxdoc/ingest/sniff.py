@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-Format = Literal["pdf", "png", "jpeg", "tiff", "xml"]
+Format = Literal["pdf", "png", "jpeg", "tiff", "gif", "webp", "bmp", "xml"]
 
 # Bytes needed to sniff: the PDF header may follow up to 1 KiB of junk (readers accept it).
 SNIFF_BYTES = 1024
@@ -25,6 +25,8 @@ _IMAGE_MAGIC: tuple[tuple[bytes, Format], ...] = (
     (b"MM\x00*", "tiff"),
     (b"II+\x00", "tiff"),  # BigTIFF
     (b"MM\x00+", "tiff"),
+    (b"GIF87a", "gif"),
+    (b"GIF89a", "gif"),
 )
 # Leading whitespace, comments and processing instructions, then a root element or a DOCTYPE.
 _XML_START = re.compile(r"\s*(?:<\?.*?\?>\s*|<!--.*?-->\s*)*<(!DOCTYPE\s+|[A-Za-z_])([\w.:-]*)", re.DOTALL)
@@ -32,8 +34,6 @@ _XML_START = re.compile(r"\s*(?:<\?.*?\?>\s*|<!--.*?-->\s*)*<(!DOCTYPE\s+|[A-Za-
 # Formats we do not read, named only to make the error message useful.
 _KNOWN_OTHERS: tuple[tuple[bytes, str], ...] = (
     (b"PK\x03\x04", "a ZIP archive (docx/xlsx/odt?)"),
-    (b"GIF8", "a GIF image"),
-    (b"BM", "a BMP image"),
     (b"\xd0\xcf\x11\xe0", "an OLE file (doc/xls/msg?)"),
     (b"{\\rtf", "an RTF document"),
     (b"\x1f\x8b", "a gzip archive"),
@@ -45,11 +45,20 @@ def sniff_format(head: bytes) -> Format | None:
     for magic, fmt in _IMAGE_MAGIC:
         if head.startswith(magic):
             return fmt
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    if _is_bmp(head):
+        return "bmp"
     if b"%PDF-" in head[:SNIFF_BYTES]:
         return "pdf"
     if _is_xml(head):
         return "xml"
     return None
+
+
+def _is_bmp(head: bytes) -> bool:
+    """"BM", then a header size Windows or OS/2 bitmaps use: two letters alone are too weak a sign."""
+    return head[:2] == b"BM" and len(head) >= 18 and int.from_bytes(head[14:18], "little") in (12, 40, 52, 56, 64, 108, 124)
 
 
 def _is_xml(head: bytes) -> bool:
@@ -71,8 +80,6 @@ def describe_unknown(head: bytes) -> str:
     for magic, what in _KNOWN_OTHERS:
         if head.startswith(magic):
             return what
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "a WebP image"
     if head[4:8] == b"ftyp":  # ISO media: iPhone photos of receipts arrive as HEIC
         return "an HEIC/HEIF image or MP4 video"
     stripped = head.lstrip().lower()
@@ -80,4 +87,4 @@ def describe_unknown(head: bytes) -> str:
         return "an HTML page"
     if stripped.startswith(b"<?xml") or stripped.startswith(b"<"):
         return "an XML/HTML file"
-    return "not a PDF, PNG, JPEG or TIFF"
+    return "not a PDF, image (PNG, JPEG, TIFF, GIF, WebP, BMP) or XML e-invoice"

@@ -101,7 +101,7 @@ def test_pdf_with_no_pages_is_empty(build):
         (b"Hello, this is a plain text file.\n", "not a PDF"),
         (b"PK\x03\x04" + b"\x00" * 40, "ZIP"),
         (b"<!DOCTYPE html><html><body>404</body></html>", "HTML"),
-        (b"GIF89a" + b"\x00" * 20, "GIF"),
+        (b"BM is not enough to be a bitmap\n", "not a PDF"),
         (b"\x00\x00\x00\x18ftypheic" + b"\x00" * 20, "HEIC"),
     ],
 )

@@ -1,5 +1,5 @@
 """Odd but real image files: oriented TIFFs, JPEGs with MPF frames, corrupt EXIF, 16-bit colour
-PNGs, palette transparency, WebP, and readable errors for files Pillow cannot identify."""
+PNGs, palette transparency, GIF, WebP and BMP (animations: one page), and readable errors for files Pillow cannot identify."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from raxdoc.errors import CorruptDocument, PageTooLarge, UnsupportedFormat
+from raxdoc.errors import CorruptDocument, PageTooLarge
 from raxdoc.ingest import read_document
 
 
@@ -125,9 +125,18 @@ def test_palette_png_with_a_transparent_index_is_composited_on_white():
     assert tuple(page.pixels[5, 5]) == (255, 255, 255) and tuple(page.pixels[5, 15]) == (0, 0, 0)
 
 
-def test_webp_is_unsupported_and_named(build):
-    with pytest.raises(UnsupportedFormat, match="WebP"):
-        _read(build.encode(build.block_image(30, 20), "WEBP"))
+@pytest.mark.parametrize("fmt", ["GIF", "WEBP", "PNG", "BMP"])
+def test_gif_webp_bmp_and_animations_are_one_page_showing_the_first_frame(fmt):
+    """Mail gateways and phones send WebP and GIF; an animated PNG, GIF or WebP is one picture."""
+    frames = [Image.new("RGB", (40, 30), colour) for colour in ((200, 0, 0), (0, 200, 0), (0, 0, 200))]
+    buf = io.BytesIO()
+    if fmt == "BMP":
+        frames[0].save(buf, fmt)
+    else:
+        frames[0].save(buf, fmt, save_all=True, append_images=frames[1:], **({"lossless": True} if fmt == "WEBP" else {}))
+    doc = _read(buf.getvalue())
+    assert doc.metadata.format == fmt.lower() and doc.page_count == 1
+    assert tuple(doc.page(0).pixels[5, 5]) == (200, 0, 0)
 
 
 @pytest.mark.parametrize("data", [
