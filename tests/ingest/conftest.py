@@ -11,6 +11,8 @@ import pymupdf
 import pytest
 from PIL import Image
 
+from tests.ingest.pdf_bytes import raw_pdf
+
 DATA = Path(__file__).resolve().parents[1] / "data"
 
 
@@ -55,17 +57,7 @@ def text_pdf(lines: list[str], *, width: float = 612, height: float = 792, rotat
 
 def zero_page_pdf() -> bytes:
     """A well-formed PDF (correct xref, no repair needed) whose page tree is empty."""
-    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [] /Count 0 >>"]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % off for off in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
+    return raw_pdf([b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [] /Count 0 >>"])
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import pytest
 
 from raxdoc.errors import CorruptDocument, EncryptedDocument, PageError, RaxdocError
 from raxdoc.ingest import PageImage, read_document
+from tests.ingest.pdf_bytes import raw_pdf
 
 
 def _numbered(pages: int = 3) -> bytes:
@@ -16,20 +17,6 @@ def _numbered(pages: int = 3) -> bytes:
     for i in range(pages):
         doc.new_page(width=200, height=100).insert_text((20, 50), f"page {i}")
     return doc.tobytes()
-
-
-def _raw_pdf(objects: list[bytes]) -> bytes:
-    """A PDF of these objects (numbered from 1, object 1 the catalog) with a correct xref table."""
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % off for off in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
 
 
 def _nested(root_count: int, mid_count: int) -> bytes:
@@ -42,7 +29,7 @@ def _nested(root_count: int, mid_count: int) -> bytes:
         body = b"BT /F1 12 Tf 20 50 Td (page %d) Tj ET" % i
         return b"<< /Length %d >>\nstream\n%s\nendstream" % (len(body), body)
 
-    return _raw_pdf([
+    return raw_pdf([
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R 6 0 R] /Count %d >>" % root_count,
         b"<< /Type /Pages /Parent 2 0 R /Kids [4 0 R 5 0 R] /Count %d >>" % mid_count,
@@ -85,7 +72,7 @@ def test_nested_page_tree_counts_are_recounted_at_every_level(root, mid, said):
 def test_page_tree_with_a_cycle_is_typed_not_a_crash():
     objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [2 0 R] /Count 100000 >>"]
     with pytest.raises(CorruptDocument, match="cannot read PDF"):
-        read_document(_raw_pdf(objects))
+        read_document(raw_pdf(objects))
 
 
 def test_page_whose_contents_are_no_stream_fails_alone():
