@@ -195,6 +195,12 @@ def _group(rows: list, schema, path: Path) -> tuple[dict[str, dict], tuple[str, 
     nested: set[tuple[str, str]] = set()  # (document, list field) given whole in one row
     for n, row in enumerate(rows, 1):
         key = row.get(doc_col)
+        if isinstance(key, float) and key.is_integer():
+            key = int(key)  # a numbered document a spreadsheet stored as 1042.0
+        if isinstance(key, bool) or not isinstance(key, (str, int, Decimal, type(None))):
+            # A list or an object (JSON, Parquet) names no file, and cannot key a dict either.
+            raise EvalError(f"label file {str(path)!r} row {n}: the document in column {doc_col!r} must be a "
+                            f"file name, path or stem, not {type(key).__name__} {repr(key)[:80]}")
         if key is None or not str(key).strip():
             raise EvalError(f"label file {str(path)!r} row {n}: no document in column {doc_col!r}")
         key = named.get(key) or named.setdefault(key, document_name(key))

@@ -23,6 +23,7 @@ import pymupdf
 # takes ~40 us a node, next to tens of ms to render a page; 100,000 nodes are ~4 s).
 MAX_NODES = 100_000
 _REF = re.compile(r"(\d+)\s+\d+\s+R")
+_INT = re.compile(r"[+-]?\d+")
 _MUPDF_ERRORS: tuple[type[BaseException], ...] = (RuntimeError, ValueError) + (
     (pymupdf.mupdf.FzErrorBase,) if hasattr(pymupdf.mupdf, "FzErrorBase") else ())
 
@@ -40,6 +41,9 @@ def _kids(doc: pymupdf.Document, xref: int) -> list[int] | None:
 
 def _declared(doc: pymupdf.Document, xref: int) -> int | None:
     kind, value = doc.xref_get_key(xref, "Count")
+    if kind == "xref":  # an indirect number ("/Count 12 0 R"): legal, and MuPDF reads through it
+        value = doc.xref_object(int(value.split()[0]), compressed=True).strip()
+        kind = "int" if _INT.fullmatch(value) else kind
     return int(value) if kind == "int" else None
 
 

@@ -133,8 +133,9 @@ def check_checkpoint(folder: Path, *, trust_remote_code: bool = False) -> None:
 def rax_config(folder: Path, raw: dict, *, wrap: bool = True) -> RaxConfig:
     """The Rax config of a qwen3_5 checkpoint; a `LoaderError` naming the field when it is not one
     (`wrap=False`: the `ConfigError` itself, as `from_pretrained` has always raised)."""
-    if raw.get("quantization_config"):
-        method = (raw["quantization_config"] or {}).get("quant_method", "?")
+    quant = raw.get("quantization_config")
+    if quant:  # a hand-edited config may hold a string or a list here: quantized all the same
+        method = quant.get("quant_method", "?") if isinstance(quant, dict) else quant
         raise LoaderError(f"{folder} is quantized ({method}): raxdoc's engine runs unquantized qwen3_5 weights "
                           f"(bf16, fp16 or fp32) only; use the unquantized checkpoint")
     if not wrap:

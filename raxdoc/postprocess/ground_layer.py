@@ -14,7 +14,8 @@ coordinates (it never moves a box, only unites or drops them):
 
 `group_lines` groups words into lines (shared with `ground_words.PageText`); `number_text` is
 the text of a run of words read as one number; `wrapped` pairs a cell's line with the line it
-wraps onto (a code, number or date printed over two lines of a narrow cell).
+wraps onto (a code or date printed over two lines of a narrow cell; never a number, see
+`PageText.numbers`).
 
 Not here: lookups (`ground_words`), what counts as a match (`ground_text`).
 """
@@ -31,6 +32,7 @@ from raxdoc.postprocess.numbers import fold_digits
 WRAP_GAP = 0.6  # line heights between a cell's line and the line it wraps onto
 GLUE = 0.2  # gap, in character widths, under which two pieces on a line are one word (a space is ~0.5)
 OVERPRINT = 0.6  # share of the smaller box two equal words must overlap to be one word drawn twice
+CELL = 0.02  # side of the grid (page fractions) overprints are looked for in: about a line of text
 _SEPARATORS = ".,"
 
 
@@ -74,13 +76,27 @@ def _overlap(a: TextWord, b: TextWord) -> float:
     return ix * iy / smaller if smaller > 0 else 0.0
 
 
+def _cells(w: TextWord) -> list[tuple[str, int, int]]:
+    """The grid cells (of CELL, keyed by text) `w`'s box touches: two boxes that overlap share one.
+    Coordinates are clamped to the page first (monotone, so that still holds): a box off the page,
+    or a bogus one, costs a cell, never millions."""
+    def span(lo: float, hi: float) -> range:
+        return range(int(max(0.0, min(1.0, lo)) / CELL), int(max(0.0, min(1.0, hi)) / CELL) + 1)
+
+    return [(w.text, x, y) for x in span(w.x0, w.x1) for y in span(w.y0, w.y1)]
+
+
 def _without_overprint(words: list[TextWord]) -> list[TextWord]:
     kept: list[TextWord] = []
-    seen: dict[str, list[TextWord]] = defaultdict(list)
+    # Kept words by (text, grid cell): a word is compared with the few equal words near it, not
+    # with every equal word of the page (dot leaders drawn glyph by glyph: thousands of ".").
+    seen: dict[tuple[str, int, int], list[TextWord]] = defaultdict(list)
     for w in words:
-        if any(_overlap(w, k) >= OVERPRINT for k in seen[w.text]):
+        cells = _cells(w)
+        if any(_overlap(w, k) >= OVERPRINT for cell in cells for k in seen.get(cell, ())):
             continue
-        seen[w.text].append(w)
+        for cell in cells:
+            seen[cell].append(w)
         kept.append(w)
     return kept
 

@@ -6,19 +6,7 @@ from __future__ import annotations
 import pytest
 
 from raxdoc.ingest import PageImage, read_document
-
-
-def _raw_pdf(objects: list[bytes]) -> bytes:
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % off for off in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
+from tests.ingest.pdf_bytes import raw_pdf
 
 
 def _nested(root_count: bytes, mid_count: bytes, mid_value: int = 2, root_value: int = 3) -> bytes:
@@ -31,7 +19,7 @@ def _nested(root_count: bytes, mid_count: bytes, mid_value: int = 2, root_value:
         body = b"BT /F1 12 Tf 20 50 Td (page %d) Tj ET" % i
         return b"<< /Length %d >>\nstream\n%s\nendstream" % (len(body), body)
 
-    return _raw_pdf([
+    return raw_pdf([
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R 6 0 R] /Count %s >>" % root_count,
         b"<< /Type /Pages /Parent 2 0 R /Kids [4 0 R 5 0 R] /Count %s >>" % mid_count,
