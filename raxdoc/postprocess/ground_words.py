@@ -81,7 +81,6 @@ class PageText:
         self._numbers: dict[Decimal, list[Match]] | None = None
         self._segs: list[tuple[list[int], str, list[int]]] | None = None
         self._wraps: list[tuple[list[int], list[int]]] | None = None
-        self._wrapped_index: dict[Decimal, list[Match]] | None = None
 
     def box(self, indices: Iterable[int]) -> tuple[float, float, float, float]:
         ws = [self.words[i] for i in indices]
@@ -142,23 +141,10 @@ class PageText:
             return ()
 
     def numbers(self, value: Decimal) -> list[Match]:
-        """Where `value` is printed (sign ignored: "(12.50)" and "12.50-" show 12.50 too); else
-        over a cell's two lines ("1 234" / "567,89"), never indexed as the page's numbers."""
-        return list(self._index_numbers().get(abs(value), ()) or self._wrapped_numbers().get(abs(value), ()))
-
-    def _wrapped_numbers(self) -> dict[Decimal, list[Match]]:
-        """Numbers whose digits start on one line of a cell and end on the next, indexed once."""
-        if self._wrapped_index is None:
-            self._wrapped_index = defaultdict(list)
-            digit = [any(ch.isdigit() for ch in w.text) for w in self.words]
-            for a, b in self._wrapped():
-                for run_a, run_b in ((a[-i:], b[:j]) for i in (1, 2) for j in (1, 2) if i <= len(a) and j <= len(b)):
-                    run = run_a + run_b
-                    if any(digit[k] for k in run_a) and any(digit[k] for k in run_b) and \
-                            all(is_number_part(self.words[k].text) for k in run):
-                        for v in self._read(number_text([self.words[k].text for k in run])):
-                            self._wrapped_index[v].append(self._match(run))
-        return self._wrapped_index
+        """Where `value` is printed (sign ignored: "(12.50)" and "12.50-" show 12.50 too). Never over
+        two lines: in a tight column "5" above "250" would confirm a misread 5250, and a wrongly
+        grounded amount is worse than a wrapped one left unverified."""
+        return list(self._index_numbers().get(abs(value), ()))
 
     def printed_numbers(self) -> list[tuple[Decimal, Match]]:
         """Every (absolute value, place) printed on the page, the pieces of a spaced number included."""

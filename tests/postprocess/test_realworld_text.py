@@ -240,26 +240,44 @@ def test_a_rotated_cropped_page_is_grounded_in_its_displayed_coordinates(rotate)
     assert item.bbox[1] <= ink[1] < ink[3] <= item.bbox[3]
 
 
-def test_values_printed_over_two_lines_of_a_narrow_cell():
+def test_codes_and_dates_printed_over_two_lines_of_a_narrow_cell_are_grounded():
     s = Sheet()
     code = [s.text(50, 200, "ART-2025-"), s.text(50, 211, "00417")]
     s.text(120, 200, "Cable tray 200mm")
     s.text(260, 200, "26. Dezember")
     s.text(260, 211, "2025")
-    amount = [s.text(520, 200, "1 234", right=True), s.text(520, 211, "567,89", right=True)]
+    amount = s.text(520, 200, "1 234,89", right=True)
     s.text(50, 240, "ART-2025-00418")  # the next row: never part of the cell above
     s.text(120, 240, "Cable tray 300mm")
     s.text(520, 240, "12,00", right=True)
     words = s.words()
-    item = {"product_code": "ART-2025-00417", "description": "Cable tray 200mm", "amount": "1234567,89"}
+    item = {"product_code": "ART-2025-00417", "description": "Cable tray 200mm", "amount": "1234,89"}
     doc = ground(words, [item], {"issue_date": "2025-12-26"})
     (got,) = doc.grounding.items
     assert got.grounded, got
-    assert_box(got.bbox, unit((code[0][0], code[0][1], amount[1][2], amount[1][3])))
+    assert_box(got.bbox, unit((code[0][0], code[0][1], amount[2], code[1][3])))
     assert doc.grounding.unverified_fields == ()
-    wrong = {**item, "product_code": "ART-2025-00418", "amount": "1234567,98"}
+    wrong = {**item, "product_code": "ART-2025-00418", "amount": "1234,98"}
     (bad,) = ground(words, [wrong]).grounding.items
     assert bad.unverified_fields == ("product_code", "amount")
+
+
+def test_a_number_is_never_read_across_two_lines():
+    """In a tight quantity column "5" above "250" must not confirm a misread 5250 (nor "1 234" over
+    "567,89" a 1234567.89): an amount left unverified is safer than one grounded to the wrong place."""
+    s = Sheet()
+    for i, (qty, desc) in enumerate((("5", "Bolt M8"), ("250", "Washer M8"))):
+        s.text(120, 200 + 11 * i, desc)
+        s.text(520, 200 + 11 * i, qty, right=True)
+    s.text(120, 240, "Cable tray")
+    s.text(520, 240, "1 234", right=True)
+    s.text(520, 251, "567,89", right=True)
+    words = s.words()
+    for value in ("5250", "1234567.89"):
+        (got,) = ground(words, [{"description": "Bolt M8", "quantity": value}]).grounding.items
+        assert "quantity" in got.unverified_fields, (value, got)
+    (ok,) = ground(words, [{"description": "Bolt M8", "quantity": "5"}]).grounding.items
+    assert ok.grounded and ok.unverified_fields == ()
 
 
 @pytest.mark.parametrize("printed, value", [
