@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Literal, Optional
 
 import typer
 from rich.console import Console
@@ -22,7 +22,8 @@ from rich.text import Text
 from raxdoc.console import console, error as _error, print_summary, progress_bars, show_warnings
 from raxdoc.settings import DEFAULT_MODEL
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+# No rich markup in help: help strings hold brackets ("pip install 'raxdoc[ocr]'") that rich would eat as tags.
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   help="Extract invoice line items from PDFs into Parquet with Rax 4.5.")
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
@@ -131,7 +132,8 @@ def extract(
 
 @app.command()
 def bench(
-    preset: str = typer.Option("rax-4.5", help="Model preset: rax-4.5 (full size, GPU) or tiny (CPU, anywhere)."),
+    preset: Literal["rax-4.5", "tiny"] = typer.Option(  # = raxdoc.testing.presets.PRESETS (a test says so)
+        "rax-4.5", help="Model preset: rax-4.5 (full size, GPU) or tiny (CPU, anywhere)."),
     profile: str = typer.Option("auto", help="GPU tier whose settings the engine uses."),
     pages: int = typer.Option(512, min=1, help="Synthetic invoice pages (1,288 px, ~1,240 visual tokens)."),
     max_new_tokens: int = typer.Option(512, min=1, help="Output tokens forced per page (ignore_eos)."),
@@ -145,10 +147,16 @@ def bench(
     """Engine throughput: pages/s, prefill and decode tokens/s, MFU, peak memory, ratio to transformers."""
     import sys
 
+    from raxdoc.cli_checks import check_bench
+
     run_engine_bench = _bench_entry()
-    run_engine_bench(preset=preset, pages=pages, max_new_tokens=max_new_tokens, profile=profile,
-                     baseline=baseline, baseline_pages=baseline_pages, memory_cap_gib=memory_cap_gib,
-                     ckpt_dir=ckpt_dir, out=out, grammar=grammar, command=" ".join(["raxdoc", *sys.argv[1:]]))
+    _usage(check_bench, profile, memory_cap_gib)
+    try:
+        run_engine_bench(preset=preset, pages=pages, max_new_tokens=max_new_tokens, profile=profile,
+                         baseline=baseline, baseline_pages=baseline_pages, memory_cap_gib=memory_cap_gib,
+                         ckpt_dir=ckpt_dir, out=out, grammar=grammar, command=" ".join(["raxdoc", *sys.argv[1:]]))
+    except KeyboardInterrupt:
+        _interrupted()
 
 
 @app.command()
@@ -157,15 +165,18 @@ def doctor(
     profile: str = typer.Option("auto", help="GPU tier: auto, cpu, l4, a10g, a100, h100."),
 ) -> None:
     """Check the engine's fast paths (fla, Triton, CUDA graphs, overlap) against the plain-torch reference."""
+    from raxdoc.cli_checks import checked_profile
     from raxdoc.engine import Engine
     from raxdoc.engine.selfcheck import SelfCheckError
-    from raxdoc.profiles import resolve_profile
     show_warnings()
+    prof = _usage(checked_profile, profile)
     try:
-        engine = Engine.from_pretrained(model, profile=resolve_profile(profile), self_check=True, max_num_seqs=4)
+        engine = Engine.from_pretrained(model, profile=prof, self_check=True, max_num_seqs=4)
     except SelfCheckError as exc:
         _error(str(exc))
         raise typer.Exit(EXIT_SOME_FAILED) from None
+    except KeyboardInterrupt:  # Ctrl-C while the weights load: one line, not a traceback
+        _interrupted()
     except (OSError, ValueError, RuntimeError) as exc:  # LoaderError, CheckpointError, CUDA OOM: all at load
         _error(f"cannot load the model: {exc}")
         raise typer.Exit(EXIT_USAGE) from None
@@ -197,6 +208,9 @@ def eval_(
     from raxdoc.eval import EvalError, evaluate, render, to_json
     from raxdoc.schemas import SchemaError
 
+    if not output.strip() or not truth_dir.strip():  # "" is "." to the filesystem: never what was meant
+        _error(f"{'OUTPUT' if not output.strip() else 'LABELS'} is empty (an unset variable?)")
+        raise typer.Exit(EXIT_USAGE)
     if json_out is not None and (json_out.is_dir() or not json_out.parent.is_dir()):
         _error(f"--json {json_out}: {'is a folder' if json_out.is_dir() else 'its folder does not exist'}")
         raise typer.Exit(EXIT_USAGE)  # before scoring, not after printing the figures
@@ -214,6 +228,20 @@ def eval_(
             raise typer.Exit(EXIT_USAGE) from None
         console.print(Text(f"wrote {json_out}"))
     raise typer.Exit(EXIT_OK)
+
+
+def _usage(check, *args):
+    """`check(*args)`; a ValueError from it is a usage error: one line, exit 2."""
+    try:
+        return check(*args)
+    except ValueError as exc:
+        _error(str(exc))
+        raise typer.Exit(EXIT_USAGE) from None
+
+
+def _interrupted():
+    _error("interrupted.")
+    raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
 def _key_values(items: list[str], flag: str) -> dict:

@@ -17,6 +17,11 @@ from typing import Any
 from raxdoc.settings import DTYPES, MEMORY_UTILIZATION_RANGE
 
 
+# Largest integer field: int32 (torch indices, Arrow columns); largest page, 100 Mpx (10,000 px square,
+# a 300 MB RGB array): far past any reader's page, yet small enough to render.
+_INT_MAX, _PIXELS_MAX = 2**31 - 1, 100_000_000
+
+
 @dataclass(frozen=True)
 class Profile:
     name: str
@@ -53,10 +58,16 @@ class Profile:
             value = getattr(self, field)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"profile {self.name}: {field} must be a positive integer, got {value!r}")
+            largest = _PIXELS_MAX if field.endswith("_pixels") else _INT_MAX
+            if value > largest:
+                raise ValueError(f"profile {self.name}: {field} {value} is too large (at most {largest:,})")
         if self.min_pixels > self.max_pixels:
             raise ValueError(f"profile {self.name}: min_pixels {self.min_pixels} > max_pixels {self.max_pixels}")
+        if not isinstance(self.cuda_graphs, bool):  # "off" would be true
+            raise ValueError(f"profile {self.name}: cuda_graphs must be True or False, got {self.cuda_graphs!r}")
         low, high = MEMORY_UTILIZATION_RANGE
-        if not low <= self.gpu_memory_utilization <= high:
+        share = self.gpu_memory_utilization
+        if isinstance(share, bool) or not isinstance(share, (int, float)) or not low <= share <= high:
             raise ValueError(f"profile {self.name}: gpu_memory_utilization must be in [{low}, {high}], "
                              f"got {self.gpu_memory_utilization!r}")
         if self.max_new_tokens >= self.max_model_len:

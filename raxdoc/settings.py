@@ -81,3 +81,12 @@ def overlap_decode() -> bool | None:
     if value in _OFF:
         return False
     raise SettingError(f"{OVERLAP_DECODE_ENV}={value!r}: expected on or off")
+
+
+def check_environment() -> None:
+    """Read every switch once, so a bad value is a `SettingError` naming its variable now, before a run
+    starts engines that would each fail on it."""
+    ops_mode()
+    decode_attention()
+    prefill_attention()
+    overlap_decode()

@@ -85,7 +85,7 @@ def to_source_ref(source: str | os.PathLike | SourceRef) -> SourceRef:
         return SourceRef(display(path))
     try:
         fs, path = fsspec.core.url_to_fs(text)
-    except (ImportError, ValueError) as e:
+    except (ImportError, ValueError, OSError) as e:  # OSError: a driver connects at once (ftp:// to no host)
         return SourceRef(text, SourceUnreadable(text, f"{type(e).__name__}: {e}"))
     return SourceRef(_canonical(fs, path))
 
@@ -101,8 +101,9 @@ def _expand(item: str | os.PathLike | SourceRef) -> Iterator[SourceRef]:
         return
     try:
         fs, path = fsspec.core.url_to_fs(text)
-    except (ImportError, ValueError) as e:
-        # ImportError: protocol driver missing (s3fs); ValueError: unknown protocol.
+    except (ImportError, ValueError, OSError) as e:
+        # ImportError: protocol driver missing (s3fs); ValueError: unknown protocol; OSError: a
+        # driver that connects at once and cannot (ftp:// to a host that does not resolve).
         yield SourceRef(text, SourceUnreadable(text, f"{type(e).__name__}: {e}"))
         return
     try:

@@ -30,6 +30,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from raxdoc.pipeline.arguments import (check_address, check_inputs, check_options, check_output, check_path,
+                                       outside_output)
 from raxdoc.pipeline.collector import ResultCollector, resume_plan
 from raxdoc.pipeline.engine_stage import EngineStage
 from raxdoc.pipeline.finish import FinishSettings
@@ -39,7 +41,7 @@ from raxdoc.pipeline.manifest import check_settings, run_settings
 from raxdoc.pipeline.rows import decode_batch
 from raxdoc.pipeline.store import OutputStore
 from raxdoc.profiles import Profile, resolve_profile
-from raxdoc.settings import DEFAULT_MODEL
+from raxdoc.settings import DEFAULT_MODEL, check_environment
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +131,14 @@ def extract(
     from raxdoc.schemas.rows import documents_arrow_schema, line_items_arrow_schema
 
     started = time.monotonic()
+    dpi, max_pages, engines, write_every = check_options(
+        profile=profile, dpi=dpi, max_pages=max_pages, engines=engines, write_every=write_every, address=address,
+        device=device, on_progress=on_progress, einvoice=einvoice, profile_overrides=profile_overrides,
+        constrained=constrained, ocr=ocr, trust_remote_code=trust_remote_code, retry_errors=retry_errors,
+        overwrite=overwrite)
+    check_environment()  # a bad RAXDOC_* switch: one line now, not every engine actor failing later
+    check_address(address)
+    inputs, output, model = check_inputs(inputs), check_output(output), check_path("model", model)
     prof = profile.with_overrides(**profile_overrides) if isinstance(profile, Profile) else \
         resolve_profile(profile, **profile_overrides)
     schema_cls = resolve_schema(schema)  # fails here, before Ray; each engine actor resolves it alike
@@ -149,7 +159,7 @@ def extract(
         from raxdoc.ingest.ocr import check_available
 
         check_available()
-    refs = list(iter_sources([inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)))
+    refs = outside_output(list(iter_sources(inputs)), output)
     # Nothing at all, or only names that do not exist (a typo): a usage error, before Ray starts.
     # A missing name among real files is an error row like any unreadable input.
     if all(isinstance(r.error, SourceNotFound) for r in refs):

@@ -35,8 +35,8 @@ def load_schema(spec: str) -> type[BaseModel]:
         raise SchemaError(f"schema spec must look like 'module:Class', got {spec!r}")
     try:
         module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise SchemaError(f"cannot import schema module {module_name!r}: {exc}") from exc
+    except Exception as exc:  # a user's module may raise anything at import: one clear line, not a traceback
+        raise SchemaError(f"cannot import schema module {module_name!r}: {type(exc).__name__}: {exc}") from exc
     obj: object = module
     for part in attr.split("."):
         try:
