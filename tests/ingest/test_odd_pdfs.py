@@ -9,7 +9,7 @@ import pytest
 
 from raxdoc.errors import CorruptDocument, EncryptedDocument, PageError, RaxdocError
 from raxdoc.ingest import PageImage, read_document
-from tests.ingest.pdf_bytes import raw_pdf
+from tests.ingest.pdf_bytes import nested_pages, page_texts, raw_pdf
 
 
 def _numbered(pages: int = 3) -> bytes:
@@ -21,26 +21,7 @@ def _numbered(pages: int = 3) -> bytes:
 
 def _nested(root_count: int, mid_count: int) -> bytes:
     """Root [mid [page 0, page 1], page 2], with the /Count values given."""
-    def page(parent: int, content: int) -> bytes:
-        return (b"<< /Type /Page /Parent %d 0 R /MediaBox [0 0 200 100] /Contents %d 0 R "
-                b"/Resources << /Font << /F1 10 0 R >> >> >>" % (parent, content))
-
-    def text(i: int) -> bytes:
-        body = b"BT /F1 12 Tf 20 50 Td (page %d) Tj ET" % i
-        return b"<< /Length %d >>\nstream\n%s\nendstream" % (len(body), body)
-
-    return raw_pdf([
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R 6 0 R] /Count %d >>" % root_count,
-        b"<< /Type /Pages /Parent 2 0 R /Kids [4 0 R 5 0 R] /Count %d >>" % mid_count,
-        page(3, 7), page(3, 8), page(2, 9),
-        text(0), text(1), text(2),
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ])
-
-
-def _texts(doc) -> list[str]:
-    return [" ".join(w.text for w in p.words) if isinstance(p, PageImage) else type(p).__name__ for p in doc.pages()]
+    return nested_pages(b"%d" % root_count, b"%d" % mid_count)
 
 
 @pytest.mark.parametrize("count", [0, 1, 5, -1, 100_000])
@@ -48,7 +29,7 @@ def test_page_tree_count_that_lies_is_recounted(count):
     # MuPDF trusts /Count: 1 lost two pages silently, 5 invented two failing ones, 0 said "no
     # pages", -1 and 100000 raised a bare RuntimeError ("Invalid number of pages").
     doc = read_document(_numbered().replace(b"/Count 3", b"/Count %d" % count), dpi=36, min_pixels=1)
-    assert doc.page_count == 3 and _texts(doc) == ["page 0", "page 1", "page 2"]
+    assert doc.page_count == 3 and page_texts(doc) == ["page 0", "page 1", "page 2"]
     assert doc.metadata.repaired is True
     assert f"page tree /Count said {count} but it holds 3 pages; recounted" in doc.metadata.warnings
 
@@ -64,7 +45,7 @@ def test_a_true_count_is_left_alone():
 def test_nested_page_tree_counts_are_recounted_at_every_level(root, mid, said):
     # A wrong inner /Count alone sends MuPDF's page lookup into the wrong subtree.
     doc = read_document(_nested(root, mid), dpi=36, min_pixels=1)
-    assert doc.page_count == 3 and _texts(doc) == ["page 0", "page 1", "page 2"]
+    assert doc.page_count == 3 and page_texts(doc) == ["page 0", "page 1", "page 2"]
     assert doc.metadata.repaired is (said is not None)
     assert said is None or said in " ".join(doc.metadata.warnings)
 
@@ -123,9 +104,9 @@ def test_older_encryptions_need_and_take_the_user_password(method):
     with pytest.raises(EncryptedDocument):
         read_document(pdf)
     doc = read_document(pdf, password="u", dpi=36, min_pixels=1)
-    assert doc.metadata.encrypted and _texts(doc) == ["page 0"]
+    assert doc.metadata.encrypted and page_texts(doc) == ["page 0"]
     empty_user = pymupdf.open(stream=_numbered(1)).tobytes(encryption=method, user_pw="", owner_pw="o")
-    assert _texts(read_document(empty_user, dpi=36, min_pixels=1)) == ["page 0"]
+    assert page_texts(read_document(empty_user, dpi=36, min_pixels=1)) == ["page 0"]
 
 
 def test_huge_user_unit_page_stays_within_the_pixel_budget():
