@@ -76,7 +76,13 @@ def _read_json(folder: Path, name: str, required: bool = True) -> dict[str, Any]
         if required:
             raise CheckpointError(f"{folder} has no {name}")
         return {}
-    return json.loads(file.read_text())
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise CheckpointError(f"{file} is not readable JSON: {type(exc).__name__}: {exc}") from None
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{file} must hold a JSON object, not {type(data).__name__}")
+    return data
 
 
 class RaxProcessor:
@@ -102,13 +108,21 @@ class RaxProcessor:
         config = _read_json(folder, "config.json")
         if not (folder / "tokenizer.json").is_file():
             raise CheckpointError(f"{folder} has no tokenizer.json")
-        tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        image_config = ImageProcessorConfig.from_dict(_read_json(folder, "preprocessor_config.json"))
+        try:
+            tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        except Exception as exc:  # tokenizers raises its own Exception type for a malformed file
+            raise CheckpointError(f"{folder / 'tokenizer.json'} is not a tokenizer: {exc}") from None
+        try:
+            image_config = ImageProcessorConfig.from_dict(_read_json(folder, "preprocessor_config.json"))
+        except (TypeError, ValueError, KeyError) as exc:
+            raise CheckpointError(f"{folder / 'preprocessor_config.json'}: {type(exc).__name__}: {exc}") from None
 
         def from_config(key: str) -> int:
-            if config.get(key) is None:
-                raise CheckpointError(f"{folder / 'config.json'} has no {key}")
-            return int(config[key])
+            value = config.get(key)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise CheckpointError(f"{folder / 'config.json'} " + (f"has no {key}" if value is None else
+                                                                    f"{key} must be a token id, got {value!r}"))
+            return value
 
         def from_tokenizer(text: str) -> int:
             token_id = tokenizer.token_to_id(text)
