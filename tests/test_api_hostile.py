@@ -135,6 +135,17 @@ def test_a_run_never_reads_its_own_output_as_inputs(no_ray, pdf, tiny_checkpoint
     assert no_ray == [[str(pdf)], [str(pdf)]]  # the invoice itself is still read, even with -o its folder
 
 
+def test_another_runs_output_among_the_inputs_is_not_read_either(no_ray, pdf, tiny_checkpoint, tmp_path):
+    """An earlier run's output left inside the input folder (it holds _raxdoc.json) is no invoice; a
+    plain folder that happens to be called documents/ is read as any other."""
+    raxdoc.extract(pdf.parent, pdf.parent / "old-run", model=tiny_checkpoint, profile="cpu")
+    plain = pdf.parent / "documents" / "scan.pdf"
+    plain.parent.mkdir()
+    plain.write_bytes(pdf.read_bytes())
+    raxdoc.extract(pdf.parent, tmp_path / "new-run", model=tiny_checkpoint, profile="cpu")
+    assert sorted(no_ray[-1]) == sorted([str(pdf), str(plain)])
+
+
 def test_tilde_in_the_output_is_the_home_folder(no_ray, pdf, tiny_checkpoint, tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     summary = raxdoc.extract(pdf, "~/runs/out", model=tiny_checkpoint, profile="cpu")

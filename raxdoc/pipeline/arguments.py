@@ -150,7 +150,8 @@ def _check_device(device: str) -> None:
 
 
 def outside_output(refs: list, output: str) -> list:
-    """`refs` without the files a run writes into `output` (its parts, settings, journals, lock).
+    """`refs` without the files a run writes into `output` (its parts, settings, journals, lock), nor
+    those of any other raxdoc output folder among the inputs (a folder holding `_raxdoc.json`).
 
     `-o` inside an input folder, or the input folder itself, is allowed; but what a run writes there
     is never one of its inputs: read again, every Parquet part would become an error row, run after run.
@@ -168,19 +169,33 @@ def outside_output(refs: list, output: str) -> list:
 
     out_local = local_path(output)
     root = os.path.realpath(out_local) if out_local is not None else output.rstrip("/")
+    is_output: dict[str, bool] = {}  # folder -> whether it holds a raxdoc manifest (asked once per folder)
+
+    def in_an_output(path: str) -> bool:
+        """Whether a local file is what some raxdoc run wrote into its output folder."""
+        parts = path.split(os.sep)
+        for depth in range(len(parts) - 1, 0, -1):
+            folder = os.sep.join(parts[:depth]) or os.sep
+            if folder not in is_output:
+                is_output[folder] = os.path.isfile(os.path.join(folder, MANIFEST))
+            if is_output[folder] and own("/".join(parts[depth:])):
+                return True
+        return False
 
     def inside(url: str) -> bool:
         path = local_path(url)
         if (path is None) != (out_local is None):
-            return False
+            return path is not None and in_an_output(os.path.realpath(path))
         path = url if path is None else os.path.realpath(path)
-        return path.startswith(root.rstrip(os.sep) + os.sep) and own(path[len(root.rstrip(os.sep)) + 1:]
-                                                                     .replace(os.sep, "/"))
+        if path.startswith(root.rstrip(os.sep) + os.sep) and own(path[len(root.rstrip(os.sep)) + 1:]
+                                                                   .replace(os.sep, "/")):
+            return True
+        return out_local is not None and in_an_output(path)
 
     kept = [r for r in refs if not inside(r.url)]
     if len(kept) < len(refs):
-        log.info("%d file(s) raxdoc wrote into the output folder %s are not read as inputs",
-                    len(refs) - len(kept), output)
+        log.info("%d file(s) raxdoc wrote into an output folder (%s or another) are not read as inputs",
+                 len(refs) - len(kept), output)
     return kept
 
 
