@@ -72,15 +72,7 @@ def check_output(output: Any) -> str:
     from raxdoc.ingest.localfs import local_path
 
     text = check_path("output", output)
-    if local_path(text) is None:
-        import fsspec
-
-        try:  # a driver that is not installed (s3fs) is the store's to say, with the install hint
-            fsspec.get_filesystem_class(text.split("://", 1)[0].split("::")[-1])
-        except ValueError as exc:  # "Protocol not known: ..."
-            raise ValueError(f"cannot write to {text}: {exc}") from None
-        except ImportError:
-            pass
+    if local_path(text) is None:  # a URL: an unknown protocol or a missing driver is the store's to say
         return text
     text = os.path.expanduser(text)
     if "::" in text:

@@ -48,12 +48,21 @@ class OutputError(ValueError):
     a usage error, raised before any work, whose message names the path."""
 
 
+def _cannot_write(root: str, e: OSError) -> OutputError:
+    return OutputError(f"cannot write to {root}: {type(e).__name__}: {e.strerror or e}")
+
+
 class OutputStore:
     def __init__(self, root: str, *, storage_options: dict | None = None, lock: bool = False):
         """`lock`: hold the folder's run lock until `close()` (a run does; readers and tests need not)."""
         self.lock: RunLock | None = None
         try:
             self.fs, self.root = fsspec.core.url_to_fs(str(root), **(storage_options or {}))
+        except (ImportError, ValueError) as e:  # fsspec: "Install s3fs to access S3", "Protocol not known"
+            raise OutputError(f"cannot write to {root}: {e}") from None
+        except OSError as e:  # a driver that connects at once (ftp:// to a host that does not resolve)
+            raise _cannot_write(root, e) from None
+        try:
             self.root = self.root.rstrip("/")
             protocols = (self.fs.protocol,) if isinstance(self.fs.protocol, str) else tuple(self.fs.protocol)
             self._local = "file" in protocols
@@ -64,12 +73,9 @@ class OutputStore:
             self._probe()
             if lock or not busy(self.fs, self.root, local=self._local):
                 self._clean()
-        except ImportError as e:  # fsspec: "Install s3fs to access S3"
-            self.close()
-            raise OutputError(f"cannot write to {root}: {e}") from None
         except OSError as e:  # a file in the way, no permission, read-only, unreachable
             self.close()
-            raise OutputError(f"cannot write to {root}: {type(e).__name__}: {e.strerror or e}") from None
+            raise _cannot_write(root, e) from None
 
     def close(self) -> None:
         """Release the run lock (if held); the store stays readable."""
