@@ -208,9 +208,6 @@ def eval_(
     from raxdoc.eval import EvalError, evaluate, render, to_json
     from raxdoc.schemas import SchemaError
 
-    if not output.strip() or not truth_dir.strip():  # "" is "." to the filesystem: never what was meant
-        _error(f"{'OUTPUT' if not output.strip() else 'LABELS'} is empty (an unset variable?)")
-        raise typer.Exit(EXIT_USAGE)
     if json_out is not None and (json_out.is_dir() or not json_out.parent.is_dir()):
         _error(f"--json {json_out}: {'is a folder' if json_out.is_dir() else 'its folder does not exist'}")
         raise typer.Exit(EXIT_USAGE)  # before scoring, not after printing the figures

@@ -173,6 +173,9 @@ def evaluate(output: str | Path, truth_dir: str | Path, *, schema=None) -> EvalR
     Raises `EvalError` on usage errors (missing folder, no documents, unreadable labels) and
     `SchemaError` on a bad schema.
     """
+    for what, name in (("OUTPUT", output), ("LABELS", truth_dir)):
+        if not str(name).strip():  # "" is "." to the filesystem: never what was meant
+            raise EvalError(f"{what} is empty (an unset variable?)")
     schema_cls = resolve_schema(schema)
     fields = scored_fields(schema_cls)
     header_names = [n for n, k in fields.items() if not is_item_list(k)]
